@@ -1,0 +1,194 @@
+//! What goes into the scheduler (events), what comes out (actions, wake-ups), and why an event
+//! can be refused.
+
+use std::fmt;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use super::lead::{CampaignId, LeadId, LeadState, NewLead, Outcome};
+use super::phone::{Phone, PhoneError};
+use super::policy::{CampaignPolicy, PolicyError};
+use super::zones::TzId;
+use crate::acd::{OperatorId, OperatorState};
+use crate::time::Timestamp;
+
+/// One call attempt, named by the scheduler when it asks for the dial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct AttemptId(pub u64);
+
+impl fmt::Display for AttemptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Whether a campaign dials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignRun {
+    Running,
+    /// Keeps its leads and takes new ones, dials nothing.
+    Paused,
+}
+
+/// Everything that can happen to the scheduler.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Time passed (the wake-up asked for by `poll_timeout`, or any other reason).
+    Tick,
+    /// A campaign is created or its policy changed. It starts running.
+    CampaignSaved {
+        campaign: CampaignId,
+        policy: Box<CampaignPolicy>,
+    },
+    CampaignRun {
+        campaign: CampaignId,
+        run: CampaignRun,
+    },
+    /// How many calls the trunks can carry at once, in all.
+    ChannelLimit {
+        channels: u32,
+    },
+    LeadAdded(Box<NewLead>),
+    LeadCancelled {
+        lead: LeadId,
+    },
+    /// The callee asked to be called back at `at` (entered by the operator during or right
+    /// after the call).
+    CallbackAgreed {
+        lead: LeadId,
+        at: Timestamp,
+    },
+    /// A live person answered (after answering-machine detection, when it is on).
+    AttemptAnswered {
+        attempt: AttemptId,
+    },
+    AttemptFinished {
+        attempt: AttemptId,
+        outcome: Outcome,
+    },
+    /// An operator logged in, taking these campaigns in this order of preference. They start
+    /// paused; `OperatorReady` puts them in line.
+    OperatorLogin {
+        operator: OperatorId,
+        campaigns: Vec<CampaignId>,
+    },
+    OperatorReady {
+        operator: OperatorId,
+    },
+    /// Paused, or busy with something the dialer does not place (a manual call, a break).
+    OperatorPaused {
+        operator: OperatorId,
+    },
+    OperatorLogout {
+        operator: OperatorId,
+    },
+}
+
+/// What the scheduler wants done.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Place a call. `attempt_no` counts from 1; `class` is the priority class it was taken
+    /// from (0 is the highest).
+    Dial {
+        attempt: AttemptId,
+        lead: LeadId,
+        campaign: CampaignId,
+        phone: Phone,
+        tz: TzId,
+        attempt_no: u8,
+        class: u8,
+        operator: Option<OperatorId>,
+    },
+    /// Connect an answered call to an operator.
+    Bridge {
+        attempt: AttemptId,
+        operator: OperatorId,
+    },
+    /// Answered, and no operator is free: play the abandoned-call message and hang up.
+    Abandon { attempt: AttemptId },
+    /// A lead will not be dialled again (done, exhausted or cancelled).
+    LeadClosed { lead: LeadId, state: LeadState },
+    /// The scheduler changed an operator's state (end of wrap-up, pause after a call).
+    OperatorState {
+        operator: OperatorId,
+        state: OperatorState,
+    },
+}
+
+impl Serialize for TzId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// Why the scheduler wants to be woken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerKind {
+    /// A lead's next attempt (a retry or a callback) is due.
+    RetryDue,
+    /// Quiet hours end in some zone, or leads held by them are being released.
+    QuietHoursEnd,
+    /// An operator's wrap-up ends.
+    WrapUpEnd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wakeup {
+    pub at: Timestamp,
+    pub why: TimerKind,
+}
+
+/// An event the scheduler refused. Nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EventError {
+    #[error("campaign {0} is not configured")]
+    UnknownCampaign(CampaignId),
+    #[error("campaign policy: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    InvalidPolicy(Vec<PolicyError>),
+    #[error("lead {0} is not known (never added, or closed a while ago)")]
+    UnknownLead(LeadId),
+    #[error("lead id {0} is already in use")]
+    LeadIdInUse(LeadId),
+    #[error("phone: {0}")]
+    InvalidPhone(PhoneError),
+    #[error("duplicate of lead {duplicate_of}")]
+    Duplicate { duplicate_of: LeadId },
+    #[error(
+        "order_id: the campaign catches duplicates by order id (rule A), so every lead needs one"
+    )]
+    MissingOrderId,
+    #[error("time_zone: `{0}` is not an IANA time zone (write it like Europe/Moscow)")]
+    InvalidTimeZone(String),
+    #[error("lead {0} is already closed ({1})")]
+    LeadClosed(LeadId, &'static str),
+    #[error("lead {0} has no attempts left (the campaign allows {1})")]
+    NoAttemptsLeft(LeadId, u8),
+    #[error("attempt {0} is not in progress")]
+    UnknownAttempt(AttemptId),
+    #[error("operator {0} is not logged in")]
+    UnknownOperator(OperatorId),
+}
+
+/// Running totals since the scheduler started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Leads accepted into a campaign.
+    pub leads_in: u64,
+    /// Leads refused for an impossible phone number ("invalid traffic").
+    pub invalid: u64,
+    pub duplicates: u64,
+    pub dials: u64,
+    /// Calls answered by a live person.
+    pub answered: u64,
+    /// Answered calls that found no operator.
+    pub abandoned: u64,
+    pub done: u64,
+    pub exhausted: u64,
+    pub cancelled: u64,
+    /// Leads whose dial was held back by the callee's quiet hours (counted once per hold).
+    pub held_by_quiet_hours: u64,
+}

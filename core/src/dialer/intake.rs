@@ -1,0 +1,170 @@
+//! Campaigns and leads coming in: a campaign configured, a lead added (normalised, checked for
+//! duplicates, given its callee's zone), cancelled, or given a callback time.
+
+use super::dedup::DedupVerdict;
+use super::event::EventError;
+use super::lead::{CampaignId, History, LeadId, LeadState, NewLead};
+use super::phone::Phone;
+use super::policy::CampaignPolicy;
+use super::priority;
+use super::ready::ReadyQueues;
+use super::scheduler::{Campaign, Scheduler};
+use super::table::{CALLBACK, CALLBACK_FRESH, LeadSlot};
+use super::zones::TzId;
+use crate::time::Timestamp;
+
+impl Scheduler {
+    pub(crate) fn save_campaign(
+        &mut self,
+        id: CampaignId,
+        policy: CampaignPolicy,
+    ) -> Result<(), EventError> {
+        let policy = policy.validate().map_err(EventError::InvalidPolicy)?;
+        self.dedup.keep_at_least(policy.policy.dedup.window);
+        let classes = priority::class_count(policy.policy.priority);
+        match self.campaign_index.get(&id).copied() {
+            None => {
+                let c = u16::try_from(self.campaigns.len()).expect("fewer than 65536 campaigns");
+                self.campaigns.push(Campaign {
+                    id,
+                    policy,
+                    running: true,
+                    ready: ReadyQueues::new(classes),
+                    in_flight: 0,
+                });
+                self.campaign_index.insert(id, c);
+            }
+            Some(c) => {
+                let quiet = policy.policy.quiet_hours;
+                let camp = &mut self.campaigns[usize::from(c)];
+                camp.policy = policy;
+                self.quiet.set_quiet(c, quiet);
+                // Re-file the due leads under the (possibly new) priority variant, and re-check
+                // their zones against the (possibly new) quiet hours.
+                let entries = camp.ready.reshape(classes);
+                for e in entries {
+                    if let Some(i) = self.leads.resolve(e) {
+                        self.make_due(i);
+                    }
+                }
+            }
+        }
+        self.dial_check = true;
+        Ok(())
+    }
+
+    pub(crate) fn add_lead(&mut self, now: Timestamp, lead: NewLead) -> Result<(), EventError> {
+        let c = self.campaign(lead.campaign)?;
+        if self.leads.find(lead.id).is_some() {
+            return Err(EventError::LeadIdInUse(lead.id));
+        }
+        let policy = &self.campaigns[usize::from(c)].policy;
+        let phone = match Phone::parse(&lead.phone, policy.policy.country) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.invalid += 1;
+                return Err(EventError::InvalidPhone(e));
+            }
+        };
+        let explicit_tz = match lead.time_zone.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(name) => Some(
+                TzId::from_name(name)
+                    .ok_or_else(|| EventError::InvalidTimeZone(name.to_string()))?,
+            ),
+        };
+        let (tz, _source) = self.zones.resolve(phone, explicit_tz, policy.default_tz);
+        let dedup = policy.policy.dedup;
+        match self.dedup.admit(
+            now,
+            &dedup,
+            lead.campaign.0,
+            phone.digits(),
+            lead.order_id.as_deref(),
+            lead.id,
+        ) {
+            DedupVerdict::New => {}
+            DedupVerdict::Duplicate(of) => {
+                self.stats.duplicates += 1;
+                return Err(EventError::Duplicate { duplicate_of: of });
+            }
+            DedupVerdict::MissingOrderId => return Err(EventError::MissingOrderId),
+        }
+        let quiet = policy.policy.quiet_hours;
+        let zone = self.quiet.slot_for(c, tz, quiet);
+        let i = self.leads.insert(LeadSlot {
+            id: lead.id,
+            phone,
+            due: now,
+            history: History::default(),
+            generation: 0,
+            campaign: c,
+            zone,
+            attempts: 0,
+            state: LeadState::New,
+            flags: 0,
+        });
+        self.stats.leads_in += 1;
+        self.make_due(i);
+        Ok(())
+    }
+
+    fn live_lead(&self, id: LeadId) -> Result<u32, EventError> {
+        self.leads.find(id).ok_or(EventError::UnknownLead(id))
+    }
+
+    pub(crate) fn cancel_lead(&mut self, id: LeadId) -> Result<(), EventError> {
+        let i = self.live_lead(id)?;
+        match self.leads.get(i).state {
+            s if s.is_final() => Err(EventError::LeadClosed(id, s.as_str())),
+            // The call in progress goes on; the lead is closed when it ends.
+            LeadState::Dialing => {
+                self.leads.get_mut(i).state = LeadState::Cancelled;
+                Ok(())
+            }
+            _ => {
+                self.close(i, LeadState::Cancelled);
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn agree_callback(
+        &mut self,
+        now: Timestamp,
+        id: LeadId,
+        at: Timestamp,
+    ) -> Result<(), EventError> {
+        let i = self.live_lead(id)?;
+        let max = self.campaigns[usize::from(self.leads.get(i).campaign)]
+            .policy
+            .policy
+            .max_attempts;
+        let lead = self.leads.get(i);
+        if lead.attempts >= max {
+            return Err(EventError::NoAttemptsLeft(id, max));
+        }
+        let at = at.max(now);
+        match lead.state {
+            LeadState::Cancelled | LeadState::Exhausted => {
+                Err(EventError::LeadClosed(id, lead.state.as_str()))
+            }
+            LeadState::Dialing => {
+                // Applied when the call ends.
+                let lead = self.leads.get_mut(i);
+                lead.flags |= CALLBACK | CALLBACK_FRESH;
+                lead.due = at;
+                Ok(())
+            }
+            // Waiting, or just done (the operator entered the result in wrap-up): reopen.
+            LeadState::New | LeadState::Scheduled | LeadState::Done => {
+                if lead.state == LeadState::Done {
+                    self.stats.done = self.stats.done.saturating_sub(1);
+                }
+                self.leads.get_mut(i).flags |= CALLBACK;
+                self.schedule(i, at);
+                Ok(())
+            }
+        }
+    }
+}

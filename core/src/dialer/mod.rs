@@ -1,0 +1,29 @@
+//! Who is called when: leads, campaign policy, the callee's time zone and quiet hours, duplicate
+//! checks, and the scheduler that turns all of it into dial actions.
+
+pub mod calendar;
+pub mod dedup;
+pub mod event;
+pub mod lead;
+pub mod phone;
+pub mod policy;
+pub mod priority;
+pub mod zones;
+
+mod attempts;
+mod intake;
+mod quiet;
+mod ready;
+mod scheduler;
+mod table;
+mod wheel;
+
+pub use event::{Action, AttemptId, Event, EventError, Stats, TimerKind, Wakeup};
+pub use lead::{CampaignId, History, LeadId, LeadState, NewLead, Outcome};
+pub use phone::{Phone, PhoneError, Region};
+pub use policy::{CampaignPolicy, PolicyError, PriorityVariant};
+pub use scheduler::{LeadView, Scheduler};
+pub use zones::{TzId, ZoneSource, ZoneTable};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,437 @@
+//! The scheduler: the core's state machine. It is handed events and the time, and it says which
+//! calls to place and when it wants to be woken. See the crate docs for how it is driven.
+//!
+//! Where a lead waits:
+//! - not due yet (a retry, a callback): in the timing wheel;
+//! - due, but its callee is in quiet hours: held in its (campaign, zone) slot until morning;
+//! - due and dialable: in its campaign's ready queues, by priority class.
+//!
+//! Nothing here scans all leads: every step touches only the leads it moves.
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+
+use super::dedup::Dedup;
+use super::event::{Action, CampaignRun, Event, EventError, Stats, TimerKind, Wakeup};
+use super::lead::{CampaignId, History, LeadId, LeadState};
+use super::phone::Phone;
+use super::policy::ValidPolicy;
+use super::priority;
+use super::quiet::ZoneSlots;
+use super::ready::ReadyQueues;
+use super::table::{CALLBACK, LeadTable};
+use super::wheel::Wheel;
+use super::zones::{TzId, ZoneTable};
+use crate::acd::{OperatorState, Operators};
+use crate::time::Timestamp;
+
+/// How long a closed lead stays in memory, so a callback entered during wrap-up can reopen it.
+pub(crate) const RETIRE_AFTER_MS: i64 = 3_600_000;
+
+pub(crate) struct Campaign {
+    pub id: CampaignId,
+    pub policy: ValidPolicy,
+    pub running: bool,
+    pub ready: ReadyQueues,
+    /// Attempts in progress.
+    pub in_flight: u32,
+}
+
+/// An attempt in progress.
+pub(crate) struct AttemptSlot {
+    pub lead: u32,
+    pub campaign: u16,
+    pub operator: Option<u32>,
+    pub answered: bool,
+    pub generation: u32,
+    pub live: bool,
+}
+
+/// What the scheduler knows of one lead, for the API and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadView {
+    pub id: LeadId,
+    pub campaign: CampaignId,
+    pub phone: Phone,
+    pub tz: TzId,
+    pub state: LeadState,
+    pub attempts: u8,
+    pub history: History,
+    /// When the next attempt is due, for a scheduled lead.
+    pub due: Option<Timestamp>,
+    pub callback: bool,
+}
+
+pub struct Scheduler {
+    pub(crate) now: Timestamp,
+    pub(crate) zones: &'static ZoneTable,
+    pub(crate) campaigns: Vec<Campaign>,
+    pub(crate) campaign_index: FxHashMap<CampaignId, u16>,
+    pub(crate) leads: LeadTable,
+    pub(crate) dedup: Dedup,
+    pub(crate) wheel: Wheel,
+    pub(crate) quiet: ZoneSlots,
+    pub(crate) attempts: Vec<AttemptSlot>,
+    pub(crate) free_attempts: Vec<u32>,
+    pub(crate) operators: Operators,
+    pub(crate) pending: VecDeque<Action>,
+    /// Closed leads waiting to be forgotten: (when, entry).
+    pub(crate) retiring: VecDeque<(Timestamp, u64)>,
+    pub(crate) channel_limit: u32,
+    pub(crate) active_calls: u32,
+    /// Something changed that may allow a dial (a lead became ready, an operator free...).
+    pub(crate) dial_check: bool,
+    pub(crate) stats: Stats,
+    scratch: Vec<u64>,
+    scratch_ops: Vec<u32>,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Scheduler::new()
+    }
+}
+
+impl Scheduler {
+    pub fn new() -> Scheduler {
+        Scheduler {
+            now: Timestamp::MIN,
+            zones: ZoneTable::builtin(),
+            campaigns: Vec::new(),
+            campaign_index: FxHashMap::default(),
+            leads: LeadTable::default(),
+            dedup: Dedup::default(),
+            wheel: Wheel::default(),
+            quiet: ZoneSlots::default(),
+            attempts: Vec::new(),
+            free_attempts: Vec::new(),
+            operators: Operators::default(),
+            pending: VecDeque::new(),
+            retiring: VecDeque::new(),
+            channel_limit: u32::MAX,
+            active_calls: 0,
+            dial_check: false,
+            stats: Stats::default(),
+            scratch: Vec::new(),
+            scratch_ops: Vec::new(),
+        }
+    }
+
+    /// Uses another prefix table than the shipped one.
+    pub fn with_zone_table(mut self, table: &'static ZoneTable) -> Scheduler {
+        self.zones = table;
+        self
+    }
+
+    /// Feeds one event at `now`. A `now` earlier than one seen before is taken as the latest
+    /// seen: time never steps back. A refused event changes nothing.
+    pub fn handle(&mut self, now: Timestamp, event: Event) -> Result<(), EventError> {
+        self.advance(now);
+        let now = self.now;
+        match event {
+            Event::Tick => Ok(()),
+            Event::CampaignSaved { campaign, policy } => self.save_campaign(campaign, *policy),
+            Event::CampaignRun { campaign, run } => {
+                let c = self.campaign(campaign)?;
+                self.campaigns[usize::from(c)].running = run == CampaignRun::Running;
+                self.dial_check = true;
+                Ok(())
+            }
+            Event::ChannelLimit { channels } => {
+                self.channel_limit = channels;
+                self.dial_check = true;
+                Ok(())
+            }
+            Event::LeadAdded(lead) => self.add_lead(now, *lead),
+            Event::LeadCancelled { lead } => self.cancel_lead(lead),
+            Event::CallbackAgreed { lead, at } => self.agree_callback(now, lead, at),
+            Event::AttemptAnswered { attempt } => self.answered(attempt),
+            Event::AttemptFinished { attempt, outcome } => self.finished(now, attempt, outcome),
+            Event::OperatorLogin {
+                operator,
+                campaigns,
+            } => self.login(operator, &campaigns),
+            Event::OperatorReady { operator } => self.operator_ready(now, operator),
+            Event::OperatorPaused { operator } => self.operator_away(operator, false),
+            Event::OperatorLogout { operator } => self.operator_away(operator, true),
+        }
+    }
+
+    /// The next thing to do, or `None` when there is nothing to do until the next event or
+    /// wake-up. Dial decisions are made here, one per call, so the cost of a decision is paid
+    /// only for calls that are placed.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        if let Some(a) = self.pending.pop_front() {
+            return Some(a);
+        }
+        if !self.dial_check {
+            return None;
+        }
+        let dial = self.next_dial();
+        if dial.is_none() {
+            self.dial_check = false;
+        }
+        dial
+    }
+
+    /// The next instant the scheduler wants to be woken (with `Event::Tick`), and why.
+    pub fn poll_timeout(&self) -> Option<Wakeup> {
+        let mut best: Option<Wakeup> = None;
+        let mut offer = |at: Option<Timestamp>, why: TimerKind| {
+            if let Some(at) = at
+                && best.is_none_or(|b| at < b.at)
+            {
+                best = Some(Wakeup { at, why });
+            }
+        };
+        offer(
+            self.wheel
+                .next_deadline()
+                .map(|s| Timestamp::from_secs(s as i64)),
+            TimerKind::RetryDue,
+        );
+        offer(self.quiet.next_timer(), TimerKind::QuietHoursEnd);
+        offer(self.operators.next_wrap_end(), TimerKind::WrapUpEnd);
+        best
+    }
+
+    /// Moves the clock to `now` and runs every timer due by then.
+    fn advance(&mut self, now: Timestamp) {
+        if now > self.now {
+            self.now = now;
+        }
+        let now = self.now;
+        // Leads whose retry or callback is due.
+        let mut due = std::mem::take(&mut self.scratch);
+        let leads = &self.leads;
+        self.wheel.advance(
+            now.secs().max(0) as u64,
+            |e| {
+                leads
+                    .resolve(e)
+                    .map(|i| leads.get(i).due.secs_ceil().max(0) as u64)
+            },
+            |e| due.push(e),
+        );
+        for e in due.drain(..) {
+            if let Some(i) = self.leads.resolve(e) {
+                self.make_due(i);
+            }
+        }
+        // Leads held by quiet hours whose morning has come.
+        let campaigns = &self.campaigns;
+        self.quiet.release(
+            now,
+            |c| campaigns[usize::from(c)].policy.policy.morning_spread,
+            &mut due,
+        );
+        for e in due.drain(..) {
+            if let Some(i) = self.leads.resolve(e) {
+                self.push_ready(i);
+            }
+        }
+        self.scratch = due;
+        // Wrap-ups that ended.
+        let mut freed = std::mem::take(&mut self.scratch_ops);
+        self.operators.end_wrap_ups(now, &mut freed);
+        for op in freed.drain(..) {
+            self.dial_check = true;
+            let id = self.operators.slots[op as usize].id;
+            self.pending.push_back(Action::OperatorState {
+                operator: id,
+                state: OperatorState::Ready,
+            });
+        }
+        self.scratch_ops = freed;
+        // Closed leads kept long enough.
+        while let Some(&(at, e)) = self.retiring.front() {
+            if at > now {
+                break;
+            }
+            self.retiring.pop_front();
+            if let Some(i) = self.leads.resolve(e)
+                && self.leads.get(i).state.is_final()
+            {
+                self.leads.remove(i);
+            }
+        }
+    }
+
+    pub(crate) fn campaign(&self, id: CampaignId) -> Result<u16, EventError> {
+        self.campaign_index
+            .get(&id)
+            .copied()
+            .ok_or(EventError::UnknownCampaign(id))
+    }
+
+    /// Puts a lead in the wheel until `at` (or straight on to due, if `at` has come).
+    pub(crate) fn schedule(&mut self, i: u32, at: Timestamp) {
+        let lead = self.leads.get_mut(i);
+        lead.due = at;
+        lead.state = if lead.attempts == 0 {
+            LeadState::New
+        } else {
+            LeadState::Scheduled
+        };
+        let e = self.leads.fresh_entry(i);
+        let when = at.secs_ceil().max(0) as u64;
+        if self.wheel.insert(when, e).is_err() {
+            self.make_due(i);
+        }
+    }
+
+    /// A lead's time has come: ready, or held if its callee is in quiet hours.
+    pub(crate) fn make_due(&mut self, i: u32) {
+        let zone = self.leads.get(i).zone;
+        if self.quiet.is_open(zone, self.now) {
+            self.push_ready(i);
+        } else {
+            self.hold(i);
+        }
+    }
+
+    fn hold(&mut self, i: u32) {
+        let zone = self.leads.get(i).zone;
+        let e = self.leads.fresh_entry(i);
+        self.quiet.hold(zone, e, self.now);
+        self.stats.held_by_quiet_hours += 1;
+    }
+
+    pub(crate) fn push_ready(&mut self, i: u32) {
+        let lead = self.leads.get(i);
+        let c = usize::from(lead.campaign);
+        let class = priority::class_of(
+            self.campaigns[c].policy.policy.priority,
+            lead.attempts,
+            lead.flags & CALLBACK != 0,
+        );
+        let e = self.leads.fresh_entry(i);
+        self.campaigns[c].ready.push(class, e);
+        self.dial_check = true;
+    }
+
+    /// The next dialable lead of a campaign (highest class, oldest first). Leads found in a zone
+    /// that has gone quiet are held for the morning on the way.
+    pub(crate) fn pop_dialable(&mut self, c: u16) -> Option<(u32, u8)> {
+        loop {
+            let (class, e) = self.campaigns[usize::from(c)].ready.pop()?;
+            let Some(i) = self.leads.resolve(e) else {
+                continue;
+            };
+            let zone = self.leads.get(i).zone;
+            if self.quiet.is_open(zone, self.now) {
+                return Some((i, class));
+            }
+            self.hold(i);
+        }
+    }
+
+    /// Marks a lead closed; it is forgotten after a while (or at once when cancelled).
+    pub(crate) fn close(&mut self, i: u32, state: LeadState) {
+        let lead = self.leads.get_mut(i);
+        lead.state = state;
+        lead.flags = 0;
+        let id = lead.id;
+        match state {
+            LeadState::Done => self.stats.done += 1,
+            LeadState::Exhausted => self.stats.exhausted += 1,
+            LeadState::Cancelled => self.stats.cancelled += 1,
+            _ => {}
+        }
+        self.pending
+            .push_back(Action::LeadClosed { lead: id, state });
+        if state == LeadState::Cancelled {
+            self.leads.remove(i);
+        } else {
+            let e = self.leads.fresh_entry(i);
+            self.retiring
+                .push_back((self.now.plus_millis(RETIRE_AFTER_MS), e));
+        }
+    }
+
+    // ----- read-only views -----
+
+    /// The time the scheduler is at (the latest `now` it was handed).
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// A lead, while the scheduler holds it (closed leads are kept an hour).
+    pub fn lead(&self, id: LeadId) -> Option<LeadView> {
+        let i = self.leads.find(id)?;
+        let l = self.leads.get(i);
+        let zone = self.quiet.get(l.zone);
+        Some(LeadView {
+            id: l.id,
+            campaign: self.campaigns[usize::from(l.campaign)].id,
+            phone: l.phone,
+            tz: zone.tz,
+            state: l.state,
+            attempts: l.attempts,
+            history: l.history,
+            due: matches!(l.state, LeadState::New | LeadState::Scheduled).then_some(l.due),
+            callback: l.flags & CALLBACK != 0,
+        })
+    }
+
+    /// Leads held in memory (waiting, dialling, or recently closed).
+    pub fn leads_held(&self) -> usize {
+        self.leads.len()
+    }
+
+    /// Leads due and waiting for a free operator, in all campaigns (stale entries included).
+    pub fn ready_len(&self) -> usize {
+        self.campaigns.iter().map(|c| c.ready.len()).sum()
+    }
+
+    /// Leads waiting for a retry or a callback (stale entries included).
+    pub fn waiting_len(&self) -> usize {
+        self.wheel.len()
+    }
+
+    /// Leads held back by quiet hours now.
+    pub fn held_len(&self) -> usize {
+        self.quiet.held()
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> u32 {
+        self.active_calls
+    }
+
+    /// Operators in a state.
+    pub fn operators_in(&self, state: OperatorState) -> usize {
+        self.operators.count(state)
+    }
+
+    /// For each class of a campaign, the leads that are due and dialable now. Used by the
+    /// property tests to check the priority invariant; it walks the queues, so it is slow.
+    pub fn dialable_by_class(&mut self, campaign: CampaignId) -> Vec<Vec<LeadId>> {
+        let Ok(c) = self.campaign(campaign) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let now = self.now;
+        let classes = self.campaigns[usize::from(c)].ready.class_len();
+        for class in 0..classes {
+            let entries: Vec<u64> = self.campaigns[usize::from(c)].ready.class(class).collect();
+            let mut ids = Vec::new();
+            for e in entries {
+                if let Some(i) = self.leads.resolve(e) {
+                    let lead = self.leads.get(i);
+                    let (id, zone) = (lead.id, lead.zone);
+                    if self.quiet.is_open(zone, now) {
+                        ids.push(id);
+                    }
+                }
+            }
+            out.push(ids);
+        }
+        out
+    }
+}
