@@ -27,3 +27,6 @@ pub use zones::{TzId, ZoneSource, ZoneTable};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;
