@@ -65,9 +65,17 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn policy(c: u32) -> CampaignPolicy {
     CampaignPolicy {
-        priority: if c == 1 { PriorityVariant::One } else { PriorityVariant::Two },
+        priority: if c == 1 {
+            PriorityVariant::One
+        } else {
+            PriorityVariant::Two
+        },
         max_attempts: if c == 1 { 5 } else { 7 },
-        time_zone: if c == 1 { "Europe/Moscow".into() } else { "Asia/Omsk".into() },
+        time_zone: if c == 1 {
+            "Europe/Moscow".into()
+        } else {
+            "Asia/Omsk".into()
+        },
         ..CampaignPolicy::default()
     }
 }
@@ -87,12 +95,31 @@ impl Checker {
     fn new(start: Timestamp) -> Checker {
         let mut s = Scheduler::new();
         for c in 1..=2 {
-            s.handle(start, Event::CampaignSaved { campaign: CampaignId(c), policy: Box::new(policy(c)) }).unwrap();
+            s.handle(
+                start,
+                Event::CampaignSaved {
+                    campaign: CampaignId(c),
+                    policy: Box::new(policy(c)),
+                },
+            )
+            .unwrap();
         }
         for op in 1..=4 {
-            s.handle(start, Event::OperatorLogin { operator: OperatorId(op), campaigns: vec![CampaignId(1), CampaignId(2)] })
-                .unwrap();
-            s.handle(start, Event::OperatorReady { operator: OperatorId(op) }).unwrap();
+            s.handle(
+                start,
+                Event::OperatorLogin {
+                    operator: OperatorId(op),
+                    campaigns: vec![CampaignId(1), CampaignId(2)],
+                },
+            )
+            .unwrap();
+            s.handle(
+                start,
+                Event::OperatorReady {
+                    operator: OperatorId(op),
+                },
+            )
+            .unwrap();
         }
         Checker {
             s,
@@ -113,9 +140,17 @@ impl Checker {
                 let id = self.next_id;
                 self.next_id += 1;
                 let p = phone(kind, n);
-                if self.s.handle(now, Event::LeadAdded(Box::new(NewLead::new(id, campaign, &p, now)))).is_ok() {
+                if self
+                    .s
+                    .handle(
+                        now,
+                        Event::LeadAdded(Box::new(NewLead::new(id, campaign, &p, now))),
+                    )
+                    .is_ok()
+                {
                     self.leads.push(LeadId(id));
-                    self.phones.insert(LeadId(id), Phone::parse(&p, None).unwrap());
+                    self.phones
+                        .insert(LeadId(id), Phone::parse(&p, None).unwrap());
                     self.lead_campaign.insert(LeadId(id), campaign);
                 }
             }
@@ -126,11 +161,15 @@ impl Checker {
             Op::Finish { pick, outcome } if !self.in_flight.is_empty() => {
                 let attempt = self.in_flight.swap_remove(pick % self.in_flight.len());
                 let outcome = Outcome::ALL[outcome];
-                self.s.handle(now, Event::AttemptFinished { attempt, outcome }).unwrap();
+                self.s
+                    .handle(now, Event::AttemptFinished { attempt, outcome })
+                    .unwrap();
             }
             Op::Answer { pick } if !self.in_flight.is_empty() => {
                 let attempt = self.in_flight[pick % self.in_flight.len()];
-                self.s.handle(now, Event::AttemptAnswered { attempt }).unwrap();
+                self.s
+                    .handle(now, Event::AttemptAnswered { attempt })
+                    .unwrap();
             }
             Op::Callback { pick, delay_min } if !self.leads.is_empty() => {
                 let lead = self.leads[pick % self.leads.len()];
@@ -141,9 +180,28 @@ impl Checker {
                 let lead = self.leads[pick % self.leads.len()];
                 let _ = self.s.handle(now, Event::LeadCancelled { lead });
             }
-            Op::Ready { op } => self.s.handle(now, Event::OperatorReady { operator: OperatorId(op) }).unwrap(),
-            Op::Pause { op } => self.s.handle(now, Event::OperatorPaused { operator: OperatorId(op) }).unwrap(),
-            Op::Channels { n } => self.s.handle(now, Event::ChannelLimit { channels: n }).unwrap(),
+            Op::Ready { op } => self
+                .s
+                .handle(
+                    now,
+                    Event::OperatorReady {
+                        operator: OperatorId(op),
+                    },
+                )
+                .unwrap(),
+            Op::Pause { op } => self
+                .s
+                .handle(
+                    now,
+                    Event::OperatorPaused {
+                        operator: OperatorId(op),
+                    },
+                )
+                .unwrap(),
+            Op::Channels { n } => self
+                .s
+                .handle(now, Event::ChannelLimit { channels: n })
+                .unwrap(),
             _ => {}
         }
         self.drain()
@@ -152,11 +210,23 @@ impl Checker {
     /// Takes every action out, checking each dial.
     fn drain(&mut self) -> Result<(), TestCaseError> {
         while let Some(action) = self.s.poll_action() {
-            let Action::Dial { attempt, lead, campaign, tz, attempt_no, class, .. } = action else { continue };
+            let Action::Dial {
+                attempt,
+                lead,
+                campaign,
+                tz,
+                attempt_no,
+                class,
+                ..
+            } = action
+            else {
+                continue;
+            };
             self.in_flight.push(attempt);
             let p = policy(campaign.0).validate().unwrap();
             // Never in the callee's quiet hours, with the zone the number tells.
-            let (expected_tz, _) = ZoneTable::builtin().resolve(self.phones[&lead], None, p.default_tz);
+            let (expected_tz, _) =
+                ZoneTable::builtin().resolve(self.phones[&lead], None, p.default_tz);
             prop_assert_eq!(tz, expected_tz, "lead {} dialled with the wrong zone", lead);
             prop_assert!(
                 p.policy.quiet_hours.is_open(tz.tz(), self.now),
@@ -169,7 +239,12 @@ impl Checker {
             let n = self.dials_per_lead.entry(lead).or_default();
             *n += 1;
             prop_assert_eq!(*n, attempt_no);
-            prop_assert!(attempt_no <= p.policy.max_attempts, "lead {} dialled {} times", lead, attempt_no);
+            prop_assert!(
+                attempt_no <= p.policy.max_attempts,
+                "lead {} dialled {} times",
+                lead,
+                attempt_no
+            );
             // Never a lower class while a higher one has a dialable lead.
             let by_class = self.s.dialable_by_class(campaign);
             for (better, leads) in by_class.iter().enumerate().take(usize::from(class)) {
@@ -186,9 +261,18 @@ impl Checker {
         let channels_free = self.s.active_calls() < self.s.channel_limit;
         if channels_free && self.s.operators_in(OperatorState::Ready) > 0 {
             for c in 1..=2 {
-                let waiting: Vec<LeadId> =
-                    self.s.dialable_by_class(CampaignId(c)).into_iter().flatten().collect();
-                prop_assert!(waiting.is_empty(), "operator idle while campaign {} has {:?}", c, waiting);
+                let waiting: Vec<LeadId> = self
+                    .s
+                    .dialable_by_class(CampaignId(c))
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                prop_assert!(
+                    waiting.is_empty(),
+                    "operator idle while campaign {} has {:?}",
+                    c,
+                    waiting
+                );
             }
         }
         Ok(())
@@ -308,5 +392,56 @@ proptest! {
                 model.insert(key, (now, id));
             }
         }
+    }
+}
+
+proptest! {
+    /// A lead that is never reached is dialled exactly `max_attempts` times, whatever the
+    /// outcomes, callbacks and waits, and then closed as exhausted.
+    #[test]
+    fn attempts_are_capped(
+        max in 5u8..=10,
+        outcomes in proptest::collection::vec((1usize..Outcome::ALL.len(), any::<bool>()), 12),
+    ) {
+        let start = Timestamp::parse_rfc3339("2026-12-01T09:00:00Z").unwrap();
+        let mut s = Scheduler::new();
+        let p = CampaignPolicy { max_attempts: max, ..CampaignPolicy::default() };
+        s.handle(start, Event::CampaignSaved { campaign: CampaignId(1), policy: Box::new(p) }).unwrap();
+        s.handle(start, Event::OperatorLogin { operator: OperatorId(1), campaigns: vec![CampaignId(1)] }).unwrap();
+        s.handle(start, Event::OperatorReady { operator: OperatorId(1) }).unwrap();
+        s.handle(start, Event::LeadAdded(Box::new(NewLead::new(1, 1, "+74951234567", start)))).unwrap();
+        let mut now = start;
+        let mut dials = 0u8;
+        let mut closed = None;
+        for _ in 0..200 {
+            while let Some(a) = s.poll_action() {
+                match a {
+                    Action::Dial { attempt, attempt_no, .. } => {
+                        dials += 1;
+                        prop_assert_eq!(attempt_no, dials);
+                        let (o, callback) = outcomes[usize::from(dials - 1) % outcomes.len()];
+                        let outcome = match Outcome::ALL[o] {
+                            Outcome::InvalidNumber | Outcome::Contact => Outcome::Busy,
+                            other => other,
+                        };
+                        if callback {
+                            let _ = s.handle(now, Event::CallbackAgreed { lead: LeadId(1), at: now.plus(Duration::from_secs(600)) });
+                        }
+                        s.handle(now, Event::AttemptFinished { attempt, outcome }).unwrap();
+                    }
+                    Action::LeadClosed { state, .. } => closed = Some(state),
+                    _ => {}
+                }
+            }
+            match s.poll_timeout() {
+                Some(w) => {
+                    now = now.max(w.at);
+                    s.handle(now, Event::Tick).unwrap();
+                }
+                None => break,
+            }
+        }
+        prop_assert_eq!(dials, max);
+        prop_assert_eq!(closed, Some(LeadState::Exhausted));
     }
 }
