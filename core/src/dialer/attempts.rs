@@ -199,9 +199,22 @@ impl Scheduler {
             .iter()
             .map(|&c| self.campaign(c))
             .collect::<Result<Vec<_>, _>>()?;
-        self.operators.login(operator, skills);
+        let before = self
+            .operators
+            .find(operator)
+            .map(|op| self.operators.slots[op as usize].state);
+        let op = self.operators.login(operator, skills);
         self.dial_check = true;
+        self.tell_state(op, before);
         Ok(())
+    }
+
+    /// Says an operator's new state, when it changed.
+    fn tell_state(&mut self, op: u32, before: Option<OperatorState>) {
+        let o = &self.operators.slots[op as usize];
+        if before != Some(o.state) {
+            self.pending.push_back(Action::OperatorState { operator: o.id, state: o.state });
+        }
     }
 
     fn operator(&self, id: OperatorId) -> Result<u32, EventError> {
@@ -216,15 +229,19 @@ impl Scheduler {
         id: OperatorId,
     ) -> Result<(), EventError> {
         let op = self.operator(id)?;
+        let before = self.operators.slots[op as usize].state;
         if self.operators.set_ready(op, now) {
             self.dial_check = true;
         }
+        self.tell_state(op, Some(before));
         Ok(())
     }
 
     pub(crate) fn operator_away(&mut self, id: OperatorId, logout: bool) -> Result<(), EventError> {
         let op = self.operator(id)?;
+        let before = self.operators.slots[op as usize].state;
         self.operators.set_away(op, logout);
+        self.tell_state(op, Some(before));
         Ok(())
     }
 }

@@ -90,7 +90,7 @@ impl Window {
 
 /// The first instant at which the local wall clock of `tz` shows `date` `time`. When the clock
 /// jumps over that time (a DST gap), the first instant after the jump.
-fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> Timestamp {
+pub(crate) fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> Timestamp {
     let naive = date.and_time(time);
     match tz.from_local_datetime(&naive) {
         LocalResult::Single(t) => Timestamp::from_millis(t.timestamp_millis()),
