@@ -1,3 +1,53 @@
-fn main() {
-    println!("Hello, world!");
+//! The `predial` command line.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[global_allocator]
+static ALLOCATOR: predial::bench::alloc::Counting = predial::bench::alloc::Counting;
+
+#[derive(Parser)]
+#[command(
+    name = "predial",
+    version,
+    about = "SIP predictive dialer engine",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a day of dialing: the real scheduler on a virtual clock, with simulated callees,
+    /// operators and arriving leads. Prints the KPIs.
+    Sim(cli::sim::SimArgs),
+    /// Measure a part of predial on this machine.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// The scheduler with a million queued leads: decisions per second, tick cost, memory.
+    Scheduler(cli::bench::SchedulerArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sim(args) => cli::sim::run(args),
+        Command::Bench(BenchCommand::Scheduler(args)) => cli::bench::scheduler(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("predial: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -175,7 +175,7 @@ impl Scheduler {
         lead.history.push(outcome);
         let fresh_callback = lead.flags & CALLBACK_FRESH != 0;
         lead.flags &= !CALLBACK_FRESH;
-        let (state, attempts, callback_at) = (lead.state, lead.attempts, lead.due);
+        let (state, attempts, callback_at) = (lead.state, lead.attempts, lead.due.time());
         if state == LeadState::Cancelled {
             self.close(i, LeadState::Cancelled);
         } else if fresh_callback && attempts < max_attempts {
@@ -213,7 +213,10 @@ impl Scheduler {
     fn tell_state(&mut self, op: u32, before: Option<OperatorState>) {
         let o = &self.operators.slots[op as usize];
         if before != Some(o.state) {
-            self.pending.push_back(Action::OperatorState { operator: o.id, state: o.state });
+            self.pending.push_back(Action::OperatorState {
+                operator: o.id,
+                state: o.state,
+            });
         }
     }
 

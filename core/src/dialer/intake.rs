@@ -9,7 +9,7 @@ use super::policy::CampaignPolicy;
 use super::priority;
 use super::ready::ReadyQueues;
 use super::scheduler::{Campaign, Scheduler};
-use super::table::{CALLBACK, CALLBACK_FRESH, LeadSlot};
+use super::table::{CALLBACK, CALLBACK_FRESH, DueSecond, LeadSlot};
 use super::zones::TzId;
 use crate::time::Timestamp;
 
@@ -95,7 +95,7 @@ impl Scheduler {
         let i = self.leads.insert(LeadSlot {
             id: lead.id,
             phone,
-            due: now,
+            due: DueSecond::of(now),
             history: History::default(),
             generation: 0,
             campaign: c,
@@ -153,7 +153,7 @@ impl Scheduler {
                 // Applied when the call ends.
                 let lead = self.leads.get_mut(i);
                 lead.flags |= CALLBACK | CALLBACK_FRESH;
-                lead.due = at;
+                lead.due = DueSecond::of(at);
                 Ok(())
             }
             // Waiting, or just done (the operator entered the result in wrap-up): reopen.

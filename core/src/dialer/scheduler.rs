@@ -20,7 +20,7 @@ use super::policy::ValidPolicy;
 use super::priority;
 use super::quiet::ZoneSlots;
 use super::ready::ReadyQueues;
-use super::table::{CALLBACK, LeadTable};
+use super::table::{CALLBACK, DueSecond, LeadTable};
 use super::wheel::Wheel;
 use super::zones::{TzId, ZoneTable};
 use crate::acd::{OperatorState, Operators};
@@ -204,16 +204,8 @@ impl Scheduler {
         let now = self.now;
         // Leads whose retry or callback is due.
         let mut due = std::mem::take(&mut self.scratch);
-        let leads = &self.leads;
-        self.wheel.advance(
-            now.secs().max(0) as u64,
-            |e| {
-                leads
-                    .resolve(e)
-                    .map(|i| leads.get(i).due.secs_ceil().max(0) as u64)
-            },
-            |e| due.push(e),
-        );
+        self.wheel
+            .advance(now.secs().max(0) as u64, |e| due.push(e));
         for e in due.drain(..) {
             if let Some(i) = self.leads.resolve(e) {
                 self.make_due(i);
@@ -268,14 +260,14 @@ impl Scheduler {
     /// Puts a lead in the wheel until `at` (or straight on to due, if `at` has come).
     pub(crate) fn schedule(&mut self, i: u32, at: Timestamp) {
         let lead = self.leads.get_mut(i);
-        lead.due = at;
+        lead.due = DueSecond::of(at);
         lead.state = if lead.attempts == 0 {
             LeadState::New
         } else {
             LeadState::Scheduled
         };
         let e = self.leads.fresh_entry(i);
-        let when = at.secs_ceil().max(0) as u64;
+        let when = DueSecond::of(at).unix_secs();
         if self.wheel.insert(when, e).is_err() {
             self.make_due(i);
         }
@@ -374,7 +366,7 @@ impl Scheduler {
             state: l.state,
             attempts: l.attempts,
             history: l.history,
-            due: matches!(l.state, LeadState::New | LeadState::Scheduled).then_some(l.due),
+            due: matches!(l.state, LeadState::New | LeadState::Scheduled).then_some(l.due.time()),
             callback: l.flags & CALLBACK != 0,
         })
     }

@@ -14,14 +14,36 @@ pub(crate) const CALLBACK: u8 = 1;
 /// A callback was agreed during the attempt in progress (applied when it ends).
 pub(crate) const CALLBACK_FRESH: u8 = 2;
 
+/// A due time, in whole seconds since 2020-01-01 UTC (rounded up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct DueSecond(u32);
+
+const EPOCH_2020_S: i64 = 1_577_836_800;
+
+impl DueSecond {
+    pub fn of(t: Timestamp) -> DueSecond {
+        DueSecond(u32::try_from((t.secs_ceil() - EPOCH_2020_S).max(0)).unwrap_or(u32::MAX))
+    }
+
+    pub fn time(self) -> Timestamp {
+        Timestamp::from_secs(EPOCH_2020_S + i64::from(self.0))
+    }
+
+    /// Seconds since the Unix epoch, as the wheel counts.
+    pub fn unix_secs(self) -> u64 {
+        (EPOCH_2020_S + i64::from(self.0)) as u64
+    }
+}
+
 /// What the scheduler keeps per lead: 48 bytes. The order's details (name, items, sum) stay
 /// with the store and the API; dialing decisions do not need them.
 #[derive(Debug, Clone)]
 pub(crate) struct LeadSlot {
     pub id: LeadId,
     pub phone: Phone,
-    /// When the next attempt is due (or the agreed callback time).
-    pub due: Timestamp,
+    /// When the next attempt is due (or the agreed callback time), in whole seconds since
+    /// 2020-01-01 UTC: 4 bytes instead of 8, good until 2156.
+    pub due: DueSecond,
     pub history: History,
     pub generation: u32,
     pub campaign: u16,
@@ -102,5 +124,28 @@ impl LeadTable {
     /// Leads held (live ones, including closed leads not yet retired).
     pub fn len(&self) -> usize {
         self.by_id.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lead_takes_40_bytes() {
+        assert_eq!(std::mem::size_of::<LeadSlot>(), 40);
+    }
+
+    #[test]
+    fn due_seconds_round_up() {
+        let t = Timestamp::parse_rfc3339("2026-12-01T09:00:00.250Z").unwrap();
+        assert_eq!(
+            DueSecond::of(t).time(),
+            Timestamp::parse_rfc3339("2026-12-01T09:00:01Z").unwrap()
+        );
+        assert_eq!(
+            DueSecond::of(Timestamp::from_secs(0)).time().secs(),
+            EPOCH_2020_S
+        );
     }
 }

@@ -53,7 +53,10 @@ pub struct OperatorsConfig {
 
 impl Default for OperatorsConfig {
     fn default() -> Self {
-        OperatorsConfig { count: 10, shift: None }
+        OperatorsConfig {
+            count: 10,
+            shift: None,
+        }
     }
 }
 
@@ -70,9 +73,14 @@ impl TryFrom<String> for Shift {
         let (a, b) = s
             .split_once('-')
             .ok_or_else(|| format!("`{s}` is not a shift like 09:00-21:00"))?;
-        let shift = Shift { start: a.parse()?, end: b.parse()? };
+        let shift = Shift {
+            start: a.parse()?,
+            end: b.parse()?,
+        };
         if shift.start == shift.end {
-            return Err(format!("`{s}`: a shift must not start and end at the same time"));
+            return Err(format!(
+                "`{s}`: a shift must not start and end at the same time"
+            ));
         }
         Ok(shift)
     }
@@ -196,8 +204,10 @@ impl SimConfig {
         self.arrivals.growth = 2.0;
         self.arrivals.growth_hours = 48.0;
         if self.operators.shift.is_none() {
-            self.operators.shift =
-                Some(Shift { start: TimeOfDay::hm(9, 0), end: TimeOfDay::hm(21, 0) });
+            self.operators.shift = Some(Shift {
+                start: TimeOfDay::hm(9, 0),
+                end: TimeOfDay::hm(21, 0),
+            });
         }
         self
     }
@@ -205,7 +215,10 @@ impl SimConfig {
     pub fn validate(&self) -> Result<(), Vec<SimConfigError>> {
         let mut errors = Vec::new();
         let mut bad = |field: &str, message: &str| {
-            errors.push(SimConfigError { field: field.into(), message: message.into() })
+            errors.push(SimConfigError {
+                field: field.into(),
+                message: message.into(),
+            })
         };
         if !(self.hours > 0.0 && self.hours <= 24.0 * 31.0) {
             bad("hours", "use more than 0 and at most 744 (31 days)");
@@ -230,10 +243,16 @@ impl SimConfig {
             }
         }
         if p.answer_rate + p.machine_rate > 1.0 {
-            bad("population.machine_rate", "answer_rate + machine_rate must not exceed 1");
+            bad(
+                "population.machine_rate",
+                "answer_rate + machine_rate must not exceed 1",
+            );
         }
         if p.busy_share + p.unreachable_share > 1.0 {
-            bad("population.unreachable_share", "busy_share + unreachable_share must not exceed 1");
+            bad(
+                "population.unreachable_share",
+                "busy_share + unreachable_share must not exceed 1",
+            );
         }
         if p.ring_timeout < Duration::from_secs(5) {
             bad("population.ring_timeout", "at least 5s");
@@ -246,13 +265,26 @@ impl SimConfig {
         }
         let a = &self.arrivals;
         if !(a.leads_per_hour >= 0.0 && a.leads_per_hour <= 1_000_000.0) {
-            bad("arrivals.leads_per_hour", "use 0 (12 per operator) to 1000000");
+            bad(
+                "arrivals.leads_per_hour",
+                "use 0 (12 per operator) to 1000000",
+            );
         }
-        if a.daily_curve.len() != 24 || a.daily_curve.iter().any(|w| !(*w >= 0.0)) || a.daily_curve.iter().sum::<f64>() <= 0.0 {
-            bad("arrivals.daily_curve", "give 24 weights, one per hour, not all zero");
+        if a.daily_curve.len() != 24
+            || a.daily_curve.iter().any(|w| !w.is_finite() || *w < 0.0)
+            || a.daily_curve.iter().sum::<f64>() <= 0.0
+        {
+            bad(
+                "arrivals.daily_curve",
+                "give 24 weights, one per hour, not all zero",
+            );
         }
-        if !(a.growth > 0.0 && a.growth <= 100.0) || !(a.growth_hours > 0.0) {
-            bad("arrivals.growth", "growth from 0 to 100 times over a positive number of hours");
+        let growth_ok = a.growth > 0.0 && a.growth <= 100.0 && a.growth_hours > 0.0;
+        if !growth_ok {
+            bad(
+                "arrivals.growth",
+                "growth from 0 to 100 times over a positive number of hours",
+            );
         }
         if let Err(errs) = self.campaign.clone().validate() {
             errors.extend(errs.into_iter().map(|e| SimConfigError {
@@ -260,7 +292,11 @@ impl SimConfig {
                 message: e.message,
             }));
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// Leads per hour, defaulting to 12 per operator.

@@ -46,7 +46,12 @@ impl Percentiles {
             let i = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1;
             values[i]
         };
-        Percentiles { p50: rank(0.50), p95: rank(0.95), p99: rank(0.99), max: values[values.len() - 1] }
+        Percentiles {
+            p50: rank(0.50),
+            p95: rank(0.95),
+            p99: rank(0.99),
+            max: values[values.len() - 1],
+        }
     }
 }
 

@@ -24,20 +24,28 @@ const TEMPLATES: &[(&str, u32, u32)] = &[
     ("7413", 7, 1),  // Magadan UTC+11
     ("7415", 7, 1),  // Kamchatka UTC+12
     // The CIS.
-    ("7701", 7, 15),   // Kazakhstan mobile UTC+5
-    ("7747", 7, 8),    // Kazakhstan mobile
-    ("37529", 7, 20),  // Belarus UTC+3
-    ("99890", 7, 15),  // Uzbekistan UTC+5
-    ("996555", 6, 6),  // Kyrgyzstan UTC+6
-    ("37477", 6, 5),   // Armenia UTC+4
-    ("995555", 6, 5),  // Georgia UTC+4
-    ("99450", 7, 6),   // Azerbaijan UTC+4
-    ("99292", 7, 4),   // Tajikistan UTC+5
-    ("37369", 6, 4),   // Moldova UTC+2/+3
+    ("7701", 7, 15),  // Kazakhstan mobile UTC+5
+    ("7747", 7, 8),   // Kazakhstan mobile
+    ("37529", 7, 20), // Belarus UTC+3
+    ("99890", 7, 15), // Uzbekistan UTC+5
+    ("996555", 6, 6), // Kyrgyzstan UTC+6
+    ("37477", 6, 5),  // Armenia UTC+4
+    ("995555", 6, 5), // Georgia UTC+4
+    ("99450", 7, 6),  // Azerbaijan UTC+4
+    ("99292", 7, 4),  // Tajikistan UTC+5
+    ("37369", 6, 4),  // Moldova UTC+2/+3
 ];
 
 /// Impossible numbers as people type them into order forms.
-const JUNK: &[&str] = &["+7 000 000-00-00", "12345", "8 (999) 00", "nope", "+7 (916) 12", "0000000000", "+999 123"];
+const JUNK: &[&str] = &[
+    "+7 000 000-00-00",
+    "12345",
+    "8 (999) 00",
+    "nope",
+    "+7 (916) 12",
+    "0000000000",
+    "+999 123",
+];
 
 /// A valid number drawn from the mix.
 pub fn random_phone(rng: &mut impl Rng) -> Phone {
@@ -82,11 +90,16 @@ mod tests {
     fn numbers_span_many_offsets() {
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
         let t = ZoneTable::builtin();
-        let zones: BTreeSet<&str> =
-            (0..2000).filter_map(|_| t.lookup(random_phone(&mut rng))).map(|z| z.name()).collect();
+        let zones: BTreeSet<&str> = (0..2000)
+            .filter_map(|_| t.lookup(random_phone(&mut rng)))
+            .map(|z| z.name())
+            .collect();
         assert!(zones.len() >= 15, "{zones:?}");
         for j in JUNK {
-            assert!(Phone::parse(j, Some("RU".parse().unwrap())).is_err(), "{j} should be refused");
+            assert!(
+                Phone::parse(j, Some("RU".parse().unwrap())).is_err(),
+                "{j} should be refused"
+            );
         }
     }
 }

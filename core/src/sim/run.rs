@@ -15,12 +15,12 @@ use super::config::SimConfig;
 use super::kpi::{Percentiles, Record, SimReport};
 use super::phones::{junk_phone, random_phone};
 use crate::acd::{OperatorId, OperatorState};
+use crate::dialer::Scheduler;
 use crate::dialer::calendar::local_instant;
 use crate::dialer::event::{Action, AttemptId, Event, EventError};
 use crate::dialer::lead::{CampaignId, LeadId, NewLead, Outcome};
 use crate::dialer::phone::Phone;
 use crate::dialer::priority::class_name;
-use crate::dialer::Scheduler;
 use crate::dialer::zones::TzId;
 use crate::time::Timestamp;
 
@@ -33,7 +33,10 @@ enum Happening {
     ShiftStart(u32),
     ShiftEnd(u32),
     Answered(AttemptId),
-    Ended { attempt: AttemptId, outcome: Outcome },
+    Ended {
+        attempt: AttemptId,
+        outcome: Outcome,
+    },
 }
 
 #[derive(Debug)]
@@ -138,9 +141,20 @@ impl<'a> Simulation<'a> {
         let start = cfg.start;
         let end = start.plus_millis((cfg.hours * 3_600_000.0) as i64);
         let mut core = Scheduler::new();
-        core.handle(start, Event::CampaignSaved { campaign: CAMPAIGN, policy: Box::new(cfg.campaign.clone()) })?;
+        core.handle(
+            start,
+            Event::CampaignSaved {
+                campaign: CAMPAIGN,
+                policy: Box::new(cfg.campaign.clone()),
+            },
+        )?;
         if cfg.channels > 0 {
-            core.handle(start, Event::ChannelLimit { channels: cfg.channels })?;
+            core.handle(
+                start,
+                Event::ChannelLimit {
+                    channels: cfg.channels,
+                },
+            )?;
         }
         let p = &cfg.population;
         let talk = lognormal(p.talk_median, p.talk_sigma);
@@ -153,7 +167,12 @@ impl<'a> Simulation<'a> {
             ..SimReport::default()
         };
         let operators = vec![
-            OperatorClock { state: OperatorState::LoggedOut, since: start, logged_in_ms: 0, busy_ms: 0 };
+            OperatorClock {
+                state: OperatorState::LoggedOut,
+                since: start,
+                logged_in_ms: 0,
+                busy_ms: 0
+            };
             cfg.operators.count as usize
         ];
         let rng = Pcg64Mcg::seed_from_u64(cfg.seed);
@@ -178,7 +197,11 @@ impl<'a> Simulation<'a> {
 
     fn plan(&mut self, at: Timestamp, what: Happening) {
         self.seq += 1;
-        self.queue.push(Pending { at, seq: self.seq, what });
+        self.queue.push(Pending {
+            at,
+            seq: self.seq,
+            what,
+        });
     }
 
     fn run(mut self) -> Result<SimReport, EventError> {
@@ -227,11 +250,17 @@ impl<'a> Simulation<'a> {
             return;
         };
         let tz = TzId::from_name(&self.cfg.campaign.time_zone).map_or(chrono_tz::UTC, TzId::tz);
-        let first_day = tz.from_utc_datetime(&self.now.to_utc().naive_utc()).date_naive();
+        let first_day = tz
+            .from_utc_datetime(&self.now.to_utc().naive_utc())
+            .date_naive();
         let mut day = first_day.pred_opt().unwrap_or(first_day);
         while local_instant(tz, day, shift.start.time()) < self.end {
             let start = local_instant(tz, day, shift.start.time());
-            let end_day = if shift.end > shift.start { day } else { day.succ_opt().unwrap_or(day) };
+            let end_day = if shift.end > shift.start {
+                day
+            } else {
+                day.succ_opt().unwrap_or(day)
+            };
             let end = local_instant(tz, end_day, shift.end.time());
             if end > self.now {
                 for op in 0..count {
@@ -250,7 +279,10 @@ impl<'a> Simulation<'a> {
     /// campaign's zone, grown as the scenario says.
     fn rate_at(&self, t: Timestamp) -> f64 {
         let tz = TzId::from_name(&self.cfg.campaign.time_zone).map_or(chrono_tz::UTC, TzId::tz);
-        let hour = tz.from_utc_datetime(&t.to_utc().naive_utc()).format("%H").to_string();
+        let hour = tz
+            .from_utc_datetime(&t.to_utc().naive_utc())
+            .format("%H")
+            .to_string();
         let hour: usize = hour.parse().unwrap_or(0);
         let curve = &self.cfg.arrivals.daily_curve;
         let mean = curve.iter().sum::<f64>() / curve.len() as f64;
@@ -293,23 +325,45 @@ impl<'a> Simulation<'a> {
             }
             Happening::ShiftStart(op) => {
                 let operator = OperatorId(op + 1);
-                self.core.handle(now, Event::OperatorLogin { operator, campaigns: vec![CAMPAIGN] })?;
+                self.core.handle(
+                    now,
+                    Event::OperatorLogin {
+                        operator,
+                        campaigns: vec![CAMPAIGN],
+                    },
+                )?;
                 self.core.handle(now, Event::OperatorReady { operator })?;
             }
             Happening::ShiftEnd(op) => {
-                self.core.handle(now, Event::OperatorLogout { operator: OperatorId(op + 1) })?;
+                self.core.handle(
+                    now,
+                    Event::OperatorLogout {
+                        operator: OperatorId(op + 1),
+                    },
+                )?;
             }
             Happening::Answered(attempt) => {
                 self.core.handle(now, Event::AttemptAnswered { attempt })?;
             }
             Happening::Ended { attempt, outcome } => {
-                let Some(call) = self.calls.remove(&attempt) else { return Ok(()) };
-                if outcome == Outcome::Contact && self.rng.random_bool(self.cfg.population.callback_rate) {
+                let Some(call) = self.calls.remove(&attempt) else {
+                    return Ok(());
+                };
+                if outcome == Outcome::Contact
+                    && self.rng.random_bool(self.cfg.population.callback_rate)
+                {
                     let later = self.rng.random_range(3600..86_400) as i64;
                     // The lead may have run out of attempts: then there is no callback to agree.
-                    let _ = self.core.handle(now, Event::CallbackAgreed { lead: call.lead, at: now.plus_millis(later * 1000) });
+                    let _ = self.core.handle(
+                        now,
+                        Event::CallbackAgreed {
+                            lead: call.lead,
+                            at: now.plus_millis(later * 1000),
+                        },
+                    );
                 }
-                self.core.handle(now, Event::AttemptFinished { attempt, outcome })?;
+                self.core
+                    .handle(now, Event::AttemptFinished { attempt, outcome })?;
                 let facts = &mut self.leads[(call.lead.0 - 1) as usize];
                 if outcome == Outcome::Contact {
                     self.report.contacts += 1;
@@ -347,7 +401,11 @@ impl<'a> Simulation<'a> {
             random_phone(&mut self.rng).to_string()
         };
         let id = LeadId(self.leads.len() as u64 + 1);
-        let created = if backlog { now.plus_millis(-self.rng.random_range(0..8 * 3_600_000)) } else { now };
+        let created = if backlog {
+            now.plus_millis(-self.rng.random_range(0..8 * 3_600_000))
+        } else {
+            now
+        };
         let mut lead = NewLead::new(id.0, CAMPAIGN.0, &phone_text, created);
         lead.order_id = Some(format!("ORD-{}", self.report.leads_submitted));
         match self.core.handle(now, Event::LeadAdded(Box::new(lead))) {
@@ -394,7 +452,16 @@ impl<'a> Simulation<'a> {
         while let Some(action) = self.core.poll_action() {
             let now = self.now;
             match action {
-                Action::Dial { attempt, lead, phone, tz, attempt_no, class, operator, .. } => {
+                Action::Dial {
+                    attempt,
+                    lead,
+                    phone,
+                    tz,
+                    attempt_no,
+                    class,
+                    operator,
+                    ..
+                } => {
                     self.report.attempts += 1;
                     if let Some(op) = operator {
                         self.operator_state(op, OperatorState::Reserved);
@@ -405,7 +472,8 @@ impl<'a> Simulation<'a> {
                     let facts = &mut self.leads[(lead.0 - 1) as usize];
                     if facts.first_dial.is_none() {
                         facts.first_dial = Some(now);
-                        self.latencies.push(now.since(facts.dialable_at).as_secs_f64());
+                        self.latencies
+                            .push(now.since(facts.dialable_at).as_secs_f64());
                     }
                     let (fake, dead) = (facts.fake, facts.dead);
                     (self.sink)(&Record {
@@ -425,12 +493,24 @@ impl<'a> Simulation<'a> {
                     self.operator_state(operator, OperatorState::OnCall);
                     let talk = self.talk.sample(&mut self.rng).clamp(1.0, 4.0 * 3600.0);
                     let at = now.plus_millis((talk * 1000.0) as i64);
-                    self.plan(at, Happening::Ended { attempt, outcome: Outcome::Contact });
+                    self.plan(
+                        at,
+                        Happening::Ended {
+                            attempt,
+                            outcome: Outcome::Contact,
+                        },
+                    );
                 }
                 Action::Abandon { attempt } => {
                     self.report.abandoned += 1;
                     let at = now.plus(self.cfg.population.abandon_message);
-                    self.plan(at, Happening::Ended { attempt, outcome: Outcome::Abandoned });
+                    self.plan(
+                        at,
+                        Happening::Ended {
+                            attempt,
+                            outcome: Outcome::Abandoned,
+                        },
+                    );
                 }
                 Action::LeadClosed { state, .. } => match state {
                     crate::dialer::lead::LeadState::Done => self.report.leads_done += 1,
@@ -449,23 +529,56 @@ impl<'a> Simulation<'a> {
         let p = &self.cfg.population;
         let ring_timeout = p.ring_timeout.as_secs_f64();
         let (after_s, happening) = if dead {
-            (1.0, Happening::Ended { attempt, outcome: Outcome::InvalidNumber })
+            (
+                1.0,
+                Happening::Ended {
+                    attempt,
+                    outcome: Outcome::InvalidNumber,
+                },
+            )
         } else {
             let r: f64 = self.rng.random();
             let answer_rate = if fake { 0.0 } else { p.answer_rate };
-            let ring = self.answer_after.sample(&mut self.rng).clamp(1.0, ring_timeout - 0.5);
+            let ring = self
+                .answer_after
+                .sample(&mut self.rng)
+                .clamp(1.0, ring_timeout - 0.5);
             if r < answer_rate {
                 (ring, Happening::Answered(attempt))
             } else if r < answer_rate + p.machine_rate {
-                (ring + p.amd_delay.as_secs_f64(), Happening::Ended { attempt, outcome: Outcome::AnsweringMachine })
+                (
+                    ring + p.amd_delay.as_secs_f64(),
+                    Happening::Ended {
+                        attempt,
+                        outcome: Outcome::AnsweringMachine,
+                    },
+                )
             } else {
                 let u: f64 = self.rng.random();
                 if u < p.busy_share {
-                    (2.0, Happening::Ended { attempt, outcome: Outcome::Busy })
+                    (
+                        2.0,
+                        Happening::Ended {
+                            attempt,
+                            outcome: Outcome::Busy,
+                        },
+                    )
                 } else if u < p.busy_share + p.unreachable_share {
-                    (3.0, Happening::Ended { attempt, outcome: Outcome::Unreachable })
+                    (
+                        3.0,
+                        Happening::Ended {
+                            attempt,
+                            outcome: Outcome::Unreachable,
+                        },
+                    )
                 } else {
-                    (ring_timeout, Happening::Ended { attempt, outcome: Outcome::NoAnswer })
+                    (
+                        ring_timeout,
+                        Happening::Ended {
+                            attempt,
+                            outcome: Outcome::NoAnswer,
+                        },
+                    )
                 }
             }
         };
@@ -492,7 +605,11 @@ impl<'a> Simulation<'a> {
         let mut offsets = BTreeSet::new();
         for facts in &self.leads {
             zones.insert(facts.tz);
-            let offset = facts.tz.tz().offset_from_utc_datetime(&self.cfg.start.to_utc().naive_utc()).fix();
+            let offset = facts
+                .tz
+                .tz()
+                .offset_from_utc_datetime(&self.cfg.start.to_utc().naive_utc())
+                .fix();
             offsets.insert(offset.local_minus_utc());
             match facts.first_dial {
                 Some(t) if t.since(facts.dialable_at).as_secs_f64() > sla => r.sla_misses += 1,
@@ -513,8 +630,16 @@ impl<'a> Simulation<'a> {
         r.held_by_quiet_hours = self.core.stats().held_by_quiet_hours;
         let logged_in: i64 = self.operators.iter().map(|c| c.logged_in_ms).sum();
         let busy: i64 = self.operators.iter().map(|c| c.busy_ms).sum();
-        r.agent_occupancy = if logged_in > 0 { busy as f64 / logged_in as f64 } else { 0.0 };
-        r.calls_per_agent_hour = if logged_in > 0 { r.contacts as f64 / (logged_in as f64 / 3_600_000.0) } else { 0.0 };
+        r.agent_occupancy = if logged_in > 0 {
+            busy as f64 / logged_in as f64
+        } else {
+            0.0
+        };
+        r.calls_per_agent_hour = if logged_in > 0 {
+            r.contacts as f64 / (logged_in as f64 / 3_600_000.0)
+        } else {
+            0.0
+        };
         r
     }
 }

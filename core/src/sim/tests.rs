@@ -3,7 +3,10 @@
 use super::*;
 
 fn day(agents: u32, answer_rate: f64, seed: u64) -> SimConfig {
-    let mut cfg = SimConfig { seed, ..SimConfig::default() };
+    let mut cfg = SimConfig {
+        seed,
+        ..SimConfig::default()
+    };
     cfg.operators.count = agents;
     cfg.population.answer_rate = answer_rate;
     cfg
@@ -15,9 +18,15 @@ fn a_default_day_runs_and_respects_quiet_hours() {
     let r = run(&SimConfig::default(), &mut |_| events += 1).unwrap();
     assert!(r.leads_in > 500, "{r:?}");
     assert!(r.attempts >= r.leads_in / 2);
-    assert!(r.contacts > 0 && r.contact_rate > 0.2 && r.contact_rate < 0.6, "{r:?}");
+    assert!(
+        r.contacts > 0 && r.contact_rate > 0.2 && r.contact_rate < 0.6,
+        "{r:?}"
+    );
     assert_eq!(r.quiet_hour_violations, 0);
-    assert!(r.held_by_quiet_hours > 0, "leads in Kaliningrad and Kamchatka wait for morning");
+    assert!(
+        r.held_by_quiet_hours > 0,
+        "leads in Kaliningrad and Kamchatka wait for morning"
+    );
     assert!(r.callee_utc_offsets >= 5, "{r:?}");
     assert!(r.agent_occupancy > 0.2 && r.agent_occupancy < 1.0, "{r:?}");
     assert!(r.leads_invalid > 0 && r.leads_duplicate > 0);
@@ -80,5 +89,12 @@ fn bad_settings_are_named() {
     cfg.campaign.max_attempts = 2;
     let errors = cfg.validate().unwrap_err();
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-    assert_eq!(fields, ["population.answer_rate", "population.machine_rate", "campaign.max_attempts"]);
+    assert_eq!(
+        fields,
+        [
+            "population.answer_rate",
+            "population.machine_rate",
+            "campaign.max_attempts"
+        ]
+    );
 }

@@ -1,0 +1,4 @@
+//! The command line's commands.
+
+pub mod bench;
+pub mod sim;
