@@ -46,7 +46,14 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("predial: {e:#}");
+            // Config problems are printed one per line, each naming its file, line and field.
+            if let Some(errors) = e.downcast_ref::<predial::config::ConfigErrors>() {
+                eprintln!("{errors}");
+            } else if let Some(error) = e.downcast_ref::<predial::config::ConfigError>() {
+                eprintln!("{error}");
+            } else {
+                eprintln!("predial: {e:#}");
+            }
             ExitCode::from(1)
         }
     }

@@ -129,14 +129,14 @@ fn build_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
                         f.error(&e.field, &e.message)
                     }
                     (_, Some(flag)) => ConfigError {
-                        file: "command line".into(),
+                        file: PathBuf::new(),
                         line: 0,
                         field: flag.to_string(),
                         message: e.message,
                     },
                     (Some(f), None) => f.error(&e.field, &e.message),
                     (None, None) => ConfigError {
-                        file: "defaults".into(),
+                        file: PathBuf::new(),
                         line: 0,
                         field: e.field,
                         message: e.message,

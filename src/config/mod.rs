@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-/// A problem in a config file, pointing at the line.
+/// A problem in a config file, pointing at the line (or in a command-line flag, when `file` is
+/// empty: then `field` names the flag).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub file: PathBuf,
@@ -17,19 +18,14 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let field = if self.field.is_empty() {
-            "(file)"
-        } else {
-            &self.field
-        };
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file.display(),
-            self.line,
-            field,
-            self.message
-        )
+        let field = if self.field.is_empty() { "(file)" } else { &self.field };
+        if self.file.as_os_str().is_empty() {
+            return write!(f, "{field}: {}", self.message);
+        }
+        if self.line == 0 {
+            return write!(f, "{}: {}", self.file.display(), self.message);
+        }
+        write!(f, "{}:{}: {}: {}", self.file.display(), self.line, field, self.message)
     }
 }
 
