@@ -18,14 +18,25 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let field = if self.field.is_empty() { "(file)" } else { &self.field };
+        let field = if self.field.is_empty() {
+            "(file)"
+        } else {
+            &self.field
+        };
         if self.file.as_os_str().is_empty() {
             return write!(f, "{field}: {}", self.message);
         }
         if self.line == 0 {
             return write!(f, "{}: {}", self.file.display(), self.message);
         }
-        write!(f, "{}:{}: {}: {}", self.file.display(), self.line, field, self.message)
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file.display(),
+            self.line,
+            field,
+            self.message
+        )
     }
 }
 

@@ -4,7 +4,17 @@ use super::{json, predial};
 
 #[test]
 fn bench_scheduler_reports_its_figures() {
-    let v = json(&predial(&["bench", "scheduler", "--leads", "20000", "--operators", "100", "--ticks", "120", "--json"]));
+    let v = json(&predial(&[
+        "bench",
+        "scheduler",
+        "--leads",
+        "20000",
+        "--operators",
+        "100",
+        "--ticks",
+        "120",
+        "--json",
+    ]));
     assert_eq!(v["leads"], 20000);
     for key in ["decisions_per_s", "handle_ns_per_event", "bytes_per_lead"] {
         assert!(v[key].as_f64().unwrap() > 0.0, "{key}: {v}");

@@ -17,9 +17,17 @@ pub fn predial(args: &[&str]) -> Output {
 
 /// The one JSON object a `--json` command prints on stdout.
 pub fn json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout.clone()).expect("utf-8 output");
-    assert_eq!(text.trim().lines().count(), 1, "exactly one line of JSON: {text}");
+    assert_eq!(
+        text.trim().lines().count(),
+        1,
+        "exactly one line of JSON: {text}"
+    );
     let v: serde_json::Value = serde_json::from_str(text.trim()).expect("valid JSON");
     assert!(v.is_object(), "a JSON object: {text}");
     v

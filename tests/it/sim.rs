@@ -10,7 +10,18 @@ use super::{json, predial};
 
 #[test]
 fn the_json_report_has_every_kpi() {
-    let v = json(&predial(&["sim", "--agents", "10", "--answer-rate", "0.5", "--hours", "8", "--seed", "1", "--json"]));
+    let v = json(&predial(&[
+        "sim",
+        "--agents",
+        "10",
+        "--answer-rate",
+        "0.5",
+        "--hours",
+        "8",
+        "--seed",
+        "1",
+        "--json",
+    ]));
     for key in [
         "leads_in",
         "attempts",
@@ -24,7 +35,10 @@ fn the_json_report_has_every_kpi() {
         assert!(v[key].is_number(), "{key} missing: {v}");
     }
     for p in ["p50", "p95", "p99", "max"] {
-        assert!(v["first_dial_latency_s"][p].is_number(), "first_dial_latency_s.{p}");
+        assert!(
+            v["first_dial_latency_s"][p].is_number(),
+            "first_dial_latency_s.{p}"
+        );
     }
     assert_eq!(v["quiet_hour_violations"], 0);
     let rate = v["contact_rate"].as_f64().unwrap();
@@ -37,7 +51,9 @@ fn the_json_report_has_every_kpi() {
 
 #[test]
 fn the_same_seed_prints_the_same_day() {
-    let args = ["sim", "--agents", "4", "--hours", "3", "--seed", "11", "--json"];
+    let args = [
+        "sim", "--agents", "4", "--hours", "3", "--seed", "11", "--json",
+    ];
     assert_eq!(predial(&args).stdout, predial(&args).stdout);
 }
 
@@ -46,7 +62,15 @@ fn the_table_is_readable() {
     let out = predial(&["sim", "--agents", "3", "--hours", "2"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for line in ["leads in", "attempts", "contacts", "first dial latency", "SLA misses", "quiet-hour violations", "agent occupancy"] {
+    for line in [
+        "leads in",
+        "attempts",
+        "contacts",
+        "first dial latency",
+        "SLA misses",
+        "quiet-hour violations",
+        "agent occupancy",
+    ] {
         assert!(text.contains(line), "{line} missing:\n{text}");
     }
 }
@@ -59,7 +83,16 @@ fn the_event_log_is_complete_and_respects_quiet_hours() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("events.ndjson");
     let report = json(&predial(&[
-        "sim", "--agents", "8", "--hours", "24", "--seed", "5", "--json", "--events", file.to_str().unwrap(),
+        "sim",
+        "--agents",
+        "8",
+        "--hours",
+        "24",
+        "--seed",
+        "5",
+        "--json",
+        "--events",
+        file.to_str().unwrap(),
     ]));
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
@@ -67,22 +100,37 @@ fn the_event_log_is_complete_and_respects_quiet_hours() {
     let mut offsets = BTreeSet::new();
     let (mut added, mut dials, mut outcomes) = (0u64, 0u64, 0u64);
     for (n, line) in text.lines().enumerate() {
-        let e: Value = serde_json::from_str(line).unwrap_or_else(|err| panic!("line {}: {err}: {line}", n + 1));
+        let e: Value = serde_json::from_str(line)
+            .unwrap_or_else(|err| panic!("line {}: {err}: {line}", n + 1));
         let at: DateTime<Utc> = e["at"].as_str().unwrap().parse().expect("RFC 3339 time");
         let lead = e["lead"].as_u64().expect("lead id");
         let phone = e["phone"].as_str().unwrap();
-        assert!(phone.starts_with('+') && phone[1..].bytes().all(|b| b.is_ascii_digit()), "E.164: {phone}");
+        assert!(
+            phone.starts_with('+') && phone[1..].bytes().all(|b| b.is_ascii_digit()),
+            "E.164: {phone}"
+        );
         match e["event"].as_str().unwrap() {
             "lead_added" => added += 1,
             "dial" => {
                 dials += 1;
                 let tz: Tz = e["tz"].as_str().unwrap().parse().expect("IANA zone");
                 let local = tz.from_utc_datetime(&at.naive_utc());
-                assert!((10..22).contains(&local.hour()), "dial at {local} local ({tz}): {line}");
-                offsets.insert(tz.offset_from_utc_datetime(&at.naive_utc()).fix().local_minus_utc());
+                assert!(
+                    (10..22).contains(&local.hour()),
+                    "dial at {local} local ({tz}): {line}"
+                );
+                offsets.insert(
+                    tz.offset_from_utc_datetime(&at.naive_utc())
+                        .fix()
+                        .local_minus_utc(),
+                );
                 let n = attempts.entry(lead).or_default();
                 *n += 1;
-                assert_eq!(e["attempt"].as_u64(), Some(*n), "attempts count from 1: {line}");
+                assert_eq!(
+                    e["attempt"].as_u64(),
+                    Some(*n),
+                    "attempts count from 1: {line}"
+                );
                 assert!(*n <= 7);
             }
             "outcome" => {
@@ -95,7 +143,11 @@ fn the_event_log_is_complete_and_respects_quiet_hours() {
     assert_eq!(added, report["leads_in"].as_u64().unwrap());
     assert_eq!(dials, report["attempts"].as_u64().unwrap());
     assert!(outcomes > 0 && outcomes <= dials);
-    assert!(offsets.len() >= 5, "callees in {} UTC offsets", offsets.len());
+    assert!(
+        offsets.len() >= 5,
+        "callees in {} UTC offsets",
+        offsets.len()
+    );
 }
 
 #[test]
@@ -103,21 +155,32 @@ fn bad_flags_and_files_say_what_is_wrong() {
     let out = predial(&["sim", "--answer-rate", "50", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("--answer-rate") && err.contains("fraction"), "{err}");
+    assert!(
+        err.contains("--answer-rate") && err.contains("fraction"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty());
 
     let dir = std::env::temp_dir().join(format!("predial-sim-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("day.toml");
-    std::fs::write(&file, "hours = 4\n\n[campaign]\nmax_attempts = 12\n\n[population]\nanswer_rate = 0.4\n").unwrap();
+    std::fs::write(
+        &file,
+        "hours = 4\n\n[campaign]\nmax_attempts = 12\n\n[population]\nanswer_rate = 0.4\n",
+    )
+    .unwrap();
     let out = predial(&["sim", "--config", file.to_str().unwrap()]);
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(err.contains("day.toml:4: campaign.max_attempts:"), "{err}");
 
     std::fs::write(&file, "hours = 4\n[population]\nanswer_rat = 0.4\n").unwrap();
-    let err = String::from_utf8(predial(&["sim", "--config", file.to_str().unwrap()]).stderr).unwrap();
-    assert!(err.contains("day.toml:3:") && err.contains("answer_rat"), "{err}");
+    let err =
+        String::from_utf8(predial(&["sim", "--config", file.to_str().unwrap()]).stderr).unwrap();
+    assert!(
+        err.contains("day.toml:3:") && err.contains("answer_rat"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -131,7 +194,14 @@ fn a_config_file_sets_the_day_and_flags_override_it() {
         "hours = 2\nseed = 3\n\n[operators]\ncount = 2\n\n[campaign]\npriority = 2\nquiet_hours = { start = \"21:00\", end = \"09:00\" }\n",
     )
     .unwrap();
-    let v = json(&predial(&["sim", "--config", file.to_str().unwrap(), "--agents", "5", "--json"]));
+    let v = json(&predial(&[
+        "sim",
+        "--config",
+        file.to_str().unwrap(),
+        "--agents",
+        "5",
+        "--json",
+    ]));
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(v["agents"], 5);
     assert_eq!(v["hours"], 2.0);

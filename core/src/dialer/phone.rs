@@ -45,7 +45,13 @@ impl Phone {
         if text.is_empty() || !text.chars().any(|c| c.is_ascii_digit()) {
             return Err(PhoneError::NotANumber(raw.to_string()));
         }
-        let number = phonenumber::parse(region.map(|r| r.0), text).map_err(|e| {
+        let parsed = phonenumber::parse(region.map(|r| r.0), text);
+        if parsed.is_err()
+            && let Some(p) = plain_reading(text, region)
+        {
+            return Ok(p);
+        }
+        let number = parsed.map_err(|e| {
             use phonenumber::ParseError as P;
             match e {
                 P::InvalidCountryCode if region.is_none() && !text.starts_with('+') => {
@@ -58,12 +64,14 @@ impl Phone {
             }
         })?;
         if !phonenumber::is_valid(&number) {
-            let country = number
-                .country()
-                .id()
-                .map(|id| id.as_ref().to_string())
-                .unwrap_or_else(|| format!("+{}", number.code().value()));
-            return Err(PhoneError::NotPossible(raw.to_string(), country));
+            return plain_reading(text, region).ok_or_else(|| {
+                let country = number
+                    .country()
+                    .id()
+                    .map(|id| id.as_ref().to_string())
+                    .unwrap_or_else(|| format!("+{}", number.code().value()));
+                PhoneError::NotPossible(raw.to_string(), country)
+            });
         }
         let national = number.national();
         let digits = format!(
@@ -117,6 +125,88 @@ impl Phone {
             &d[d.len() - keep_tail..]
         )
     }
+}
+
+/// Reads a number the plain way, for the numbers the `phonenumber` crate (0.3.10) mangles
+/// (its issue #76, open upstream).
+///
+/// The crate strips the national prefix from the national number again and again, whether the
+/// number was written with its country code or not: `+7 812 123-45-67` (St Petersburg) loses the
+/// 8 of its area code and becomes an invalid 9-digit number, and so does every Russian area code
+/// from 811 to 879 (St Petersburg, Kazan, Samara, Krasnodar, Rostov...). So, when the crate's
+/// reading is not a valid number: take the digits; with `+` (or the international prefix 00, or
+/// 810 from Russia) they are a country code and a national number; otherwise they are a national
+/// number of the campaign's country, perhaps with its national prefix (`8 812 ...`) or its
+/// country code without `+` (`7 812 ...`). Each reading is checked against libphonenumber's
+/// patterns for the country (the crate's metadata, which is right); the first valid one wins.
+fn plain_reading(text: &str, region: Option<Region>) -> Option<Phone> {
+    use phonenumber::metadata::DATABASE;
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let mut readings: Vec<(u16, &str)> = Vec::new();
+    let international = |d: &'_ str| -> Option<(u16, usize)> {
+        // Country codes are prefix-free: the first one that exists is the one.
+        (1..=3).filter(|&n| n < d.len()).find_map(|n| {
+            let code: u16 = d[..n].parse().ok()?;
+            DATABASE.region(&code).map(|_| (code, n))
+        })
+    };
+    let idd_rest = if text.starts_with('+') {
+        Some(digits.as_str())
+    } else {
+        ["00", "810"]
+            .iter()
+            .find_map(|idd| digits.strip_prefix(idd))
+    };
+    if let Some(rest) = idd_rest
+        && let Some((code, n)) = international(rest)
+    {
+        readings.push((code, &rest[n..]));
+    }
+    if !text.starts_with('+')
+        && let Some(meta) = region.and_then(|r| DATABASE.by_id(r.0.as_ref()))
+    {
+        let code = meta.country_code();
+        if let Some(prefix) = meta.national_prefix()
+            && let Some(rest) = digits.strip_prefix(prefix)
+        {
+            readings.push((code, rest));
+        }
+        readings.push((code, &digits));
+        if let Some(rest) = digits.strip_prefix(code.to_string().as_str()) {
+            readings.push((code, rest));
+        }
+    }
+    readings
+        .into_iter()
+        .find(|(code, national)| is_valid_national(*code, national))
+        .and_then(|(code, national)| Phone::from_e164_digits(&format!("{code}{national}")))
+}
+
+/// Whether `national` is a valid number of some country with calling code `code`, by
+/// libphonenumber's patterns.
+fn is_valid_national(code: u16, national: &str) -> bool {
+    let Some(metas) = phonenumber::metadata::DATABASE.by_code(&code) else {
+        return false;
+    };
+    metas.iter().any(|meta| {
+        let d = meta.descriptors();
+        d.general().is_match(national)
+            && [
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.personal_number(),
+                d.voip(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|t| t.is_match(national))
+    })
 }
 
 impl fmt::Display for Phone {
@@ -189,6 +279,52 @@ mod tests {
     }
 
     #[test]
+    fn area_codes_starting_with_8_keep_their_8() {
+        // St Petersburg, Samara, Kazan, Krasnodar, Rostov, Nizhny Novgorod, Volgograd.
+        for code in ["812", "846", "843", "861", "863", "831", "8442"] {
+            let national = format!("{code}{}", &"1234567"[..10 - code.len()]);
+            for raw in [
+                format!("+7{national}"),
+                format!("8{national}"),
+                format!("+7 ({code}) {}", &national[code.len()..]),
+                format!("7{national}"),
+            ] {
+                let p = Phone::parse(&raw, ru()).unwrap_or_else(|e| panic!("{raw}: {e}"));
+                assert_eq!(p.to_string(), format!("+7{national}"), "{raw}");
+            }
+            let p = Phone::parse(&format!("+7{national}"), None).unwrap();
+            assert_eq!(p.to_string(), format!("+7{national}"));
+        }
+        // The cases of the crate's issue #76: toll-free 8-800 in Russia and Belarus.
+        assert_eq!(
+            Phone::parse("+78005553535", ru()).unwrap().to_string(),
+            "+78005553535"
+        );
+        assert_eq!(
+            Phone::parse("88005553535", ru()).unwrap().to_string(),
+            "+78005553535"
+        );
+        let by = Some("BY".parse().unwrap());
+        assert_eq!(
+            Phone::parse("+375800111111", by).unwrap().to_string(),
+            "+375800111111"
+        );
+    }
+
+    #[test]
+    fn every_russian_area_code_in_the_zone_table_gives_valid_numbers() {
+        let text = include_str!("../../data/tz-curated.tsv");
+        for line in text
+            .lines()
+            .filter(|l| ["73", "74", "78"].iter().any(|p| l.starts_with(p)))
+        {
+            let prefix = line.split('\t').next().unwrap();
+            let n = format!("+{prefix}{}", &"2345678901"[..11 - prefix.len()]);
+            assert!(Phone::parse(&n, None).is_ok(), "{n} ({line})");
+        }
+    }
+
+    #[test]
     fn other_countries_and_leading_zeros_survive() {
         let by = Phone::parse("+375 29 123-45-67", ru()).unwrap();
         assert_eq!(by.to_string(), "+375291234567");
@@ -230,6 +366,19 @@ mod tests {
         assert_eq!(Phone::from_e164("+0123"), None);
         assert_eq!(Phone::from_e164("+7916abc"), None);
         assert_eq!(Phone::from_e164("+1234567890123456"), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever a web form sends, the parser answers without panicking, and what it accepts
+        /// reads back as the same number.
+        #[test]
+        fn any_text_is_answered(raw in "\\PC{0,40}", digits in "[+]?[0-9 ()-]{0,20}") {
+            for text in [raw.as_str(), digits.as_str()] {
+                if let Ok(p) = Phone::parse(text, ru()) {
+                    proptest::prop_assert_eq!(Phone::parse(&p.to_string(), None), Ok(p));
+                }
+            }
+        }
     }
 
     #[test]
