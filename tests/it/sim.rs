@@ -207,3 +207,13 @@ fn a_config_file_sets_the_day_and_flags_override_it() {
     assert_eq!(v["hours"], 2.0);
     assert_eq!(v["seed"], 3);
 }
+
+#[test]
+fn the_documented_example_config_runs() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/sim-example.toml");
+    let v = json(&predial(&[
+        "sim", "--config", example, "--hours", "3", "--json",
+    ]));
+    assert_eq!(v["agents"], 25);
+    assert_eq!(v["quiet_hour_violations"], 0);
+}
