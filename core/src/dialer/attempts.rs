@@ -1,17 +1,14 @@
 //! Calls: choosing the next lead to dial for a free operator, and what happens to the lead and
 //! the operator when the call is answered and when it ends.
 
+use super::attempt::Attempt;
 use super::event::{Action, AttemptId, EventError};
 use super::lead::{CampaignId, LeadState, Outcome};
-use super::scheduler::{AttemptSlot, Scheduler};
+use super::scheduler::Scheduler;
 use super::table::CALLBACK_FRESH;
 use crate::acd::{OperatorId, OperatorState};
 use crate::pacing::PacingMode;
 use crate::time::Timestamp;
-
-fn attempt_id(index: u32, generation: u32) -> AttemptId {
-    AttemptId(u64::from(index) | (u64::from(generation) << 32))
-}
 
 impl Scheduler {
     /// Progressive pacing: the operator waiting longest gets a call dialled for them, from the
@@ -45,29 +42,11 @@ impl Scheduler {
     }
 
     fn start_attempt(&mut self, op: u32, c: u16, i: u32, class: u8) -> Action {
-        let index = match self.free_attempts.pop() {
-            Some(index) => index,
-            None => {
-                self.attempts.push(AttemptSlot {
-                    lead: 0,
-                    campaign: 0,
-                    operator: None,
-                    answered: false,
-                    generation: 0,
-                    live: false,
-                });
-                u32::try_from(self.attempts.len() - 1).expect("fewer than 4 billion calls at once")
-            }
-        };
-        let slot = &mut self.attempts[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
-        slot.lead = i;
-        slot.campaign = c;
-        slot.operator = Some(op);
-        slot.answered = false;
-        slot.live = true;
-        let attempt = attempt_id(index, slot.generation);
-
+        let attempt = self.attempts.start(Attempt::Ringing {
+            lead: i,
+            campaign: c,
+            operator: Some(op),
+        });
         let lead = self.leads.get_mut(i);
         lead.attempts += 1;
         lead.state = LeadState::Dialing;
@@ -88,45 +67,70 @@ impl Scheduler {
         }
     }
 
-    fn live_attempt(&self, attempt: AttemptId) -> Result<u32, EventError> {
-        let index = attempt.0 as u32;
-        let generation = (attempt.0 >> 32) as u32;
-        match self.attempts.get(index as usize) {
-            Some(a) if a.live && a.generation == generation => Ok(index),
-            _ => Err(EventError::UnknownAttempt(attempt)),
-        }
+    /// Whether an operator is still held by this attempt (they may have been moved on).
+    fn holds(&self, op: u32, attempt: AttemptId) -> bool {
+        self.operators.slots[op as usize].attempt == Some(attempt)
     }
 
     /// A live person answered: to the operator the call was dialled for, else to the operator
-    /// waiting longest for the campaign, else abandoned.
+    /// waiting longest for the campaign, else abandoned. A second answer changes nothing.
     pub(crate) fn answered(&mut self, attempt: AttemptId) -> Result<(), EventError> {
-        let a = self.live_attempt(attempt)?;
-        let slot = &self.attempts[a as usize];
-        if slot.answered {
+        let state = self
+            .attempts
+            .get(attempt)
+            .ok_or(EventError::UnknownAttempt(attempt))?;
+        let Attempt::Ringing {
+            lead,
+            campaign,
+            operator,
+        } = state
+        else {
             return Ok(());
-        }
-        let campaign = slot.campaign;
-        let reserved = slot.operator.filter(|&op| {
-            let o = &self.operators.slots[op as usize];
-            o.state == OperatorState::Reserved && o.attempt == Some(attempt)
+        };
+        let reserved = operator.filter(|&op| {
+            self.holds(op, attempt)
+                && self.operators.slots[op as usize].state == OperatorState::Reserved
         });
-        let operator = reserved.or_else(|| self.operators.longest_ready_for(campaign));
-        self.attempts[a as usize].answered = true;
         self.stats.answered += 1;
-        match operator {
+        match reserved.or_else(|| self.operators.longest_ready_for(campaign)) {
             Some(op) => {
-                self.attempts[a as usize].operator = Some(op);
+                self.attempts.set(
+                    attempt,
+                    Attempt::Connected {
+                        lead,
+                        campaign,
+                        operator: op,
+                    },
+                );
                 self.operators.connect(op, attempt);
                 let operator = self.operators.slots[op as usize].id;
                 self.pending.push_back(Action::Bridge { attempt, operator });
             }
             None => {
-                self.attempts[a as usize].operator = None;
+                if let Some(op) = operator.filter(|&op| self.holds(op, attempt)) {
+                    self.release_operator(op, None);
+                }
+                self.attempts
+                    .set(attempt, Attempt::Abandoned { lead, campaign });
                 self.stats.abandoned += 1;
                 self.pending.push_back(Action::Abandon { attempt });
             }
         }
         Ok(())
+    }
+
+    /// An operator held by a call is free of it: wrap-up after a conversation (`wrap_until`),
+    /// back in line otherwise.
+    fn release_operator(&mut self, op: u32, wrap_until: Option<Timestamp>) {
+        let state = match wrap_until {
+            Some(until) => self.operators.end_call(op, until),
+            None => self.operators.unreserve(op),
+        };
+        let id = self.operators.slots[op as usize].id;
+        self.pending.push_back(Action::OperatorState {
+            operator: id,
+            state,
+        });
     }
 
     pub(crate) fn finished(
@@ -135,15 +139,15 @@ impl Scheduler {
         attempt: AttemptId,
         outcome: Outcome,
     ) -> Result<(), EventError> {
-        let a = self.live_attempt(attempt)?;
-        let slot = &mut self.attempts[a as usize];
-        slot.live = false;
-        let (i, c, op) = (slot.lead, slot.campaign, slot.operator);
-        self.free_attempts.push(a);
+        let last = self
+            .attempts
+            .end(attempt)
+            .ok_or(EventError::UnknownAttempt(attempt))?;
+        let (i, c) = (last.lead(), last.campaign());
         self.active_calls = self.active_calls.saturating_sub(1);
         let camp = &mut self.campaigns[usize::from(c)];
         camp.in_flight = camp.in_flight.saturating_sub(1);
-        let wrap_up = camp.policy.policy.wrap_up;
+        let wrap_until = now.plus(camp.policy.policy.wrap_up);
         let max_attempts = camp.policy.policy.max_attempts;
         let backoff = camp
             .policy
@@ -152,22 +156,19 @@ impl Scheduler {
             .after(outcome, self.leads.get(i).attempts);
         self.dial_check = true;
 
-        // The operator: back in line if the call never reached them, else wrap-up.
-        if let Some(op) = op {
-            let o = &self.operators.slots[op as usize];
-            if o.attempt == Some(attempt) {
-                let talked = o.state == OperatorState::OnCall || outcome == Outcome::Contact;
-                let state = if talked {
-                    self.operators.end_call(op, now.plus(wrap_up))
-                } else {
-                    self.operators.unreserve(op)
-                };
-                let id = self.operators.slots[op as usize].id;
-                self.pending.push_back(Action::OperatorState {
-                    operator: id,
-                    state,
-                });
+        // The operator: wrap-up after a conversation, back in line if the call never reached
+        // them (a call reported as a contact without an answer event was a conversation too).
+        match last {
+            Attempt::Connected { operator, .. } if self.holds(operator, attempt) => {
+                self.release_operator(operator, Some(wrap_until));
             }
+            Attempt::Ringing {
+                operator: Some(op), ..
+            } if self.holds(op, attempt) => {
+                let talked = outcome == Outcome::Contact;
+                self.release_operator(op, talked.then_some(wrap_until));
+            }
+            _ => {}
         }
 
         // The lead: closed, or scheduled again.

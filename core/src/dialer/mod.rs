@@ -10,6 +10,7 @@ pub mod policy;
 pub mod priority;
 pub mod zones;
 
+mod attempt;
 mod attempts;
 mod intake;
 mod quiet;

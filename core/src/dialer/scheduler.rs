@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
+use super::attempt::Attempts;
 use super::dedup::Dedup;
 use super::event::{Action, CampaignRun, Event, EventError, Stats, TimerKind, Wakeup};
 use super::lead::{CampaignId, History, LeadId, LeadState};
@@ -38,16 +39,6 @@ pub(crate) struct Campaign {
     pub in_flight: u32,
 }
 
-/// An attempt in progress.
-pub(crate) struct AttemptSlot {
-    pub lead: u32,
-    pub campaign: u16,
-    pub operator: Option<u32>,
-    pub answered: bool,
-    pub generation: u32,
-    pub live: bool,
-}
-
 /// What the scheduler knows of one lead, for the API and tests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeadView {
@@ -72,8 +63,7 @@ pub struct Scheduler {
     pub(crate) dedup: Dedup,
     pub(crate) wheel: Wheel,
     pub(crate) quiet: ZoneSlots,
-    pub(crate) attempts: Vec<AttemptSlot>,
-    pub(crate) free_attempts: Vec<u32>,
+    pub(crate) attempts: Attempts,
     pub(crate) operators: Operators,
     pub(crate) pending: VecDeque<Action>,
     /// Closed leads waiting to be forgotten: (when, entry).
@@ -104,8 +94,7 @@ impl Scheduler {
             dedup: Dedup::default(),
             wheel: Wheel::default(),
             quiet: ZoneSlots::default(),
-            attempts: Vec::new(),
-            free_attempts: Vec::new(),
+            attempts: Attempts::default(),
             operators: Operators::default(),
             pending: VecDeque::new(),
             retiring: VecDeque::new(),
