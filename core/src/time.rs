@@ -84,18 +84,35 @@ impl fmt::Display for Timestamp {
     }
 }
 
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+impl std::str::FromStr for Timestamp {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Timestamp::parse_rfc3339(s)
     }
 }
 
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Timestamp::parse_rfc3339(&s).map_err(serde::de::Error::custom)
-    }
+/// Serde as text for a type with `Display` and `FromStr` (a time, a country code): written as
+/// it prints, read as it parses, with the parser's message on error.
+macro_rules! serde_as_text {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }
+pub(crate) use serde_as_text;
+
+serde_as_text!(Timestamp);
 
 /// Parses a span written as a number and a unit: `500ms`, `90s`, `15m`, `2h`, `1d`, or several
 /// of them (`1h30m`). A bare number is not accepted: the unit must be said.

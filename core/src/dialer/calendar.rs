@@ -7,9 +7,9 @@ use std::str::FromStr;
 
 use chrono::{Duration as ChronoDuration, LocalResult, NaiveDate, NaiveTime, TimeZone};
 use chrono_tz::Tz;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::time::Timestamp;
+use crate::time::{Timestamp, serde_as_text};
 
 /// A time of day, `HH:MM`, as in a config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -41,18 +41,7 @@ impl fmt::Display for TimeOfDay {
     }
 }
 
-impl Serialize for TimeOfDay {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for TimeOfDay {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(TimeOfDay);
 
 /// The campaign's quiet hours. `start == end` means none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,8 +6,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use phonenumber::country;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use thiserror::Error;
+
+use crate::time::serde_as_text;
 
 /// A normalised E.164 number, kept as its digits in one integer (`+79161234567` is
 /// `79161234567`). E.164 numbers have at most 15 digits and never start with 0, so the integer is
@@ -242,18 +244,7 @@ impl fmt::Display for Region {
     }
 }
 
-impl Serialize for Region {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Region {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(Region);
 
 #[cfg(test)]
 mod tests {
