@@ -160,14 +160,17 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut write_error: Option<std::io::Error> = None;
-    let report = sim::run(&cfg, &mut |record| {
-        if let (Some(w), None) = (writer.as_mut(), write_error.as_ref()) {
-            let line = serde_json::to_string(record).expect("records serialise");
-            if let Err(e) = writeln!(w, "{line}") {
-                write_error = Some(e);
+    let report = sim::run(
+        &cfg,
+        &mut sim::events(|record| {
+            if let (Some(w), None) = (writer.as_mut(), write_error.as_ref()) {
+                let line = serde_json::to_string(record).expect("records serialise");
+                if let Err(e) = writeln!(w, "{line}") {
+                    write_error = Some(e);
+                }
             }
-        }
-    })
+        }),
+    )
     .context("the simulation stopped")?;
     if let Some(w) = writer.as_mut()
         && write_error.is_none()

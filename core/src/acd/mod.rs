@@ -3,5 +3,5 @@
 
 mod operators;
 
-pub(crate) use operators::Operators;
 pub use operators::{OperatorId, OperatorState};
+pub(crate) use operators::{Operators, Previewed};

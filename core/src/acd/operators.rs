@@ -47,6 +47,14 @@ impl OperatorState {
     }
 }
 
+/// A lead held for an operator to look at before dialing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Previewed {
+    pub lead: u32,
+    pub campaign: u16,
+    pub class: u8,
+}
+
 pub(crate) struct OperatorSlot {
     pub id: OperatorId,
     /// Campaigns this operator takes, as internal campaign indexes, in the order they are
@@ -56,6 +64,10 @@ pub(crate) struct OperatorSlot {
     /// When the operator last became free: their place in the ready line.
     pub ready_since: Timestamp,
     pub attempt: Option<AttemptId>,
+    /// A lead shown to this operator (preview dialing), waiting for them to dial or skip it.
+    pub preview: Option<Previewed>,
+    /// When the current conversation started.
+    pub busy_since: Timestamp,
     pub wrap_until: Timestamp,
     /// Paused or logged out once the current call ends (asked for during the call).
     pub after_call: Option<OperatorState>,
@@ -92,6 +104,8 @@ impl Operators {
             state: OperatorState::Paused,
             ready_since: Timestamp::MIN,
             attempt: None,
+            preview: None,
+            busy_since: Timestamp::MIN,
             wrap_until: Timestamp::MIN,
             after_call: None,
         });
@@ -133,7 +147,9 @@ impl Operators {
     pub fn set_away(&mut self, i: u32, logout: bool) -> bool {
         let state = self.slots[i as usize].state;
         match state {
-            OperatorState::OnCall | OperatorState::Reserved => {
+            OperatorState::OnCall | OperatorState::Reserved
+                if self.slots[i as usize].attempt.is_some() =>
+            {
                 // A reserved operator keeps the call being dialled for them; the pause waits
                 // until it ends, so no answered call is left without its operator.
                 self.slots[i as usize].after_call = Some(if logout {
@@ -192,11 +208,25 @@ impl Operators {
         s.state
     }
 
-    pub fn connect(&mut self, i: u32, attempt: AttemptId) {
+    pub fn connect(&mut self, i: u32, attempt: AttemptId, now: Timestamp) {
         self.leave_state(i);
         let s = &mut self.slots[i as usize];
         s.state = OperatorState::OnCall;
         s.attempt = Some(attempt);
+        s.busy_since = now;
+    }
+
+    /// A lead is shown to a ready operator: out of the ready line, keeping their place.
+    pub fn preview(&mut self, i: u32, lead: Previewed) {
+        self.leave_state(i);
+        let s = &mut self.slots[i as usize];
+        s.state = OperatorState::Reserved;
+        s.preview = Some(lead);
+    }
+
+    /// The lead shown to an operator, taken back (to dial or to requeue).
+    pub fn take_preview(&mut self, i: u32) -> Option<Previewed> {
+        self.slots[i as usize].preview.take()
     }
 
     /// The call ended: wrap-up until `until` (or away, if they asked for it during the call).

@@ -1,24 +1,35 @@
 //! Call attempts in progress. Each is a state holding only its own data, replaced on each
-//! transition (ringing → connected or abandoned → ended), in a slab of reused slots named by
-//! index and generation, so an id from an ended call never reaches a newer one.
+//! transition (ringing → connected, or waiting for an operator → connected or abandoned →
+//! ended), in a slab of reused slots named by index and generation, so an id from an ended call
+//! never reaches a newer one.
 
 use super::event::AttemptId;
+use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Attempt {
-    /// Dialled, not answered yet; placed for `operator` (progressive dialing) if any.
+    /// Dialled at `dialed_at`, not answered yet; placed for `operator` (progressive or preview
+    /// dialing) if any.
     Ringing {
         lead: u32,
         campaign: u16,
         operator: Option<u32>,
+        dialed_at: Timestamp,
     },
-    /// A live person answered and is talking to `operator`.
+    /// A live person answered at `answered_at` and waits for an operator.
+    Waiting {
+        lead: u32,
+        campaign: u16,
+        answered_at: Timestamp,
+    },
+    /// A live person is talking to `operator` since `since`.
     Connected {
         lead: u32,
         campaign: u16,
         operator: u32,
+        since: Timestamp,
     },
-    /// Answered with no operator free: the abandoned-call message is playing.
+    /// Answered with no operator free in time: the abandoned-call message is playing.
     Abandoned { lead: u32, campaign: u16 },
 }
 
@@ -26,6 +37,7 @@ impl Attempt {
     pub fn lead(&self) -> u32 {
         match *self {
             Attempt::Ringing { lead, .. }
+            | Attempt::Waiting { lead, .. }
             | Attempt::Connected { lead, .. }
             | Attempt::Abandoned { lead, .. } => lead,
         }
@@ -34,6 +46,7 @@ impl Attempt {
     pub fn campaign(&self) -> u16 {
         match *self {
             Attempt::Ringing { campaign, .. }
+            | Attempt::Waiting { campaign, .. }
             | Attempt::Connected { campaign, .. }
             | Attempt::Abandoned { campaign, .. } => campaign,
         }
@@ -86,6 +99,11 @@ impl Attempts {
         }
     }
 
+    /// Attempts in progress.
+    pub fn live(&self) -> impl Iterator<Item = Attempt> + '_ {
+        self.slots.iter().filter_map(|s| s.1)
+    }
+
     /// Ends an attempt, giving back its last state.
     pub fn end(&mut self, id: AttemptId) -> Option<Attempt> {
         let (i, generation) = split(id);
@@ -100,20 +118,21 @@ impl Attempts {
 mod tests {
     use super::*;
 
+    fn ringing(lead: u32) -> Attempt {
+        Attempt::Ringing {
+            lead,
+            campaign: 0,
+            operator: None,
+            dialed_at: Timestamp::MIN,
+        }
+    }
+
     #[test]
     fn ids_of_ended_attempts_do_not_reach_new_ones() {
         let mut a = Attempts::default();
-        let first = a.start(Attempt::Ringing {
-            lead: 1,
-            campaign: 0,
-            operator: None,
-        });
+        let first = a.start(ringing(1));
         assert_eq!(a.end(first).map(|s| s.lead()), Some(1));
-        let second = a.start(Attempt::Ringing {
-            lead: 2,
-            campaign: 0,
-            operator: None,
-        });
+        let second = a.start(ringing(2));
         assert_ne!(first, second);
         assert_eq!(a.get(first), None);
         assert_eq!(a.end(first), None);
@@ -125,5 +144,6 @@ mod tests {
             },
         );
         assert_eq!(a.get(second).map(|s| s.lead()), Some(2));
+        assert_eq!(a.live().count(), 1);
     }
 }

@@ -1,25 +1,28 @@
-//! Calls: choosing the next lead to dial for a free operator, and what happens to the lead and
-//! the operator when the call is answered and when it ends.
+//! Calls: placing them (for an operator, or ahead of operators), what happens when one is
+//! answered (connected, made to wait up to `abandon_after`, or abandoned), and when it ends.
 
 use super::attempt::Attempt;
 use super::event::{Action, AttemptId, EventError};
-use super::lead::{CampaignId, LeadState, Outcome};
+use super::lead::{LeadState, Outcome};
 use super::scheduler::Scheduler;
 use super::table::CALLBACK_FRESH;
-use crate::acd::{OperatorId, OperatorState};
-use crate::pacing::PacingMode;
+use crate::acd::{OperatorState, Previewed};
+use crate::pacing::{AbandonAudit, PacingMode};
 use crate::time::Timestamp;
 
 impl Scheduler {
-    /// Progressive pacing: the operator waiting longest gets a call dialled for them, from the
-    /// first of their campaigns (in their order of preference) that has a dialable lead.
+    /// The next call to place, if any: first the calls paced campaigns planned ahead of
+    /// operators, then, for the operator waiting longest, a call dialled for them from the first
+    /// of their operator-bound campaigns (progressive, preview) with a dialable lead.
     pub(crate) fn next_dial(&mut self) -> Option<Action> {
         if self.active_calls >= self.channel_limit {
             return None;
         }
+        if let Some(dial) = self.next_paced_dial() {
+            return Some(dial);
+        }
         loop {
-            // The first ready operator with a campaign that has leads waiting. Each failed try
-            // below empties a campaign's ready queues, so this ends.
+            // Each failed try below empties a campaign's ready queues, so this ends.
             let campaigns = &self.campaigns;
             let operators = &self.operators;
             let (op, c) = operators.ready_line().find_map(|op| {
@@ -31,27 +34,53 @@ impl Scheduler {
                         let camp = &campaigns[usize::from(c)];
                         camp.running
                             && !camp.ready.is_empty()
-                            && camp.policy.policy.mode == PacingMode::Progressive
+                            && camp.pacing.effective.is_operator_bound()
                     })
                     .map(|c| (op, c))
             })?;
             if let Some((lead, class)) = self.pop_dialable(c) {
-                return Some(self.start_attempt(op, c, lead, class));
+                if self.campaigns[usize::from(c)].pacing.effective == PacingMode::Preview {
+                    return Some(self.show_preview(
+                        op,
+                        Previewed {
+                            lead,
+                            campaign: c,
+                            class,
+                        },
+                    ));
+                }
+                return Some(self.start_attempt(Some(op), c, lead, class));
             }
         }
     }
 
-    fn start_attempt(&mut self, op: u32, c: u16, i: u32, class: u8) -> Action {
+    fn show_preview(&mut self, op: u32, p: Previewed) -> Action {
+        self.operators.preview(op, p);
+        let lead = self.leads.get(p.lead);
+        Action::Preview {
+            operator: self.operators.slots[op as usize].id,
+            lead: lead.id,
+            campaign: self.campaigns[usize::from(p.campaign)].id,
+            phone: lead.phone,
+            tz: self.quiet.get(lead.zone).tz,
+        }
+    }
+
+    /// Places a call, for `op` or (paced) for whoever is free when it is answered.
+    pub(crate) fn start_attempt(&mut self, op: Option<u32>, c: u16, i: u32, class: u8) -> Action {
         let attempt = self.attempts.start(Attempt::Ringing {
             lead: i,
             campaign: c,
-            operator: Some(op),
+            operator: op,
+            dialed_at: self.now,
         });
         let lead = self.leads.get_mut(i);
         lead.attempts += 1;
         lead.state = LeadState::Dialing;
         let (id, phone, attempt_no, zone) = (lead.id, lead.phone, lead.attempts, lead.zone);
-        self.operators.reserve(op, attempt);
+        if let Some(op) = op {
+            self.operators.reserve(op, attempt);
+        }
         self.active_calls += 1;
         self.campaigns[usize::from(c)].in_flight += 1;
         self.stats.dials += 1;
@@ -63,7 +92,7 @@ impl Scheduler {
             tz: self.quiet.get(zone).tz,
             attempt_no,
             class,
-            operator: Some(self.operators.slots[op as usize].id),
+            operator: op.map(|op| self.operators.slots[op as usize].id),
         }
     }
 
@@ -73,7 +102,8 @@ impl Scheduler {
     }
 
     /// A live person answered: to the operator the call was dialled for, else to the operator
-    /// waiting longest for the campaign, else abandoned. A second answer changes nothing.
+    /// waiting longest for the campaign, else it waits up to `abandon_after` for one. A second
+    /// answer changes nothing.
     pub(crate) fn answered(&mut self, attempt: AttemptId) -> Result<(), EventError> {
         let state = self
             .attempts
@@ -83,40 +113,131 @@ impl Scheduler {
             lead,
             campaign,
             operator,
+            dialed_at,
         } = state
         else {
             return Ok(());
         };
+        let now = self.now;
+        self.stats.answered += 1;
+        self.campaigns[usize::from(campaign)]
+            .pacing
+            .stats
+            .answered(now.since(dialed_at));
         let reserved = operator.filter(|&op| {
             self.holds(op, attempt)
                 && self.operators.slots[op as usize].state == OperatorState::Reserved
         });
-        self.stats.answered += 1;
-        match reserved.or_else(|| self.operators.longest_ready_for(campaign)) {
-            Some(op) => {
-                self.attempts.set(
-                    attempt,
-                    Attempt::Connected {
-                        lead,
-                        campaign,
-                        operator: op,
-                    },
-                );
-                self.operators.connect(op, attempt);
-                let operator = self.operators.slots[op as usize].id;
-                self.pending.push_back(Action::Bridge { attempt, operator });
-            }
-            None => {
-                if let Some(op) = operator.filter(|&op| self.holds(op, attempt)) {
-                    self.release_operator(op, None);
-                }
-                self.attempts
-                    .set(attempt, Attempt::Abandoned { lead, campaign });
-                self.stats.abandoned += 1;
-                self.pending.push_back(Action::Abandon { attempt });
-            }
+        if let Some(op) = reserved.or_else(|| self.operators.longest_ready_for(campaign)) {
+            self.connect(attempt, lead, campaign, op);
+            return Ok(());
+        }
+        if let Some(op) = operator.filter(|&op| self.holds(op, attempt)) {
+            self.release_operator(op, None);
+        }
+        self.attempts.set(
+            attempt,
+            Attempt::Waiting {
+                lead,
+                campaign,
+                answered_at: now,
+            },
+        );
+        let camp = &mut self.campaigns[usize::from(campaign)];
+        let wait = camp.policy.policy.pacing.abandon_after;
+        if wait.is_zero() {
+            self.abandon_waiting(attempt);
+        } else {
+            camp.waiting.push_back(attempt);
+            self.answer_waits.insert((now.plus(wait), attempt));
         }
         Ok(())
+    }
+
+    fn connect(&mut self, attempt: AttemptId, lead: u32, campaign: u16, op: u32) {
+        let now = self.now;
+        self.attempts.set(
+            attempt,
+            Attempt::Connected {
+                lead,
+                campaign,
+                operator: op,
+                since: now,
+            },
+        );
+        self.operators.connect(op, attempt, now);
+        let camp = &mut self.campaigns[usize::from(campaign)];
+        camp.pacing
+            .budget
+            .connected(now, &camp.policy.policy.pacing);
+        camp.pacing.vicidial.answered(false);
+        let operator = self.operators.slots[op as usize].id;
+        self.pending.push_back(Action::Bridge { attempt, operator });
+    }
+
+    /// An operator has just become free: the answered call waiting longest in one of their
+    /// campaigns goes to them.
+    pub(crate) fn operator_freed(&mut self, op: u32) {
+        let skills = std::mem::take(&mut self.operators.slots[op as usize].skills);
+        for &c in &skills {
+            while let Some(attempt) = self.campaigns[usize::from(c)].waiting.pop_front() {
+                if let Some(Attempt::Waiting {
+                    lead,
+                    campaign,
+                    answered_at,
+                }) = self.attempts.get(attempt)
+                {
+                    let camp = &self.campaigns[usize::from(campaign)];
+                    self.answer_waits.remove(&(
+                        answered_at.plus(camp.policy.policy.pacing.abandon_after),
+                        attempt,
+                    ));
+                    self.operators.slots[op as usize].skills = skills;
+                    self.connect(attempt, lead, campaign, op);
+                    return;
+                }
+            }
+        }
+        self.operators.slots[op as usize].skills = skills;
+    }
+
+    /// No operator came in time: the callee hears the abandoned-call message; the regulator's
+    /// record of it goes out with the action.
+    pub(crate) fn abandon_waiting(&mut self, attempt: AttemptId) {
+        let Some(Attempt::Waiting {
+            lead,
+            campaign,
+            answered_at,
+        }) = self.attempts.get(attempt)
+        else {
+            return;
+        };
+        let now = self.now;
+        self.attempts
+            .set(attempt, Attempt::Abandoned { lead, campaign });
+        self.stats.abandoned += 1;
+        let camp = &mut self.campaigns[usize::from(campaign)];
+        let policy = &camp.policy.policy.pacing;
+        camp.pacing.budget.abandoned(now, policy);
+        camp.pacing.vicidial.answered(true);
+        let (answered, abandoned, rate) = camp.pacing.budget.window(now, policy);
+        let l = self.leads.get(lead);
+        let audit = AbandonAudit {
+            at: now,
+            campaign: camp.id,
+            lead: l.id,
+            phone: l.phone,
+            answered_at,
+            waited_ms: now.millis() - answered_at.millis(),
+            regulator: policy.regulator,
+            answered_in_window: answered,
+            abandoned_in_window: abandoned,
+            window_rate: rate,
+        };
+        self.pending.push_back(Action::Abandon {
+            attempt,
+            audit: Box::new(audit),
+        });
     }
 
     /// An operator held by a call is free of it: wrap-up after a conversation (`wrap_until`),
@@ -131,6 +252,9 @@ impl Scheduler {
             operator: id,
             state,
         });
+        if state == OperatorState::Ready {
+            self.operator_freed(op);
+        }
     }
 
     pub(crate) fn finished(
@@ -145,19 +269,37 @@ impl Scheduler {
             .ok_or(EventError::UnknownAttempt(attempt))?;
         let (i, c) = (last.lead(), last.campaign());
         self.active_calls = self.active_calls.saturating_sub(1);
+        self.dial_check = true;
+        let attempts_made = self.leads.get(i).attempts;
         let camp = &mut self.campaigns[usize::from(c)];
         camp.in_flight = camp.in_flight.saturating_sub(1);
-        let wrap_until = now.plus(camp.policy.policy.wrap_up);
-        let max_attempts = camp.policy.policy.max_attempts;
-        let backoff = camp
-            .policy
-            .policy
-            .backoff
-            .after(outcome, self.leads.get(i).attempts);
-        self.dial_check = true;
+        let policy = &camp.policy.policy;
+        let wrap_until = now.plus(policy.wrap_up);
+        let max_attempts = policy.max_attempts;
+        let abandon_after = policy.pacing.abandon_after;
+        let mut backoff = policy.backoff.after(outcome, attempts_made);
+        if outcome == Outcome::Abandoned && !policy.pacing.abandon_lockout.is_zero() {
+            backoff = backoff.max(Some(policy.pacing.abandon_lockout));
+        }
 
+        // What the pacer learns.
+        match last {
+            Attempt::Connected { since, .. } => camp.pacing.stats.talked(now.since(since)),
+            Attempt::Ringing { .. } => {
+                camp.pacing.stats.unanswered();
+                if outcome == Outcome::AnsweringMachine {
+                    camp.pacing.budget.machine(now, &camp.policy.policy.pacing);
+                }
+            }
+            Attempt::Waiting { answered_at, .. } => {
+                // Hung up while waiting for an operator.
+                self.answer_waits
+                    .remove(&(answered_at.plus(abandon_after), attempt));
+            }
+            Attempt::Abandoned { .. } => {}
+        }
         // The operator: wrap-up after a conversation, back in line if the call never reached
-        // them (a call reported as a contact without an answer event was a conversation too).
+        // them (a contact reported without an answer event was a conversation too).
         match last {
             Attempt::Connected { operator, .. } if self.holds(operator, attempt) => {
                 self.release_operator(operator, Some(wrap_until));
@@ -188,64 +330,6 @@ impl Scheduler {
                 _ => self.schedule(i, now.plus(backoff.unwrap_or_default())),
             }
         }
-        Ok(())
-    }
-
-    pub(crate) fn login(
-        &mut self,
-        operator: OperatorId,
-        campaigns: &[CampaignId],
-    ) -> Result<(), EventError> {
-        let skills = campaigns
-            .iter()
-            .map(|&c| self.campaign(c))
-            .collect::<Result<Vec<_>, _>>()?;
-        let before = self
-            .operators
-            .find(operator)
-            .map(|op| self.operators.slots[op as usize].state);
-        let op = self.operators.login(operator, skills);
-        self.dial_check = true;
-        self.tell_state(op, before);
-        Ok(())
-    }
-
-    /// Says an operator's new state, when it changed.
-    fn tell_state(&mut self, op: u32, before: Option<OperatorState>) {
-        let o = &self.operators.slots[op as usize];
-        if before != Some(o.state) {
-            self.pending.push_back(Action::OperatorState {
-                operator: o.id,
-                state: o.state,
-            });
-        }
-    }
-
-    fn operator(&self, id: OperatorId) -> Result<u32, EventError> {
-        self.operators
-            .find(id)
-            .ok_or(EventError::UnknownOperator(id))
-    }
-
-    pub(crate) fn operator_ready(
-        &mut self,
-        now: Timestamp,
-        id: OperatorId,
-    ) -> Result<(), EventError> {
-        let op = self.operator(id)?;
-        let before = self.operators.slots[op as usize].state;
-        if self.operators.set_ready(op, now) {
-            self.dial_check = true;
-        }
-        self.tell_state(op, Some(before));
-        Ok(())
-    }
-
-    pub(crate) fn operator_away(&mut self, id: OperatorId, logout: bool) -> Result<(), EventError> {
-        let op = self.operator(id)?;
-        let before = self.operators.slots[op as usize].state;
-        self.operators.set_away(op, logout);
-        self.tell_state(op, Some(before));
         Ok(())
     }
 }

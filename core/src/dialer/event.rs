@@ -11,6 +11,7 @@ use super::phone::{Phone, PhoneError};
 use super::policy::{CampaignPolicy, PolicyError};
 use super::zones::TzId;
 use crate::acd::{OperatorId, OperatorState};
+use crate::pacing::AbandonAudit;
 use crate::time::Timestamp;
 
 /// One call attempt, named by the scheduler when it asks for the dial.
@@ -84,6 +85,14 @@ pub enum Event {
     OperatorLogout {
         operator: OperatorId,
     },
+    /// The operator shown a lead (preview dialing) asks to dial it.
+    PreviewDial {
+        operator: OperatorId,
+    },
+    /// The operator shown a lead passes: it goes back to the queue.
+    PreviewSkip {
+        operator: OperatorId,
+    },
 }
 
 /// What the scheduler wants done.
@@ -107,8 +116,22 @@ pub enum Action {
         attempt: AttemptId,
         operator: OperatorId,
     },
-    /// Answered, and no operator is free: play the abandoned-call message and hang up.
-    Abandon { attempt: AttemptId },
+    /// Answered, and no operator was free within the campaign's `abandon_after`: play the
+    /// abandoned-call message and hang up. `audit` is the regulator's record of it, to be kept
+    /// in an append-only log.
+    Abandon {
+        attempt: AttemptId,
+        audit: Box<AbandonAudit>,
+    },
+    /// Preview dialing: show this lead to the operator, who then dials (`PreviewDial`) or
+    /// skips it (`PreviewSkip`).
+    Preview {
+        operator: OperatorId,
+        lead: LeadId,
+        campaign: CampaignId,
+        phone: Phone,
+        tz: TzId,
+    },
     /// A lead will not be dialled again (done, exhausted or cancelled).
     LeadClosed { lead: LeadId, state: LeadState },
     /// The scheduler changed an operator's state (end of wrap-up, pause after a call).
@@ -134,6 +157,10 @@ pub enum TimerKind {
     QuietHoursEnd,
     /// An operator's wrap-up ends.
     WrapUpEnd,
+    /// An answered call has waited the longest allowed for an operator.
+    AnswerWait,
+    /// The pacer looks again (once a second while paced campaigns have operators at work).
+    Pacing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +198,8 @@ pub enum EventError {
     UnknownAttempt(AttemptId),
     #[error("operator {0} is not logged in")]
     UnknownOperator(OperatorId),
+    #[error("operator {0} has no lead shown to dial (preview)")]
+    NothingPreviewed(OperatorId),
 }
 
 /// Running totals since the scheduler started.

@@ -8,7 +8,9 @@ use super::phone::Phone;
 use super::policy::CampaignPolicy;
 use super::priority;
 use super::ready::ReadyQueues;
-use super::scheduler::{Campaign, Scheduler};
+use std::collections::VecDeque;
+
+use super::scheduler::{Campaign, CampaignPacing, Scheduler};
 use super::table::{CALLBACK, CALLBACK_FRESH, DueSecond, LeadSlot};
 use super::zones::TzId;
 use crate::time::Timestamp;
@@ -22,6 +24,7 @@ impl Scheduler {
         let policy = policy.validate().map_err(EventError::InvalidPolicy)?;
         self.dedup.keep_at_least(policy.policy.dedup.window);
         let classes = priority::class_count(policy.policy.priority);
+        let policy_mode = policy.policy.mode;
         match self.campaign_index.get(&id).copied() {
             None => {
                 let c = u16::try_from(self.campaigns.len()).expect("fewer than 65536 campaigns");
@@ -31,6 +34,12 @@ impl Scheduler {
                     running: true,
                     ready: ReadyQueues::new(classes),
                     in_flight: 0,
+                    operators: Vec::new(),
+                    waiting: VecDeque::new(),
+                    pacing: CampaignPacing {
+                        effective: policy_mode,
+                        ..CampaignPacing::default()
+                    },
                 });
                 self.campaign_index.insert(id, c);
             }
@@ -38,6 +47,10 @@ impl Scheduler {
                 let quiet = policy.policy.quiet_hours;
                 let camp = &mut self.campaigns[usize::from(c)];
                 camp.policy = policy;
+                // A new mode takes effect now (paced modes settle at their next plan).
+                camp.pacing.effective = policy_mode;
+                camp.pacing.allowance = 0;
+                camp.pacing.planned_at = None;
                 self.quiet.set_quiet(c, quiet);
                 // Re-file the due leads under the (possibly new) priority variant, and re-check
                 // their zones against the (possibly new) quiet hours.
@@ -48,6 +61,9 @@ impl Scheduler {
                     }
                 }
             }
+        }
+        if self.pacing_due.is_none() && self.any_paced() {
+            self.pacing_due = Some(super::pace::first_tick(self.now));
         }
         self.dial_check = true;
         Ok(())

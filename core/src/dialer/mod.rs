@@ -13,6 +13,8 @@ pub mod zones;
 mod attempt;
 mod attempts;
 mod intake;
+mod operators;
+mod pace;
 mod quiet;
 mod ready;
 mod scheduler;

@@ -10,7 +10,7 @@ use super::calendar::QuietHours;
 use super::lead::Outcome;
 use super::phone::Region;
 use super::zones::TzId;
-use crate::pacing::PacingMode;
+use crate::pacing::{PacingMode, PacingPolicy};
 use crate::time::span;
 
 /// The order in which due leads are called (seed 001's two variants).
@@ -168,6 +168,9 @@ pub struct CampaignPolicy {
     #[serde(with = "span")]
     pub wrap_up: Duration,
     pub mode: PacingMode,
+    /// Settings of the paced modes (predictive, power): abandon cap and target, regulator,
+    /// ratios.
+    pub pacing: PacingPolicy,
 }
 
 impl Default for CampaignPolicy {
@@ -184,6 +187,7 @@ impl Default for CampaignPolicy {
             dedup: DedupPolicy::default(),
             wrap_up: Duration::from_secs(10),
             mode: PacingMode::Progressive,
+            pacing: PacingPolicy::default(),
         }
     }
 }
@@ -270,6 +274,9 @@ impl CampaignPolicy {
         }
         if self.wrap_up > Duration::from_secs(600) {
             errors.push(err("wrap_up", "at most 10m"));
+        }
+        for (field, message) in self.pacing.problems() {
+            errors.push(err(&format!("pacing.{field}"), message));
         }
         match (errors.is_empty(), default_tz) {
             (true, Some(default_tz)) => Ok(ValidPolicy {

@@ -8,13 +8,13 @@
 //!
 //! Nothing here scans all leads: every step touches only the leads it moves.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use rustc_hash::FxHashMap;
 
 use super::attempt::Attempts;
 use super::dedup::Dedup;
-use super::event::{Action, CampaignRun, Event, EventError, Stats, TimerKind, Wakeup};
+use super::event::{Action, AttemptId, CampaignRun, Event, EventError, Stats, TimerKind, Wakeup};
 use super::lead::{CampaignId, History, LeadId, LeadState};
 use super::phone::Phone;
 use super::policy::ValidPolicy;
@@ -25,6 +25,7 @@ use super::table::{CALLBACK, DueSecond, LeadTable};
 use super::wheel::Wheel;
 use super::zones::{TzId, ZoneTable};
 use crate::acd::{OperatorState, Operators};
+use crate::pacing::{AbandonBudget, LiveStats, PacingMode, VicidialAdapt};
 use crate::time::Timestamp;
 
 /// How long a closed lead stays in memory, so a callback entered during wrap-up can reopen it.
@@ -37,6 +38,25 @@ pub(crate) struct Campaign {
     pub ready: ReadyQueues,
     /// Attempts in progress.
     pub in_flight: u32,
+    /// Operators whose first skill is this campaign (their work is planned here).
+    pub operators: Vec<u32>,
+    /// Answered calls waiting for an operator, oldest first (entries may be stale).
+    pub waiting: VecDeque<AttemptId>,
+    pub pacing: CampaignPacing,
+}
+
+/// A campaign's pacing state: what it has learned and what it plans.
+#[derive(Default)]
+pub(crate) struct CampaignPacing {
+    pub stats: LiveStats,
+    pub budget: AbandonBudget,
+    pub vicidial: VicidialAdapt,
+    /// The mode in force: the campaign's, or progressive while warming up, with too few
+    /// operators, or at the abandon cap.
+    pub effective: PacingMode,
+    /// Unbound calls still to place from the last plan.
+    pub allowance: u32,
+    pub planned_at: Option<Timestamp>,
 }
 
 /// What the scheduler knows of one lead, for the API and tests.
@@ -73,6 +93,10 @@ pub struct Scheduler {
     /// Something changed that may allow a dial (a lead became ready, an operator free...).
     pub(crate) dial_check: bool,
     pub(crate) stats: Stats,
+    /// Answered calls waiting for an operator, by the instant they are abandoned.
+    pub(crate) answer_waits: BTreeSet<(Timestamp, AttemptId)>,
+    /// The next pacing tick (once a second while a paced campaign has operators at work).
+    pub(crate) pacing_due: Option<Timestamp>,
     scratch: Vec<u64>,
     scratch_ops: Vec<u32>,
 }
@@ -102,6 +126,8 @@ impl Scheduler {
             active_calls: 0,
             dial_check: false,
             stats: Stats::default(),
+            answer_waits: BTreeSet::new(),
+            pacing_due: None,
             scratch: Vec::new(),
             scratch_ops: Vec::new(),
         }
@@ -141,9 +167,11 @@ impl Scheduler {
                 operator,
                 campaigns,
             } => self.login(operator, &campaigns),
-            Event::OperatorReady { operator } => self.operator_ready(now, operator),
+            Event::OperatorReady { operator } => self.operator_ready(operator),
             Event::OperatorPaused { operator } => self.operator_away(operator, false),
             Event::OperatorLogout { operator } => self.operator_away(operator, true),
+            Event::PreviewDial { operator } => self.preview_dial(operator),
+            Event::PreviewSkip { operator } => self.preview_skip(operator),
         }
     }
 
@@ -182,6 +210,11 @@ impl Scheduler {
         );
         offer(self.quiet.next_timer(), TimerKind::QuietHoursEnd);
         offer(self.operators.next_wrap_end(), TimerKind::WrapUpEnd);
+        offer(
+            self.answer_waits.first().map(|&(t, _)| t),
+            TimerKind::AnswerWait,
+        );
+        offer(self.pacing_due, TimerKind::Pacing);
         best
     }
 
@@ -223,8 +256,21 @@ impl Scheduler {
                 operator: id,
                 state: OperatorState::Ready,
             });
+            self.operator_freed(op);
         }
         self.scratch_ops = freed;
+        // Answered calls that waited too long for an operator.
+        while let Some(&(at, attempt)) = self.answer_waits.first() {
+            if at > now {
+                break;
+            }
+            self.answer_waits.pop_first();
+            self.abandon_waiting(attempt);
+        }
+        // Pacing: once a second while paced campaigns have operators at work.
+        if self.pacing_due.is_some_and(|t| t <= now) {
+            self.pacing_tick();
+        }
         // Closed leads kept long enough.
         while let Some(&(at, e)) = self.retiring.front() {
             if at > now {

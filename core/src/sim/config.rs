@@ -118,6 +118,9 @@ pub struct Population {
     #[serde(with = "span")]
     pub talk_median: Duration,
     pub talk_sigma: f64,
+    /// Answering-machine detection is on: live answers reach the dialer `amd_delay` after they
+    /// pick up, and machines are hung up on then.
+    pub amd: bool,
     /// Time answering-machine detection takes to decide.
     #[serde(with = "span")]
     pub amd_delay: Duration,
@@ -126,6 +129,9 @@ pub struct Population {
     pub abandon_message: Duration,
     /// Share of conversations that end with "call me back later".
     pub callback_rate: f64,
+    /// Preview dialing: how long an operator looks at a lead before dialling it.
+    #[serde(with = "span")]
+    pub preview_think: Duration,
 }
 
 impl Default for Population {
@@ -141,9 +147,11 @@ impl Default for Population {
             ring_timeout: Duration::from_secs(25),
             talk_median: Duration::from_secs(90),
             talk_sigma: 0.5,
+            amd: false,
             amd_delay: Duration::from_secs(3),
             abandon_message: Duration::from_secs(5),
             callback_rate: 0.08,
+            preview_think: Duration::from_secs(5),
         }
     }
 }

@@ -9,7 +9,7 @@ mod run;
 
 pub use config::{SimConfig, SimConfigError};
 pub use kpi::{Percentiles, Record, SimReport};
-pub use run::run;
+pub use run::{Sink, events, run};
 
 #[cfg(test)]
 mod tests;

@@ -22,6 +22,7 @@ use crate::dialer::lead::{CampaignId, LeadId, NewLead, Outcome};
 use crate::dialer::phone::Phone;
 use crate::dialer::priority::class_name;
 use crate::dialer::zones::TzId;
+use crate::pacing::AbandonAudit;
 use crate::time::Timestamp;
 
 const CAMPAIGN: CampaignId = CampaignId(1);
@@ -33,6 +34,8 @@ enum Happening {
     ShiftStart(u32),
     ShiftEnd(u32),
     Answered(AttemptId),
+    /// An operator shown a lead (preview) dials it.
+    PreviewDial(OperatorId),
     Ended {
         attempt: AttemptId,
         outcome: Outcome,
@@ -123,11 +126,30 @@ pub struct Simulation<'a> {
     latencies: Vec<f64>,
     talk: LogNormal<f64>,
     answer_after: LogNormal<f64>,
-    sink: &'a mut dyn FnMut(&Record),
+    sink: &'a mut dyn Sink,
+}
+
+/// Where a simulated day's events go as they happen.
+pub trait Sink {
+    /// A lead added, a dial, an outcome (`--events`).
+    fn event(&mut self, _record: &Record) {}
+    /// An abandoned call's audit record (`--abandon-log`).
+    fn abandon(&mut self, _audit: &AbandonAudit) {}
+}
+
+/// A sink taking the events with a closure (and dropping abandon audits).
+pub fn events(f: impl FnMut(&Record)) -> impl Sink {
+    struct Events<F>(F);
+    impl<F: FnMut(&Record)> Sink for Events<F> {
+        fn event(&mut self, record: &Record) {
+            (self.0)(record)
+        }
+    }
+    Events(f)
 }
 
 /// Runs a simulated day and returns its figures; every event goes to `sink` as it happens.
-pub fn run(cfg: &SimConfig, sink: &mut dyn FnMut(&Record)) -> Result<SimReport, EventError> {
+pub fn run(cfg: &SimConfig, sink: &mut dyn Sink) -> Result<SimReport, EventError> {
     Simulation::new(cfg.clone(), sink)?.run()
 }
 
@@ -137,7 +159,7 @@ fn lognormal(median: Duration, sigma: f64) -> LogNormal<f64> {
 }
 
 impl<'a> Simulation<'a> {
-    fn new(cfg: SimConfig, sink: &'a mut dyn FnMut(&Record)) -> Result<Self, EventError> {
+    fn new(cfg: SimConfig, sink: &'a mut dyn Sink) -> Result<Self, EventError> {
         let start = cfg.start;
         let end = start.plus_millis((cfg.hours * 3_600_000.0) as i64);
         let mut core = Scheduler::new();
@@ -342,6 +364,10 @@ impl<'a> Simulation<'a> {
                     },
                 )?;
             }
+            Happening::PreviewDial(operator) => {
+                // The operator may have logged out meanwhile: then there is nothing to dial.
+                let _ = self.core.handle(now, Event::PreviewDial { operator });
+            }
             Happening::Answered(attempt) => {
                 self.core.handle(now, Event::AttemptAnswered { attempt })?;
             }
@@ -379,7 +405,7 @@ impl<'a> Simulation<'a> {
                     class: None,
                     outcome: Some(outcome.as_str()),
                 };
-                (self.sink)(&record);
+                self.sink.event(&record);
             }
         }
         Ok(())
@@ -433,7 +459,7 @@ impl<'a> Simulation<'a> {
             fake: self.rng.random_bool(p.fake_rate),
             dead: self.rng.random_bool(p.dead_number_rate),
         };
-        (self.sink)(&Record {
+        self.sink.event(&Record {
             at: now,
             event: "lead_added",
             lead: id,
@@ -476,7 +502,7 @@ impl<'a> Simulation<'a> {
                             .push(now.since(facts.dialable_at).as_secs_f64());
                     }
                     let (fake, dead) = (facts.fake, facts.dead);
-                    (self.sink)(&Record {
+                    self.sink.event(&Record {
                         at: now,
                         event: "dial",
                         lead,
@@ -501,8 +527,9 @@ impl<'a> Simulation<'a> {
                         },
                     );
                 }
-                Action::Abandon { attempt } => {
+                Action::Abandon { attempt, audit } => {
                     self.report.abandoned += 1;
+                    self.sink.abandon(&audit);
                     let at = now.plus(self.cfg.population.abandon_message);
                     self.plan(
                         at,
@@ -518,6 +545,11 @@ impl<'a> Simulation<'a> {
                     _ => {}
                 },
                 Action::OperatorState { operator, state } => self.operator_state(operator, state),
+                Action::Preview { operator, .. } => {
+                    self.operator_state(operator, OperatorState::Reserved);
+                    let at = now.plus(self.cfg.population.preview_think);
+                    self.plan(at, Happening::PreviewDial(operator));
+                }
             }
         }
         Ok(())
@@ -544,7 +576,14 @@ impl<'a> Simulation<'a> {
                 .sample(&mut self.rng)
                 .clamp(1.0, ring_timeout - 0.5);
             if r < answer_rate {
-                (ring, Happening::Answered(attempt))
+                // With answering-machine detection on, the person is handed over when it has
+                // decided.
+                let amd = if p.amd {
+                    p.amd_delay.as_secs_f64()
+                } else {
+                    0.0
+                };
+                (ring + amd, Happening::Answered(attempt))
             } else if r < answer_rate + p.machine_rate {
                 (
                     ring + p.amd_delay.as_secs_f64(),

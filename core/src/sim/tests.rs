@@ -14,8 +14,8 @@ fn day(agents: u32, answer_rate: f64, seed: u64) -> SimConfig {
 
 #[test]
 fn a_default_day_runs_and_respects_quiet_hours() {
-    let mut events = 0usize;
-    let r = run(&SimConfig::default(), &mut |_| events += 1).unwrap();
+    let mut count = 0usize;
+    let r = run(&SimConfig::default(), &mut events(|_| count += 1)).unwrap();
     assert!(r.leads_in > 500, "{r:?}");
     assert!(r.attempts >= r.leads_in / 2);
     assert!(
@@ -31,14 +31,14 @@ fn a_default_day_runs_and_respects_quiet_hours() {
     assert!(r.agent_occupancy > 0.2 && r.agent_occupancy < 1.0, "{r:?}");
     assert!(r.leads_invalid > 0 && r.leads_duplicate > 0);
     assert_eq!(r.abandoned, 0, "progressive dialing never abandons");
-    assert!(events as u64 >= r.leads_in + r.attempts);
+    assert!(count as u64 >= r.leads_in + r.attempts);
 }
 
 #[test]
 fn the_same_seed_gives_the_same_day() {
-    let a = run(&day(5, 0.4, 42), &mut |_| {}).unwrap();
-    let b = run(&day(5, 0.4, 42), &mut |_| {}).unwrap();
-    let c = run(&day(5, 0.4, 43), &mut |_| {}).unwrap();
+    let a = run(&day(5, 0.4, 42), &mut events(|_| {})).unwrap();
+    let b = run(&day(5, 0.4, 42), &mut events(|_| {})).unwrap();
+    let c = run(&day(5, 0.4, 43), &mut events(|_| {})).unwrap();
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
@@ -47,7 +47,7 @@ fn the_same_seed_gives_the_same_day() {
 fn enough_operators_meet_the_sla() {
     let mut cfg = day(20, 0.5, 3);
     cfg.arrivals.leads_per_hour = 60.0;
-    let r = run(&cfg, &mut |_| {}).unwrap();
+    let r = run(&cfg, &mut events(|_| {})).unwrap();
     assert_eq!(r.sla_misses, 0, "{r:?}");
     // Leads that arrived in their callee's night go out over the morning spread (5 min).
     assert!(r.first_dial_latency_s.p99 <= 5.0 * 60.0 + 1.0, "{r:?}");
@@ -58,7 +58,7 @@ fn enough_operators_meet_the_sla() {
 fn too_few_operators_miss_the_sla_and_say_so() {
     let mut cfg = day(1, 0.5, 3);
     cfg.arrivals.leads_per_hour = 100.0;
-    let r = run(&cfg, &mut |_| {}).unwrap();
+    let r = run(&cfg, &mut events(|_| {})).unwrap();
     assert!(r.sla_misses > 0, "{r:?}");
     assert!(r.leads_pending > 0);
     assert!(r.agent_occupancy > 0.5, "{r:?}");
@@ -70,12 +70,15 @@ fn traffic_doubling_over_three_days() {
     cfg.arrivals.leads_per_hour = 40.0;
     let mut per_day = [0u64; 3];
     let start = cfg.start;
-    let r = run(&cfg, &mut |rec| {
-        if rec.event == "lead_added" {
-            let d = (rec.at.since(start).as_secs() / 86_400) as usize;
-            per_day[d.min(2)] += 1;
-        }
-    })
+    let r = run(
+        &cfg,
+        &mut events(|rec| {
+            if rec.event == "lead_added" {
+                let d = (rec.at.since(start).as_secs() / 86_400) as usize;
+                per_day[d.min(2)] += 1;
+            }
+        }),
+    )
     .unwrap();
     assert_eq!(r.quiet_hour_violations, 0);
     let growth = per_day[2] as f64 / per_day[0] as f64;
