@@ -25,7 +25,7 @@ struct Cli {
 enum Command {
     /// Simulate a day of dialing: the real scheduler on a virtual clock, with simulated callees,
     /// operators and arriving leads. Prints the KPIs.
-    Sim(cli::sim::SimArgs),
+    Sim(Box<cli::sim::SimArgs>),
     /// Measure a part of predial on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -40,7 +40,7 @@ enum BenchCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Sim(args) => cli::sim::run(args),
+        Command::Sim(args) => cli::sim::run(*args),
         Command::Bench(BenchCommand::Scheduler(args)) => cli::bench::scheduler(args),
     };
     match result {

@@ -10,7 +10,8 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use predial::config::{ConfigError, ConfigErrors, ConfigFile};
 use predial_core::Timestamp;
-use predial_core::sim::{self, SimConfig, SimReport};
+use predial_core::pacing::{AbandonAudit, PacingMode};
+use predial_core::sim::{self, Record, SimConfig, SimReport};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Scenario {
@@ -54,6 +55,19 @@ pub struct SimArgs {
     /// Calls the trunks carry at once (0: no limit).
     #[arg(long, value_name = "N")]
     channels: Option<u32>,
+    /// How calls are paced: preview, progressive, power, predictive, or vicidial (the
+    /// reference).
+    #[arg(long, value_name = "MODE", value_parser = parse_mode)]
+    mode: Option<PacingMode>,
+    /// Compare pacers on the same days: a list such as progressive,vicidial,predictive.
+    #[arg(long, value_name = "PACERS", value_delimiter = ',', value_parser = parse_mode)]
+    compare: Vec<PacingMode>,
+    /// With --compare: how many days (seeds S, S+1, ...) each pacer runs.
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    seeds: u32,
+    /// Also write every abandoned call's audit record to FILE as NDJSON.
+    #[arg(long, value_name = "FILE")]
+    abandon_log: Option<PathBuf>,
     /// Also write every event (lead added, dial, outcome) to FILE as NDJSON.
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
@@ -73,6 +87,14 @@ const FLAGS: &[(&str, &str)] = &[
     ("campaign.wrap_up", "--wrap-s"),
 ];
 
+fn parse_mode(text: &str) -> Result<PacingMode, String> {
+    serde_json::from_value(serde_json::Value::String(text.trim().to_string())).map_err(|_| {
+        format!(
+            "`{text}` is not a pacing mode: use preview, progressive, power, predictive or vicidial"
+        )
+    })
+}
+
 fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
     if !(v.is_finite() && (0.0..=86_400.0).contains(&v)) {
         bail!("{flag}: {v} is not a number of seconds from 0 to 86400");
@@ -84,6 +106,8 @@ fn build_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
     let file = args.config.as_deref().map(ConfigFile::read).transpose()?;
     let mut cfg: SimConfig = match &file {
         Some(f) => f.parse()?,
+        // Pacers are compared on a day with more leads than operators can call.
+        None if !args.compare.is_empty() => sim::compare::comparison_day(SimConfig::default()),
         None => SimConfig::default(),
     };
     if let Some(Scenario::Doubling) = args.scenario {
@@ -115,6 +139,16 @@ fn build_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
     }
     if let Some(c) = args.channels {
         cfg.channels = c;
+    }
+    if let Some(m) = args.mode {
+        cfg.campaign.mode = m;
+    }
+    if file.is_none() && !args.compare.is_empty() {
+        // The comparison day's lead supply follows the number of operators.
+        cfg = sim::compare::comparison_day(cfg);
+        if let Some(r) = args.leads_per_hour {
+            cfg.arrivals.leads_per_hour = r;
+        }
     }
     if let Err(errors) = cfg.validate() {
         let lines = errors
@@ -151,36 +185,16 @@ fn build_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
 
 pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let cfg = build_config(&args)?;
-    let mut writer = match &args.events {
-        Some(path) => {
-            Some(BufWriter::new(File::create(path).with_context(|| {
-                format!("--events: cannot create {}", path.display())
-            })?))
-        }
-        None => None,
+    if !args.compare.is_empty() {
+        return compare(&args, &cfg);
+    }
+    let mut sink = Files {
+        events: open(args.events.as_deref(), "--events")?,
+        abandons: open(args.abandon_log.as_deref(), "--abandon-log")?,
+        error: None,
     };
-    let mut write_error: Option<std::io::Error> = None;
-    let report = sim::run(
-        &cfg,
-        &mut sim::events(|record| {
-            if let (Some(w), None) = (writer.as_mut(), write_error.as_ref()) {
-                let line = serde_json::to_string(record).expect("records serialise");
-                if let Err(e) = writeln!(w, "{line}") {
-                    write_error = Some(e);
-                }
-            }
-        }),
-    )
-    .context("the simulation stopped")?;
-    if let Some(w) = writer.as_mut()
-        && write_error.is_none()
-        && let Err(e) = w.flush()
-    {
-        write_error = Some(e);
-    }
-    if let (Some(e), Some(path)) = (write_error, &args.events) {
-        bail!("--events: writing {} failed: {e}", path.display());
-    }
+    let report = sim::run(&cfg, &mut sink).context("the simulation stopped")?;
+    sink.finish()?;
     if args.json {
         println!(
             "{}",
@@ -188,6 +202,134 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         );
     } else {
         print_table(&cfg, &report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An NDJSON file being written.
+struct Ndjson {
+    flag: &'static str,
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+fn open(path: Option<&std::path::Path>, flag: &'static str) -> anyhow::Result<Option<Ndjson>> {
+    let Some(path) = path else { return Ok(None) };
+    let file =
+        File::create(path).with_context(|| format!("{flag}: cannot create {}", path.display()))?;
+    Ok(Some(Ndjson {
+        flag,
+        path: path.to_path_buf(),
+        out: BufWriter::new(file),
+    }))
+}
+
+/// Writes the simulation's events and abandon audits as they happen; the first write error is
+/// kept and reported at the end.
+struct Files {
+    events: Option<Ndjson>,
+    abandons: Option<Ndjson>,
+    error: Option<anyhow::Error>,
+}
+
+impl Files {
+    fn write(
+        file: &mut Option<Ndjson>,
+        error: &mut Option<anyhow::Error>,
+        value: &impl serde::Serialize,
+    ) {
+        let Some(f) = file.as_mut() else { return };
+        if error.is_some() {
+            return;
+        }
+        let line = serde_json::to_string(value).expect("records serialise");
+        if let Err(e) = writeln!(f.out, "{line}") {
+            *error = Some(anyhow::anyhow!(
+                "{}: writing {} failed: {e}",
+                f.flag,
+                f.path.display()
+            ));
+        }
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        for f in [self.events.as_mut(), self.abandons.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if self.error.is_none()
+                && let Err(e) = f.out.flush()
+            {
+                self.error = Some(anyhow::anyhow!(
+                    "{}: writing {} failed: {e}",
+                    f.flag,
+                    f.path.display()
+                ));
+            }
+        }
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
+impl sim::Sink for Files {
+    fn event(&mut self, record: &Record) {
+        Files::write(&mut self.events, &mut self.error, record);
+    }
+
+    fn abandon(&mut self, audit: &AbandonAudit) {
+        Files::write(&mut self.abandons, &mut self.error, audit);
+    }
+}
+
+fn compare(args: &SimArgs, cfg: &SimConfig) -> anyhow::Result<ExitCode> {
+    if args.seeds == 0 || args.seeds > 1000 {
+        bail!("--seeds: use 1 to 1000 days per pacer");
+    }
+    let total = args.seeds as usize * args.compare.len();
+    let mut done = 0usize;
+    let result = sim::compare::compare(cfg, &args.compare, args.seeds, |mode, k| {
+        done += 1;
+        eprint!(
+            "\rpredial sim: {}/{} days ({} seed {k})   ",
+            done,
+            total,
+            mode.as_str()
+        );
+    })
+    .context("the simulation stopped")?;
+    eprintln!();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&result).expect("the comparison serialises")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "predial sim --compare: {} operators, answer rate {:.2}, {} h days, {} seeds from {}",
+        cfg.operators.count, cfg.population.answer_rate, cfg.hours, args.seeds, cfg.seed
+    );
+    println!(
+        "  {:<12} {:>15} {:>15} {:>11} {:>22}",
+        "pacer", "occupancy", "abandon rate", "calls/agent", "first dial (p50/p99)"
+    );
+    println!(
+        "  {:<12} {:>15} {:>15} {:>11} {:>22}",
+        "", "mean / min", "mean / max", "hour", "seconds"
+    );
+    for mode in &args.compare {
+        let s = &result.pacers[mode.as_str()];
+        println!(
+            "  {:<12} {:>7.3} / {:.3} {:>7.4} / {:.4} {:>11.1} {:>14.1} / {:.1}",
+            mode.as_str(),
+            s.occupancy.mean,
+            s.occupancy.min,
+            s.abandon_rate.mean,
+            s.abandon_rate.max,
+            s.calls_per_agent_hour,
+            s.first_dial_latency_s.p50,
+            s.first_dial_latency_s.p99
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

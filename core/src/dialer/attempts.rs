@@ -56,6 +56,8 @@ impl Scheduler {
 
     fn show_preview(&mut self, op: u32, p: Previewed) -> Action {
         self.operators.preview(op, p);
+        // With an operator now: a cancel or a callback waits for their answer, as for a call.
+        self.leads.get_mut(p.lead).state = LeadState::Dialing;
         let lead = self.leads.get(p.lead);
         Action::Preview {
             operator: self.operators.slots[op as usize].id,
@@ -63,6 +65,7 @@ impl Scheduler {
             campaign: self.campaigns[usize::from(p.campaign)].id,
             phone: lead.phone,
             tz: self.quiet.get(lead.zone).tz,
+            class: p.class,
         }
     }
 
@@ -285,8 +288,8 @@ impl Scheduler {
         // What the pacer learns.
         match last {
             Attempt::Connected { since, .. } => camp.pacing.stats.talked(now.since(since)),
-            Attempt::Ringing { .. } => {
-                camp.pacing.stats.unanswered();
+            Attempt::Ringing { dialed_at, .. } => {
+                camp.pacing.stats.unanswered(now.since(dialed_at));
                 if outcome == Outcome::AnsweringMachine {
                     camp.pacing.budget.machine(now, &camp.policy.policy.pacing);
                 }

@@ -131,6 +131,7 @@ pub enum Action {
         campaign: CampaignId,
         phone: Phone,
         tz: TzId,
+        class: u8,
     },
     /// A lead will not be dialled again (done, exhausted or cancelled).
     LeadClosed { lead: LeadId, state: LeadState },
@@ -200,6 +201,10 @@ pub enum EventError {
     UnknownOperator(OperatorId),
     #[error("operator {0} has no lead shown to dial (preview)")]
     NothingPreviewed(OperatorId),
+    #[error(
+        "lead {0}: the callee is in quiet hours now; skip it, it will be offered again in the morning"
+    )]
+    QuietHours(LeadId),
 }
 
 /// Running totals since the scheduler started.

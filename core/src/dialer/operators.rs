@@ -3,7 +3,9 @@
 
 use super::event::{Action, EventError};
 use super::lead::CampaignId;
+use super::lead::LeadState;
 use super::scheduler::Scheduler;
+use super::table::CALLBACK_FRESH;
 use crate::acd::{OperatorId, OperatorState};
 
 impl Scheduler {
@@ -72,7 +74,7 @@ impl Scheduler {
         let before = self.operators.slots[op as usize].state;
         // A lead shown for preview goes back to its queue.
         if let Some(p) = self.operators.take_preview(op) {
-            self.push_ready(p.lead);
+            self.return_previewed(p.lead);
         }
         self.operators.set_away(op, logout);
         self.tell_state(op, Some(before));
@@ -82,10 +84,29 @@ impl Scheduler {
     /// Preview: the operator dials the lead shown to them.
     pub(crate) fn preview_dial(&mut self, id: OperatorId) -> Result<(), EventError> {
         let op = self.operator(id)?;
+        let shown = self.operators.slots[op as usize]
+            .preview
+            .ok_or(EventError::NothingPreviewed(id))?;
+        // The operator may have looked at it a long while: the callee's night may have come.
+        let lead = self.leads.get(shown.lead);
+        if !self.quiet.is_open(lead.zone, self.now) {
+            return Err(EventError::QuietHours(lead.id));
+        }
         let p = self
             .operators
             .take_preview(op)
             .ok_or(EventError::NothingPreviewed(id))?;
+        if self.leads.get(p.lead).state == LeadState::Cancelled {
+            // Withdrawn by the shop while on screen: nothing to dial, the operator is free.
+            self.close(p.lead, LeadState::Cancelled);
+            let state = self.operators.unreserve(op);
+            self.pending.push_back(Action::OperatorState {
+                operator: id,
+                state,
+            });
+            self.dial_check = true;
+            return Ok(());
+        }
         let dial = self.start_attempt(Some(op), p.campaign, p.lead, p.class);
         self.pending.push_back(dial);
         Ok(())
@@ -99,7 +120,7 @@ impl Scheduler {
             .operators
             .take_preview(op)
             .ok_or(EventError::NothingPreviewed(id))?;
-        self.push_ready(p.lead);
+        self.return_previewed(p.lead);
         let state = self.operators.unreserve(op);
         self.pending.push_back(Action::OperatorState {
             operator: id,
@@ -107,5 +128,29 @@ impl Scheduler {
         });
         self.dial_check = true;
         Ok(())
+    }
+
+    /// A lead shown for preview and not dialled goes back: closed if the shop cancelled it
+    /// meanwhile, to its callback time if one was agreed, else to its queue.
+    fn return_previewed(&mut self, i: u32) {
+        let lead = self.leads.get_mut(i);
+        let (state, fresh_callback, due) = (
+            lead.state,
+            lead.flags & CALLBACK_FRESH != 0,
+            lead.due.time(),
+        );
+        lead.flags &= !CALLBACK_FRESH;
+        lead.state = if lead.attempts == 0 {
+            LeadState::New
+        } else {
+            LeadState::Scheduled
+        };
+        if state == LeadState::Cancelled {
+            self.close(i, LeadState::Cancelled);
+        } else if fresh_callback {
+            self.schedule(i, due);
+        } else {
+            self.push_ready(i);
+        }
     }
 }

@@ -48,8 +48,11 @@ impl Scheduler {
                         elapsed: now.since(o.busy_since).as_secs_f64(),
                     })
                 }
+                // Waiting for the call dialled for them (progressive, preview): they take its
+                // answer, which the planner counts among the ringing calls, or become ready.
+                OperatorState::Reserved => f.agents.push(Agent::Ready),
                 OperatorState::Paused => f.paused += 1,
-                OperatorState::Reserved | OperatorState::LoggedOut => {}
+                OperatorState::LoggedOut => {}
             }
         }
         for a in self.attempts.live().filter(|a| a.campaign() == c) {
@@ -70,7 +73,8 @@ impl Scheduler {
         let camp = &self.campaigns[usize::from(c)];
         let mode = camp.policy.policy.mode;
         let p = &camp.policy.policy.pacing;
-        let at_cap = camp.pacing.budget.at_cap(self.now, p);
+        // A fixed margin (an experiment) ignores the cap, by its `danger_` name.
+        let at_cap = p.danger_fixed_margin.is_none() && camp.pacing.budget.at_cap(self.now, p);
         match mode {
             PacingMode::Predictive
                 if camp.pacing.stats.calls_seen < u64::from(p.warmup_calls)
@@ -108,8 +112,10 @@ impl Scheduler {
                     ringing: &f.ringing,
                     waiting: f.waiting,
                     wrap_s: camp.policy.policy.wrap_up.as_secs_f64(),
+                    grace_s: p.abandon_after.as_secs_f64(),
                 };
-                Planner::plan(&snapshot, &camp.pacing.stats, camp.pacing.budget.z, cap).dials
+                let z = p.danger_fixed_margin.unwrap_or(camp.pacing.budget.z);
+                Planner::plan(&snapshot, &camp.pacing.stats, z, cap).dials
             }
             PacingMode::Power => {
                 let goal =
@@ -172,15 +178,15 @@ impl Scheduler {
             self.campaigns[usize::from(c)].pacing.effective = self.effective_mode(c, at_work);
             if mode == PacingMode::Vicidial {
                 let camp = &mut self.campaigns[usize::from(c)];
-                // VICIdial reads the server's clock; the campaign's zone stands for it, with its
-                // default end of day (adaptive_latest_server_time 2100).
+                // VICIdial reads the server's clock; the campaign's zone stands for it.
                 let local = camp
                     .policy
                     .default_tz
                     .tz()
                     .from_utc_datetime(&now.to_utc().naive_utc());
                 let hhmm_now = i64::from(local.hour() * 100 + local.minute());
-                let hhmm_end = 2100;
+                let end = camp.policy.policy.pacing.vicidial_day_end.time();
+                let hhmm_end = i64::from(end.hour() * 100 + end.minute());
                 let ready = f
                     .agents
                     .iter()

@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 
 use super::*;
 use crate::acd::{OperatorId, OperatorState};
+use crate::pacing::PacingMode;
 use crate::time::Timestamp;
 
 /// Numbers across Russia's zones, the CIS, and mobiles (some in nationwide ranges, which fall back
@@ -45,6 +46,7 @@ enum Op {
     Callback { pick: usize, delay_min: u64 },
     Cancel { pick: usize },
     Ready { op: u32 },
+    Preview { op: u32, dial: bool },
     Pause { op: u32 },
     Channels { n: u32 },
 }
@@ -58,6 +60,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), 0u64..3000).prop_map(|(pick, delay_min)| Op::Callback { pick, delay_min }),
         1 => any::<usize>().prop_map(|pick| Op::Cancel { pick }),
         2 => (1u32..=4).prop_map(|op| Op::Ready { op }),
+        2 => (1u32..=4, any::<bool>()).prop_map(|(op, dial)| Op::Preview { op, dial }),
         1 => (1u32..=4).prop_map(|op| Op::Pause { op }),
         1 => (0u32..6).prop_map(|n| Op::Channels { n }),
     ]
@@ -89,17 +92,23 @@ struct Checker {
     dials_per_lead: FxHashMap<LeadId, u8>,
     phones: FxHashMap<LeadId, Phone>,
     lead_campaign: FxHashMap<LeadId, u32>,
+    previewed: rustc_hash::FxHashSet<LeadId>,
 }
 
 impl Checker {
-    fn new(start: Timestamp) -> Checker {
+    fn new(start: Timestamp, modes: [PacingMode; 2]) -> Checker {
         let mut s = Scheduler::new();
         for c in 1..=2 {
+            let mut p = policy(c);
+            p.mode = modes[c as usize - 1];
+            // Predictive from the first call, so its decisions are exercised too.
+            p.pacing.warmup_calls = 0;
+            p.pacing.min_operators = 1;
             s.handle(
                 start,
                 Event::CampaignSaved {
                     campaign: CampaignId(c),
-                    policy: Box::new(policy(c)),
+                    policy: Box::new(p),
                 },
             )
             .unwrap();
@@ -130,6 +139,7 @@ impl Checker {
             dials_per_lead: FxHashMap::default(),
             phones: FxHashMap::default(),
             lead_campaign: FxHashMap::default(),
+            previewed: Default::default(),
         }
     }
 
@@ -189,6 +199,18 @@ impl Checker {
                     },
                 )
                 .unwrap(),
+            Op::Preview { op, dial } => {
+                let operator = OperatorId(op);
+                let e = if dial {
+                    Event::PreviewDial { operator }
+                } else {
+                    Event::PreviewSkip { operator }
+                };
+                match self.s.handle(now, e) {
+                    Ok(()) | Err(EventError::NothingPreviewed(_) | EventError::QuietHours(_)) => {}
+                    Err(other) => prop_assert!(false, "preview: {other}"),
+                }
+            }
             Op::Pause { op } => self
                 .s
                 .handle(
@@ -207,9 +229,38 @@ impl Checker {
         self.drain()
     }
 
+    /// A dial (or a preview) from `class` must not pass over a better class with a dialable
+    /// lead.
+    fn check_priority(&mut self, campaign: CampaignId, class: u8) -> Result<(), TestCaseError> {
+        let by_class = self.s.dialable_by_class(campaign);
+        for (better, leads) in by_class.iter().enumerate().take(usize::from(class)) {
+            prop_assert!(
+                leads.is_empty(),
+                "class {} dialled while class {} holds {:?}",
+                class,
+                better,
+                leads
+            );
+        }
+        Ok(())
+    }
+
     /// Takes every action out, checking each dial.
     fn drain(&mut self) -> Result<(), TestCaseError> {
         while let Some(action) = self.s.poll_action() {
+            if let Action::Preview {
+                lead,
+                campaign,
+                class,
+                ..
+            } = action
+            {
+                // Preview: the choice is made when the lead is shown; the operator dials it
+                // later, perhaps after better leads arrived.
+                self.previewed.insert(lead);
+                self.check_priority(campaign, class)?;
+                continue;
+            }
             let Action::Dial {
                 attempt,
                 lead,
@@ -246,20 +297,16 @@ impl Checker {
                 attempt_no
             );
             // Never a lower class while a higher one has a dialable lead.
-            let by_class = self.s.dialable_by_class(campaign);
-            for (better, leads) in by_class.iter().enumerate().take(usize::from(class)) {
-                prop_assert!(
-                    leads.is_empty(),
-                    "class {} dialled while class {} holds {:?}",
-                    class,
-                    better,
-                    leads
-                );
+            if !self.previewed.remove(&lead) {
+                self.check_priority(campaign, class)?;
             }
         }
-        // Work-conserving: with an operator free and a channel free, nothing dialable waits.
+        // Work-conserving (progressive): with an operator free and a channel free, nothing
+        // dialable waits. Paced modes hold calls back on purpose; preview waits for the operator.
         let channels_free = self.s.active_calls() < self.s.channel_limit;
-        if channels_free && self.s.operators_in(OperatorState::Ready) > 0 {
+        let all_progressive =
+            (1..=2).all(|c| self.s.pacing_mode(CampaignId(c)) == Some(PacingMode::Progressive));
+        if channels_free && all_progressive && self.s.operators_in(OperatorState::Ready) > 0 {
             for c in 1..=2 {
                 let waiting: Vec<LeadId> = self
                     .s
@@ -285,10 +332,17 @@ proptest! {
     #[test]
     fn scheduler_rules_hold(
         start_hour in 0i64..24,
+        modes in proptest::array::uniform2(prop_oneof![
+            Just(PacingMode::Progressive),
+            Just(PacingMode::Predictive),
+            Just(PacingMode::Power),
+            Just(PacingMode::Preview),
+            Just(PacingMode::Vicidial),
+        ]),
         ops in proptest::collection::vec(op(), 1..150),
     ) {
         let start = Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").unwrap().plus_millis(start_hour * 3_600_000);
-        let mut c = Checker::new(start);
+        let mut c = Checker::new(start, modes);
         for op in &ops {
             c.apply(op)?;
         }

@@ -436,6 +436,24 @@ impl Scheduler {
         self.operators.count(state)
     }
 
+    /// A campaign's pacing mode in force now (a predictive campaign dials progressively while it
+    /// learns, with too few operators, or at the abandon cap).
+    pub fn pacing_mode(&self, campaign: CampaignId) -> Option<PacingMode> {
+        let c = self.campaign_index.get(&campaign)?;
+        Some(self.campaigns[usize::from(*c)].pacing.effective)
+    }
+
+    /// A campaign's abandon figures over the regulator's window: (live answers, abandoned, rate).
+    pub fn abandon_window(&self, campaign: CampaignId) -> Option<(u64, u64, f64)> {
+        let c = self.campaign_index.get(&campaign)?;
+        let camp = &self.campaigns[usize::from(*c)];
+        Some(
+            camp.pacing
+                .budget
+                .window(self.now, &camp.policy.policy.pacing),
+        )
+    }
+
     /// For each class of a campaign, the leads that are due and dialable now. Used by the
     /// property tests to check the priority invariant; it walks the queues, so it is slow.
     pub fn dialable_by_class(&mut self, campaign: CampaignId) -> Vec<Vec<LeadId>> {

@@ -17,10 +17,10 @@ use crate::dialer::lead::{CampaignId, LeadId};
 use crate::dialer::phone::Phone;
 use crate::time::Timestamp;
 
-const STEP: f64 = 0.06;
-const Z_MIN: f64 = -1.5;
-const Z_MAX: f64 = 4.0;
-const Z_START: f64 = 1.5;
+const STEP: f64 = 0.1;
+const Z_MIN: f64 = -1.0;
+const Z_MAX: f64 = 5.0;
+const Z_START: f64 = 3.0;
 const BUCKET_MS: i64 = 3_600_000;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -146,7 +146,7 @@ impl AbandonBudget {
     /// Whether the window is at the cap: dial progressively until it is not.
     pub fn at_cap(&self, now: Timestamp, policy: &PacingPolicy) -> bool {
         let (answered, _, rate) = self.window(now, policy);
-        answered >= 20 && rate >= policy.abandon_cap * 0.97
+        answered >= 1000 && rate >= policy.abandon_cap * 0.97
     }
 }
 
@@ -160,7 +160,7 @@ mod tests {
         let mut b = AbandonBudget::default();
         let t = Timestamp::from_secs(1_800_000_000);
         // More abandons than the target: the margin grows.
-        for i in 0..100 {
+        for i in 0..1000 {
             if i % 10 == 0 {
                 b.abandoned(t, &policy)
             } else {
@@ -175,7 +175,7 @@ mod tests {
         }
         assert!(calm.z < Z_START);
         let (answered, abandoned, rate) = b.window(t, &policy);
-        assert_eq!((answered, abandoned), (100, 10));
+        assert_eq!((answered, abandoned), (1000, 100));
         assert!((rate - 0.1).abs() < 1e-9);
         assert!(b.at_cap(t, &policy));
     }

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dialer::calendar::TimeOfDay;
 use crate::time::span;
 
 pub use budget::{AbandonAudit, AbandonBudget};
@@ -104,6 +105,12 @@ pub struct PacingPolicy {
     pub min_operators: u32,
     /// Dial progressively until this many calls have been seen on the campaign.
     pub warmup_calls: u32,
+    /// The VICIdial reference's end of day (its adaptive_latest_server_time), in the campaign's
+    /// zone: over the drop limit, its dial level is cut by the time left until then.
+    pub vicidial_day_end: TimeOfDay,
+    /// A fixed safety margin for the predictive planner instead of the abandon controller's.
+    /// It ignores the abandon cap: for experiments only.
+    pub danger_fixed_margin: Option<f64>,
 }
 
 impl Default for PacingPolicy {
@@ -119,6 +126,8 @@ impl Default for PacingPolicy {
             abandon_lockout: Duration::ZERO,
             min_operators: 4,
             warmup_calls: 60,
+            vicidial_day_end: TimeOfDay::hm(21, 0),
+            danger_fixed_margin: None,
         }
     }
 }

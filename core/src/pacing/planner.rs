@@ -41,6 +41,9 @@ pub struct Snapshot<'a> {
     pub waiting: u32,
     /// Wrap-up after a call, seconds.
     pub wrap_s: f64,
+    /// How long an answered call may wait for an operator (an answer at τ can be taken by an
+    /// operator free by τ + grace).
+    pub grace_s: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -56,7 +59,7 @@ pub struct Planner;
 
 /// Seconds ahead the plan looks at, and its step.
 const HORIZON_S: usize = 44;
-const STEP_S: usize = 2;
+const STEP_S: usize = 1;
 
 /// Values grouped by bucket (`width` seconds), with their counts: a hundred agents or calls
 /// fall into a few dozen groups, which keeps a plan to microseconds.
@@ -115,22 +118,21 @@ impl Planner {
                 // New calls cannot be answered this soon: nothing to decide here.
                 continue;
             }
+            let by = tau + snapshot.grace_s;
             let (mut free, mut var) = (ready, 0.0);
             for &(left, n) in &wrapping {
-                if left <= tau {
+                if left <= by {
                     free += n;
                 }
             }
             for &(elapsed, n) in &talking {
-                let q = stats.talk_ends_within(elapsed, tau - snapshot.wrap_s);
+                let q = stats.talk_ends_within(elapsed, by - snapshot.wrap_s);
                 free += n * q;
                 var += n * q * (1.0 - q);
             }
             let mut answers = f64::from(snapshot.waiting);
             for &(rung, n) in &ringing {
-                let done = stats.delay_cdf(rung);
-                let q = (p * (stats.delay_cdf(rung + tau) - done) / (1.0 - p * done).max(1e-9))
-                    .clamp(0.0, 1.0);
+                let q = stats.answer_within(rung, tau);
                 answers += n * q;
                 var += n * q * (1.0 - q);
             }
@@ -182,7 +184,7 @@ mod tests {
             if i % every == 0 {
                 s.answered(Duration::from_secs(9 + (i % 5) as u64));
             } else {
-                s.unanswered();
+                s.unanswered(Duration::from_secs(if i % 3 == 0 { 2 } else { 25 }));
             }
             if i % 10 == 0 {
                 s.talked(Duration::from_secs(80 + (i % 21) as u64));
@@ -201,6 +203,7 @@ mod tests {
                 ringing: &[],
                 waiting: 0,
                 wrap_s: 10.0,
+                grace_s: 0.0,
             },
             &s,
             0.0,
@@ -214,6 +217,7 @@ mod tests {
                 ringing: &[],
                 waiting: 0,
                 wrap_s: 10.0,
+                grace_s: 0.0,
             },
             &s,
             2.0,
@@ -233,6 +237,7 @@ mod tests {
                 ringing: &ringing,
                 waiting: 0,
                 wrap_s: 10.0,
+                grace_s: 0.0,
             },
             &s,
             0.0,
@@ -254,6 +259,7 @@ mod tests {
                     ringing: &[],
                     waiting: 0,
                     wrap_s: 2.0,
+                    grace_s: 0.0,
                 },
                 &s,
                 0.5,
@@ -276,6 +282,7 @@ mod tests {
                 ringing: &[],
                 waiting: 0,
                 wrap_s: 10.0,
+                grace_s: 0.0,
             },
             &s,
             -1.0,
@@ -288,7 +295,8 @@ mod tests {
                     agents: &[],
                     ringing: &[],
                     waiting: 0,
-                    wrap_s: 10.0
+                    wrap_s: 10.0,
+                    grace_s: 0.0
                 },
                 &s,
                 0.0,

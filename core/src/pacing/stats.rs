@@ -19,6 +19,10 @@ pub struct LiveStats {
     delay: [f64; DELAY_BINS],
     /// delay_cum[s] = share of live answers within s seconds (kept up to date).
     delay_cum: [f64; DELAY_BINS + 1],
+    /// Calls that ended without a live answer (busy, unreachable, a machine, ringing out), by
+    /// how long after the dial they ended; and its cumulative share.
+    ended: [f64; DELAY_BINS],
+    ended_cum: [f64; DELAY_BINS + 1],
     /// Conversations: a lognormal fit (weighted mean and variance of ln seconds).
     talk_w: f64,
     talk_mean: f64,
@@ -51,11 +55,19 @@ impl Default for LiveStats {
             let cdf = |x: f64| normal_cdf((x.ln() - mu) / sigma);
             *bin = 5.0 * (cdf(s as f64 + 1.0) - cdf(s as f64));
         }
+        // Prior for calls ending unanswered: some fail at once (busy, unreachable), the rest
+        // ring out at 25 s.
+        let mut ended = [0.0; DELAY_BINS];
+        ended[2] = 5.0;
+        ended[3] = 3.0;
+        ended[25] = 6.0;
         let mut stats = LiveStats {
             resolved: 20.0,
             live: 6.0,
             delay,
             delay_cum: [0.0; DELAY_BINS + 1],
+            ended,
+            ended_cum: [0.0; DELAY_BINS + 1],
             talk_w: 5.0,
             talk_mean: 90f64.ln(),
             talk_m2: 5.0 * 0.6 * 0.6,
@@ -68,13 +80,30 @@ impl Default for LiveStats {
 
 impl LiveStats {
     fn cumulate(&mut self) {
-        let total: f64 = self.delay.iter().sum();
-        let mut sum = 0.0;
-        self.delay_cum[0] = 0.0;
-        for (s, b) in self.delay.iter().enumerate() {
-            sum += b;
-            self.delay_cum[s + 1] = sum / total;
+        for (bins, cum) in [
+            (&self.delay, &mut self.delay_cum),
+            (&self.ended, &mut self.ended_cum),
+        ] {
+            let total: f64 = bins.iter().sum::<f64>().max(1e-9);
+            let mut sum = 0.0;
+            cum[0] = 0.0;
+            for (s, b) in bins.iter().enumerate() {
+                sum += b;
+                cum[s + 1] = sum / total;
+            }
         }
+    }
+
+    fn cdf(cum: &[f64; DELAY_BINS + 1], t: f64) -> f64 {
+        if t <= 0.0 {
+            return 0.0;
+        }
+        let whole = t as usize;
+        if whole >= DELAY_BINS {
+            return 1.0;
+        }
+        let (lo, hi) = (cum[whole], cum[whole + 1]);
+        lo + (hi - lo) * (t - whole as f64)
     }
 
     fn decay(&mut self) {
@@ -98,11 +127,32 @@ impl LiveStats {
         self.cumulate();
     }
 
-    /// A call ended without reaching a live person.
-    pub fn unanswered(&mut self) {
+    /// A call ended without reaching a live person, `after` the dial.
+    pub fn unanswered(&mut self, after: Duration) {
         self.decay();
         self.calls_seen += 1;
         self.resolved += 1.0;
+        let keep = 1.0 - std::f64::consts::LN_2 / HALF_LIFE;
+        for b in &mut self.ended {
+            *b *= keep;
+        }
+        let bin = (after.as_secs_f64() as usize).min(DELAY_BINS - 1);
+        self.ended[bin] += 1.0;
+        self.cumulate();
+    }
+
+    /// For a call still ringing `rung` seconds after the dial: the probability that a live
+    /// person answers within the next `more` seconds. Calls that end unanswered leave the
+    /// ringing ones (busy at 2 s, unreachable at 3 s...), so the survivors are likelier to be
+    /// answered than a fresh dial.
+    pub fn answer_within(&self, rung: f64, more: f64) -> f64 {
+        let p = self.live_rate();
+        let d0 = Self::cdf(&self.delay_cum, rung);
+        let alive = p * (1.0 - d0) + (1.0 - p) * (1.0 - Self::cdf(&self.ended_cum, rung));
+        if alive <= 1e-9 {
+            return 0.0;
+        }
+        (p * (Self::cdf(&self.delay_cum, rung + more) - d0) / alive).clamp(0.0, 1.0)
     }
 
     /// A conversation lasted `talk`.
@@ -124,15 +174,7 @@ impl LiveStats {
 
     /// Of the live answers, the share that came within `t` seconds of the dial.
     pub fn delay_cdf(&self, t: f64) -> f64 {
-        if t <= 0.0 {
-            return 0.0;
-        }
-        let whole = t as usize;
-        if whole >= DELAY_BINS {
-            return 1.0;
-        }
-        let (lo, hi) = (self.delay_cum[whole], self.delay_cum[whole + 1]);
-        lo + (hi - lo) * (t - whole as f64)
+        Self::cdf(&self.delay_cum, t)
     }
 
     /// Seconds by which nearly every live answer has come.
@@ -182,7 +224,7 @@ mod tests {
             if i % 4 == 0 {
                 s.answered(Duration::from_secs(6));
             } else {
-                s.unanswered();
+                s.unanswered(Duration::from_secs(25));
             }
         }
         assert!((s.live_rate() - 0.25).abs() < 0.01, "{}", s.live_rate());

@@ -2,6 +2,7 @@
 //! callees, operators with shifts, and a stream of arriving leads. A simulated day takes well
 //! under a second, and the same seed gives the same day.
 
+pub mod compare;
 pub mod config;
 pub mod kpi;
 pub mod phones;
