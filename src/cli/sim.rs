@@ -145,7 +145,7 @@ fn build_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
     }
     if file.is_none() && !args.compare.is_empty() {
         // The comparison day's lead supply follows the number of operators.
-        cfg = sim::compare::comparison_day(cfg);
+        cfg = sim::compare::fit_to_team(cfg);
         if let Some(r) = args.leads_per_hour {
             cfg.arrivals.leads_per_hour = r;
         }

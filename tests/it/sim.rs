@@ -217,3 +217,109 @@ fn the_documented_example_config_runs() {
     assert_eq!(v["agents"], 25);
     assert_eq!(v["quiet_hour_violations"], 0);
 }
+
+/// `--compare` runs each pacer on the same days and reports them side by side.
+#[test]
+fn pacers_compare_on_the_same_days() {
+    let v = json(&predial(&[
+        "sim",
+        "--compare",
+        "progressive,vicidial,predictive",
+        "--agents",
+        "10",
+        "--answer-rate",
+        "0.5",
+        "--seeds",
+        "2",
+        "--hours",
+        "2",
+        "--json",
+    ]));
+    let pacers = v["pacers"].as_object().expect("pacers");
+    assert_eq!(pacers.len(), 3);
+    for (name, p) in pacers {
+        for (key, sub) in [
+            ("occupancy", ["mean", "min"]),
+            ("abandon_rate", ["mean", "max"]),
+            ("first_dial_latency_s", ["p50", "p99"]),
+        ] {
+            for s in sub {
+                assert!(p[key][s].is_number(), "{name}.{key}.{s}: {p}");
+            }
+        }
+        assert!(p["calls_per_agent_hour"].as_f64().unwrap() > 0.0);
+        let occupancy = p["occupancy"]["mean"].as_f64().unwrap();
+        assert!(occupancy > 0.3 && occupancy < 1.0, "{name}: {occupancy}");
+    }
+    assert_eq!(
+        pacers["progressive"]["abandon_rate"]["max"], 0.0,
+        "progressive never abandons"
+    );
+    let predictive = pacers["predictive"]["occupancy"]["mean"].as_f64().unwrap();
+    let progressive = pacers["progressive"]["occupancy"]["mean"].as_f64().unwrap();
+    assert!(
+        predictive > progressive,
+        "predictive {predictive} vs progressive {progressive}"
+    );
+    assert!(
+        pacers["predictive"]["abandon_rate"]["max"]
+            .as_f64()
+            .unwrap()
+            <= 0.03
+    );
+}
+
+/// A paced day writes each abandoned call's audit record.
+#[test]
+fn abandoned_calls_are_logged_for_the_regulator() {
+    let dir = std::env::temp_dir().join(format!("predial-abandon-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("abandons.ndjson");
+    let v = json(&predial(&[
+        "sim",
+        "--mode",
+        "power",
+        "--agents",
+        "10",
+        "--answer-rate",
+        "0.5",
+        "--hours",
+        "2",
+        "--leads-per-hour",
+        "600",
+        "--json",
+        "--abandon-log",
+        log.to_str().unwrap(),
+    ]));
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let abandoned = v["abandoned"].as_u64().unwrap();
+    assert!(
+        abandoned > 0,
+        "power dialing at 2 calls per operator abandons some: {v}"
+    );
+    assert_eq!(text.lines().count() as u64, abandoned);
+    for line in text.lines() {
+        let a: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(a["waited_ms"].as_i64().unwrap() <= 2000, "{line}");
+        for key in ["at", "answered_at", "phone", "regulator"] {
+            assert!(a[key].is_string(), "{key}: {line}");
+        }
+        for key in [
+            "lead",
+            "campaign",
+            "answered_in_window",
+            "abandoned_in_window",
+            "window_rate",
+        ] {
+            assert!(a[key].is_number(), "{key}: {line}");
+        }
+    }
+}
+
+#[test]
+fn unknown_pacers_are_refused() {
+    let out = predial(&["sim", "--compare", "progressive,turbo", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("turbo"));
+}

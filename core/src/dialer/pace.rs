@@ -22,6 +22,8 @@ struct Floor {
     waiting: u32,
     talking: u32,
     paused: u32,
+    /// Operators waiting for a call dialled for them (progressive, preview).
+    reserved: u32,
 }
 
 impl Scheduler {
@@ -50,7 +52,7 @@ impl Scheduler {
                 }
                 // Waiting for the call dialled for them (progressive, preview): they take its
                 // answer, which the planner counts among the ringing calls, or become ready.
-                OperatorState::Reserved => f.agents.push(Agent::Ready),
+                OperatorState::Reserved => f.reserved += 1,
                 OperatorState::Paused => f.paused += 1,
                 OperatorState::LoggedOut => {}
             }
@@ -91,7 +93,7 @@ impl Scheduler {
     /// How many calls a paced campaign places now.
     fn replan(&mut self, c: u16) {
         let f = self.floor(c);
-        let at_work = f.agents.len();
+        let at_work = f.agents.len() + f.reserved as usize;
         let effective = self.effective_mode(c, at_work);
         let now = self.now;
         let camp = &mut self.campaigns[usize::from(c)];
@@ -174,7 +176,7 @@ impl Scheduler {
                 continue;
             }
             let f = self.floor(c);
-            let at_work = f.agents.len();
+            let at_work = f.agents.len() + f.reserved as usize;
             self.campaigns[usize::from(c)].pacing.effective = self.effective_mode(c, at_work);
             if mode == PacingMode::Vicidial {
                 let camp = &mut self.campaigns[usize::from(c)];

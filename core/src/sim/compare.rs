@@ -15,19 +15,25 @@ use crate::pacing::PacingMode;
 use crate::time::Timestamp;
 
 /// The day pacers are compared on: eight working hours from 10:00 Moscow time, answering-machine
-/// detection on (3 s), conversations ~90 s lognormal, wrap-up 10 s, ringing up to 25 s, and
-/// more leads than the operators can call, so that pacing, not the lead supply, sets the pace.
+/// detection on (3 s, a tenth of calls answered by machines), conversations ~90 s lognormal,
+/// wrap-up 10 s, ringing up to 25 s. `fit_to_team` then sizes the lead supply.
 pub fn comparison_day(mut cfg: SimConfig) -> SimConfig {
     cfg.start = Timestamp::parse_rfc3339("2026-12-01T07:00:00Z").expect("a valid constant");
     cfg.hours = 8.0;
     cfg.population.amd = true;
     cfg.population.amd_delay = Duration::from_secs(3);
+    cfg.population.machine_rate = 0.1;
+    cfg.population.ring_timeout = Duration::from_secs(25);
+    cfg
+}
+
+/// Sizes a comparison day to its team: more leads than the operators can call, so that pacing,
+/// not the lead supply, sets the pace; and the VICIdial reference's end of day at the day's end.
+pub fn fit_to_team(mut cfg: SimConfig) -> SimConfig {
     cfg.population.machine_rate = cfg
         .population
         .machine_rate
-        .max(0.1)
         .min(1.0 - cfg.population.answer_rate);
-    cfg.population.ring_timeout = Duration::from_secs(25);
     let agents = f64::from(cfg.operators.count);
     // Enough fresh leads to keep every operator busy on first attempts alone: a quarter more
     // than the calls they could take at full occupancy, over the live-answer rate.
