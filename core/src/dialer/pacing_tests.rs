@@ -141,7 +141,13 @@ impl Floor {
             Some(PacingMode::Predictive),
             "after {n} calls"
         );
-        // Calls placed while it was still warming up are left ringing.
+        // Calls placed while it was still warming up end unanswered.
+        for (attempt, _) in self.take_dials() {
+            self.event(Event::AttemptFinished {
+                attempt,
+                outcome: Outcome::NoAnswer,
+            });
+        }
         self.dials.clear();
         self.others.clear();
     }
