@@ -109,6 +109,7 @@ impl Scheduler {
             .count() as u32;
         camp.pacing.allowance = match effective {
             PacingMode::Predictive => {
+                camp.pacing.stats.refresh();
                 let snapshot = Snapshot {
                     agents: &f.agents,
                     ringing: &f.ringing,

@@ -190,6 +190,7 @@ mod tests {
                 s.talked(Duration::from_secs(80 + (i % 21) as u64));
             }
         }
+        s.refresh();
         s
     }
 

@@ -29,6 +29,11 @@ pub struct LiveStats {
     talk_m2: f64,
     /// Calls seen since the campaign started (not decayed), for the warm-up.
     pub calls_seen: u64,
+    /// The weight of a new observation. Instead of shrinking every count on every call (the
+    /// decay), new observations weigh more and more; counts are rescaled when it grows large.
+    scale: f64,
+    /// The cumulative shares need recomputing (done before planning, not on every call).
+    dirty: bool,
 }
 
 /// The standard normal distribution function (Abramowitz & Stegun 7.1.26, error < 1.5e-7).
@@ -72,6 +77,8 @@ impl Default for LiveStats {
             talk_mean: 90f64.ln(),
             talk_m2: 5.0 * 0.6 * 0.6,
             calls_seen: 0,
+            scale: 1.0,
+            dirty: false,
         };
         stats.cumulate();
         stats
@@ -106,39 +113,47 @@ impl LiveStats {
         lo + (hi - lo) * (t - whole as f64)
     }
 
-    fn decay(&mut self) {
-        let keep = 1.0 - std::f64::consts::LN_2 / HALF_LIFE;
-        self.resolved *= keep;
-        self.live *= keep;
+    /// Makes the next observation weigh a little more than the last (the slow decay), and
+    /// rescales every count when the weights grow large.
+    fn next_weight(&mut self) -> f64 {
+        self.scale /= 1.0 - std::f64::consts::LN_2 / HALF_LIFE;
+        if self.scale > 1e100 {
+            let k = 1.0 / self.scale;
+            self.resolved *= k;
+            self.live *= k;
+            for b in self.delay.iter_mut().chain(self.ended.iter_mut()) {
+                *b *= k;
+            }
+            self.scale = 1.0;
+        }
+        self.calls_seen += 1;
+        self.dirty = true;
+        self.scale
     }
 
     /// A live person answered, `delay` after the dial.
     pub fn answered(&mut self, delay: Duration) {
-        self.decay();
-        self.calls_seen += 1;
-        self.resolved += 1.0;
-        self.live += 1.0;
-        let keep = 1.0 - std::f64::consts::LN_2 / HALF_LIFE;
-        for b in &mut self.delay {
-            *b *= keep;
-        }
+        let w = self.next_weight();
+        self.resolved += w;
+        self.live += w;
         let bin = (delay.as_secs_f64() as usize).min(DELAY_BINS - 1);
-        self.delay[bin] += 1.0;
-        self.cumulate();
+        self.delay[bin] += w;
     }
 
     /// A call ended without reaching a live person, `after` the dial.
     pub fn unanswered(&mut self, after: Duration) {
-        self.decay();
-        self.calls_seen += 1;
-        self.resolved += 1.0;
-        let keep = 1.0 - std::f64::consts::LN_2 / HALF_LIFE;
-        for b in &mut self.ended {
-            *b *= keep;
-        }
+        let w = self.next_weight();
+        self.resolved += w;
         let bin = (after.as_secs_f64() as usize).min(DELAY_BINS - 1);
-        self.ended[bin] += 1.0;
-        self.cumulate();
+        self.ended[bin] += w;
+    }
+
+    /// Brings the derived figures up to date (before planning).
+    pub fn refresh(&mut self) {
+        if self.dirty {
+            self.cumulate();
+            self.dirty = false;
+        }
     }
 
     /// For a call still ringing `rung` seconds after the dial: the probability that a live
@@ -227,6 +242,7 @@ mod tests {
                 s.unanswered(Duration::from_secs(25));
             }
         }
+        s.refresh();
         assert!((s.live_rate() - 0.25).abs() < 0.01, "{}", s.live_rate());
         assert!(s.delay_cdf(6.0) < 0.2 && s.delay_cdf(7.0) > 0.8);
         assert!(s.delay_horizon() <= 20.0);
