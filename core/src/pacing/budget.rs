@@ -22,6 +22,7 @@ const Z_MIN: f64 = -1.0;
 const Z_MAX: f64 = 5.0;
 const Z_START: f64 = 3.0;
 const BUCKET_MS: i64 = 3_600_000;
+const FLOOR_AFTER: u64 = 300;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Bucket {
@@ -132,15 +133,17 @@ impl AbandonBudget {
         (answered, abandoned, rate)
     }
 
-    /// The lowest margin allowed now: rises as the window's rate goes over the target.
+    /// The lowest margin allowed now: once the window holds enough answers to mean something,
+    /// it rises from the starting margin to the maximum as the rate goes from the target to
+    /// the cap.
     fn floor(&self, now: Timestamp, policy: &PacingPolicy) -> f64 {
         let (answered, _, rate) = self.window(now, policy);
-        if answered < 50 || rate <= policy.abandon_target {
+        if answered < FLOOR_AFTER || rate <= policy.abandon_target {
             return Z_MIN;
         }
         let over =
             (rate - policy.abandon_target) / (policy.abandon_cap - policy.abandon_target).max(1e-6);
-        (Z_MIN + over * (Z_MAX - Z_MIN)).min(Z_MAX)
+        (Z_START + over * (Z_MAX - Z_START)).min(Z_MAX)
     }
 
     /// Whether the window is at the cap: dial progressively until it is not.
