@@ -2,7 +2,9 @@
 //! binary as a user would.
 
 mod bench;
+mod peers;
 mod sim;
+mod sip;
 
 use std::process::{Command, Output};
 

@@ -1,0 +1,174 @@
+//! The SIP user agent: one endpoint listening on UDP and TCP, placing calls and answering what
+//! arrives outside a call. It wraps the SIP stack crate (rsipstack, see `docs/dependencies.md`);
+//! nothing outside `src/sip/` names that crate.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rsipstack::EndpointBuilder;
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::platform::CancellationToken;
+use rsipstack::sip::{Header, Method, StatusCode};
+use rsipstack::transaction::{CallIdFormat, TransactionReceiver, endpoint::EndpointOption};
+use rsipstack::transport::{TcpListenerConnection, TransportLayer, udp::UdpConnection};
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use super::call::{CallControl, CallUpdate, Outbound, run_call};
+use super::inspect::Fixups;
+
+#[derive(Debug, Error)]
+pub enum SipError {
+    #[error("cannot listen for SIP on {addr}: {reason}")]
+    Listen { addr: SocketAddr, reason: String },
+    #[error("SIP stack: {0}")]
+    Stack(String),
+}
+
+/// What the agent needs to start.
+#[derive(Debug, Clone)]
+pub struct SipOptions {
+    /// UDP and TCP on this address (port 0: any free port, the same for both).
+    pub listen: SocketAddr,
+    /// Sent in User-Agent.
+    pub user_agent: String,
+}
+
+impl Default for SipOptions {
+    fn default() -> Self {
+        SipOptions {
+            listen: "127.0.0.1:5060".parse().expect("a valid constant"),
+            user_agent: format!("predial/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+pub struct SipAgent {
+    pub(crate) layer: Arc<DialogLayer>,
+    cancel: CancellationToken,
+    local: SocketAddr,
+}
+
+impl SipAgent {
+    /// Starts listening and serving. Must run inside a tokio runtime.
+    pub async fn start(options: SipOptions) -> Result<SipAgent, SipError> {
+        let cancel = CancellationToken::new();
+        let transports = TransportLayer::new(cancel.child_token());
+        let listen_err = |reason: String| SipError::Listen {
+            addr: options.listen,
+            reason,
+        };
+        let udp =
+            UdpConnection::create_connection(options.listen, None, Some(cancel.child_token()))
+                .await
+                .map_err(|e| listen_err(e.to_string()))?;
+        let local = udp
+            .get_addr()
+            .get_socketaddr()
+            .map_err(|e| listen_err(e.to_string()))?;
+        transports.add_transport(udp.into());
+        // TCP on the same port as UDP, so a trunk can reach us on either.
+        let tcp = TcpListenerConnection::new(local, None)
+            .await
+            .map_err(|e| listen_err(e.to_string()))?;
+        transports.add_transport(tcp.into());
+        let endpoint = EndpointBuilder::new()
+            .with_user_agent(&options.user_agent)
+            .with_transport_layer(transports)
+            .with_cancel_token(cancel.child_token())
+            .with_inspector(Box::new(Fixups))
+            .with_option(EndpointOption {
+                callid_format: CallIdFormat::Uuid,
+                ..EndpointOption::default()
+            })
+            .build();
+        let incoming = endpoint
+            .incoming_transactions()
+            .map_err(|e| SipError::Stack(e.to_string()))?;
+        let inner = endpoint.inner.clone();
+        let layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        tokio::spawn(async move {
+            if let Err(e) = inner.serve().await {
+                warn!(error = %e, "SIP endpoint stopped");
+            }
+        });
+        tokio::spawn(answer_incoming(incoming, layer.clone(), cancel.clone()));
+        // The TCP listener binds when the endpoint starts serving.
+        tokio::task::yield_now().await;
+        Ok(SipAgent {
+            layer,
+            cancel,
+            local,
+        })
+    }
+
+    /// The address SIP is served on (UDP and TCP).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Places a call. Its progress comes as `CallUpdate`s on `updates`, ending with `Ended`.
+    pub fn call(&self, call: Outbound, updates: mpsc::UnboundedSender<CallUpdate>) -> CallControl {
+        let (control, commands) = CallControl::new();
+        let layer = self.layer.clone();
+        let contact_addr = self.local;
+        tokio::spawn(run_call(layer, contact_addr, call, updates, commands));
+        control
+    }
+
+    /// Calls (dialogs) the stack holds.
+    pub fn dialogs(&self) -> usize {
+        self.layer.len()
+    }
+
+    /// Stops listening; calls in progress end without signalling.
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Drop for SipAgent {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Answers requests that arrive outside a call we placed: in-dialog requests go to their dialog
+/// (BYE, re-INVITE); OPTIONS is answered 200 (trunks use it as keep-alive); new calls are refused
+/// (inbound calls come with the inbound issue; nothing reaches a trunk from outside); anything
+/// else gets 481 or 405.
+async fn answer_incoming(
+    mut incoming: TransactionReceiver,
+    layer: Arc<DialogLayer>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let tx = tokio::select! {
+            _ = cancel.cancelled() => return,
+            tx = incoming.recv() => match tx { Some(tx) => tx, None => return },
+        };
+        let mut tx = tx;
+        if let Some(mut dialog) = layer.match_dialog(&tx) {
+            tokio::spawn(async move {
+                if let Err(e) = dialog.handle(&mut tx).await {
+                    debug!(error = %e, "in-dialog request failed");
+                }
+            });
+            continue;
+        }
+        let status = match tx.original.method {
+            Method::Options => StatusCode::OK,
+            Method::Invite => StatusCode::Forbidden,
+            Method::Bye | Method::Cancel | Method::Info | Method::Update | Method::PRack => {
+                StatusCode::CallTransactionDoesNotExist
+            }
+            Method::Ack => continue,
+            _ => StatusCode::MethodNotAllowed,
+        };
+        tokio::spawn(async move {
+            let allow = Header::Other("Allow".into(), "INVITE, ACK, BYE, CANCEL, OPTIONS".into());
+            let _ = tx.reply_with(status, vec![allow], None).await;
+        });
+    }
+}

@@ -1,0 +1,12 @@
+//! SIP: placing calls through trunks and answering what arrives, over a SIP stack crate that
+//! nothing outside this folder names (see `docs/dependencies.md` for the choice and its risks).
+
+mod agent;
+mod call;
+mod inspect;
+pub mod outcome;
+pub mod sdp;
+
+pub use agent::{SipAgent, SipError, SipOptions};
+pub use call::{CallControl, CallEnd, CallEvent, CallUpdate, Outbound};
+pub use outcome::{Ending, TrunkVerdict, classify};
