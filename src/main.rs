@@ -26,6 +26,9 @@ enum Command {
     /// Simulate a day of dialing: the real scheduler on a virtual clock, with simulated callees,
     /// operators and arriving leads. Prints the KPIs.
     Sim(Box<cli::sim::SimArgs>),
+    /// Check the trunk profiles: exit 0 when valid, else one line per problem,
+    /// FILE:LINE: FIELD: what is wrong and what to do.
+    CheckConfig(cli::check::CheckArgs),
     /// Measure a part of predial on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sim(args) => cli::sim::run(*args),
         Command::Bench(BenchCommand::Scheduler(args)) => cli::bench::scheduler(args),
+        Command::CheckConfig(args) => cli::check::check(args),
     };
     match result {
         Ok(code) => code,

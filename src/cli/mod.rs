@@ -1,4 +1,5 @@
 //! The command line's commands.
 
 pub mod bench;
+pub mod check;
 pub mod sim;

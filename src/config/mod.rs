@@ -85,11 +85,40 @@ impl ConfigFile {
         toml::from_str(&self.text).map_err(|e| {
             let line = e.span().map_or(1, |s| line_at(&self.text, s.start));
             let message = e.message().trim().replace('\n', " ");
-            ConfigError {
-                file: self.path.clone(),
-                line,
-                field: self.key_on_line(line).unwrap_or_default(),
-                message,
+            // A missing setting is named by the message, not by the line the span points at.
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+                .map(str::to_string);
+            let table = self
+                .key_on_line(line)
+                .filter(|_| missing.is_some())
+                .map(|k| {
+                    let key_line = self.text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+                    if key_line.trim_start().starts_with('[') {
+                        k
+                    } else {
+                        k.rsplit_once('.')
+                            .map(|(t, _)| t.to_string())
+                            .unwrap_or_default()
+                    }
+                });
+            match missing {
+                Some(field) => ConfigError {
+                    file: self.path.clone(),
+                    line,
+                    field: match table.as_deref() {
+                        Some(t) if !t.is_empty() => format!("{t}.{field}"),
+                        _ => field.clone(),
+                    },
+                    message: format!("missing: add `{field} = ...` (see the docs for its meaning)"),
+                },
+                None => ConfigError {
+                    file: self.path.clone(),
+                    line,
+                    field: self.key_on_line(line).unwrap_or_default(),
+                    message,
+                },
             }
         })
     }

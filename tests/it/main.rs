@@ -2,6 +2,7 @@
 //! binary as a user would.
 
 mod bench;
+mod check;
 mod peers;
 mod sim;
 mod sip;
