@@ -9,7 +9,8 @@ use rsipstack::EndpointBuilder;
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::platform::CancellationToken;
 use rsipstack::sip::{Header, Method, StatusCode};
-use rsipstack::transaction::{CallIdFormat, TransactionReceiver, endpoint::EndpointOption};
+use rsipstack::transaction::endpoint::{EndpointInnerRef, EndpointOption};
+use rsipstack::transaction::{CallIdFormat, TransactionReceiver};
 use rsipstack::transport::{TcpListenerConnection, TransportLayer, udp::UdpConnection};
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -17,6 +18,7 @@ use tracing::{debug, warn};
 
 use super::call::{CallControl, CallUpdate, Outbound, run_call};
 use super::inspect::Fixups;
+use super::register::{self, RegisterTo, Registered, RegistrationState};
 
 #[derive(Debug, Error)]
 pub enum SipError {
@@ -46,6 +48,7 @@ impl Default for SipOptions {
 
 pub struct SipAgent {
     pub(crate) layer: Arc<DialogLayer>,
+    endpoint: EndpointInnerRef,
     cancel: CancellationToken,
     local: SocketAddr,
 }
@@ -98,6 +101,7 @@ impl SipAgent {
         tokio::task::yield_now().await;
         Ok(SipAgent {
             layer,
+            endpoint: endpoint.inner.clone(),
             cancel,
             local,
         })
@@ -115,6 +119,24 @@ impl SipAgent {
         let contact_addr = self.local;
         tokio::spawn(run_call(layer, contact_addr, call, updates, commands));
         control
+    }
+
+    /// Registers to a registrar and keeps the registration fresh; `report` hears every
+    /// outcome. Dropping the returned handle unregisters.
+    pub fn keep_registered(
+        &self,
+        to: RegisterTo,
+        report: impl FnMut(RegistrationState) + Send + 'static,
+    ) -> Result<Registered, SipError> {
+        register::keep_registered(self.endpoint.clone(), to, &self.cancel, report)
+            .map_err(SipError::Stack)
+    }
+
+    /// Asks `target` (`host:port`) OPTIONS; the final status (408 when nothing came back).
+    pub async fn options(&self, target: &str) -> Result<u16, SipError> {
+        register::options(self.endpoint.clone(), target, "predial")
+            .await
+            .map_err(SipError::Stack)
     }
 
     /// Calls (dialogs) the stack holds.

@@ -5,8 +5,10 @@ mod agent;
 mod call;
 mod inspect;
 pub mod outcome;
+mod register;
 pub mod sdp;
 
 pub use agent::{SipAgent, SipError, SipOptions};
 pub use call::{CallControl, CallEnd, CallEvent, CallUpdate, Outbound};
 pub use outcome::{Ending, TrunkVerdict, classify};
+pub use register::{RegisterTo, Registered, RegistrationState};

@@ -3,7 +3,9 @@
 //! them in.
 
 mod load;
+pub mod pool;
 pub mod profile;
 
 pub use load::{LoadedTrunk, load_dir};
+pub use pool::{Pick, Trunk, TrunkPool, TrunkState};
 pub use profile::{Owner, TrunkProfile};
