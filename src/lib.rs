@@ -4,5 +4,6 @@
 
 pub mod bench;
 pub mod config;
+pub mod engine;
 pub mod sip;
 pub mod trunks;

@@ -26,6 +26,9 @@ enum Command {
     /// Simulate a day of dialing: the real scheduler on a virtual clock, with simulated callees,
     /// operators and arriving leads. Prints the KPIs.
     Sim(Box<cli::sim::SimArgs>),
+    /// Run a campaign of leads from a file through the trunks, with stand-in operators, until
+    /// every lead is closed.
+    Dial(Box<cli::dial::DialArgs>),
     /// Check the trunk profiles: exit 0 when valid, else one line per problem,
     /// FILE:LINE: FIELD: what is wrong and what to do.
     CheckConfig(cli::check::CheckArgs),
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => cli::sim::run(*args),
         Command::Bench(BenchCommand::Scheduler(args)) => cli::bench::scheduler(args),
         Command::CheckConfig(args) => cli::check::check(args),
+        Command::Dial(args) => cli::dial::dial(*args),
     };
     match result {
         Ok(code) => code,

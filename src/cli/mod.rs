@@ -2,4 +2,5 @@
 
 pub mod bench;
 pub mod check;
+pub mod dial;
 pub mod sim;

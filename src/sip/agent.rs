@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rsipstack::EndpointBuilder;
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -18,7 +19,7 @@ use tracing::{debug, warn};
 
 use super::call::{CallControl, CallUpdate, Outbound, run_call};
 use super::inspect::Fixups;
-use super::register::{self, RegisterTo, Registered, RegistrationState};
+use super::register::{self, KeepAlive, RegisterTo, Registered, RegistrationState};
 
 #[derive(Debug, Error)]
 pub enum SipError {
@@ -137,6 +138,23 @@ impl SipAgent {
         register::options(self.endpoint.clone(), target, "predial")
             .await
             .map_err(SipError::Stack)
+    }
+
+    /// Asks `target` OPTIONS every `every`; `report` hears each final status (408 when nothing
+    /// came back). Dropping the handle stops it.
+    pub fn keep_alive(
+        &self,
+        target: &str,
+        every: Duration,
+        report: impl FnMut(u16) + Send + 'static,
+    ) -> KeepAlive {
+        register::keep_alive(
+            self.endpoint.clone(),
+            target.to_string(),
+            every,
+            &self.cancel,
+            report,
+        )
     }
 
     /// Calls (dialogs) the stack holds.

@@ -11,4 +11,4 @@ pub mod sdp;
 pub use agent::{SipAgent, SipError, SipOptions};
 pub use call::{CallControl, CallEnd, CallEvent, CallUpdate, Outbound};
 pub use outcome::{Ending, TrunkVerdict, classify};
-pub use register::{RegisterTo, Registered, RegistrationState};
+pub use register::{KeepAlive, RegisterTo, Registered, RegistrationState};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::registration::Registration;
 use rsipstack::platform::CancellationToken;
-use rsipstack::sip::{Method, SipMessage, StatusCodeKind, Uri, typed};
+use rsipstack::sip::{Header, Method, SipMessage, StatusCodeKind, Uri, typed};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::make_tag;
@@ -84,7 +84,7 @@ pub(crate) fn keep_registered(
         realm: None,
         auth_username: None,
     };
-    let expires = u32::try_from(to.expires.as_secs()).unwrap_or(3600);
+    let mut expires = u32::try_from(to.expires.as_secs()).unwrap_or(3600);
     tokio::spawn(async move {
         let mut reg = Registration::new(endpoint, Some(credential));
         let mut failures = 0u32;
@@ -96,6 +96,29 @@ pub(crate) fn keep_registered(
                     info!(registrar = %to.registrar, user = %to.user, expires = granted, "registered");
                     report(RegistrationState::Registered { expires: granted });
                     Duration::from_millis((u64::from(granted) * 750).max(1000))
+                }
+                Ok(resp) if resp.status_code.code() == 423 => {
+                    // Interval Too Brief: ask again for at least the registrar's minimum.
+                    let min = resp.headers.iter().find_map(|h| match h {
+                        Header::MinExpires(v) => v.value().trim().parse::<u32>().ok(),
+                        Header::Other(name, value) if name.eq_ignore_ascii_case("Min-Expires") => {
+                            value.trim().parse::<u32>().ok()
+                        }
+                        _ => None,
+                    });
+                    match min {
+                        Some(min) if min > expires && failures == 0 => {
+                            info!(registrar = %to.registrar, min, "registrar wants a longer expiry");
+                            expires = min;
+                            failures += 1;
+                            Duration::ZERO
+                        }
+                        _ => {
+                            failures += 1;
+                            report(RegistrationState::Rejected { status: 423 });
+                            backoff(failures)
+                        }
+                    }
                 }
                 Ok(resp) => {
                     failures += 1;
@@ -165,4 +188,40 @@ pub(crate) async fn options(
             Ok(None) | Err(_) => return Ok(408),
         }
     }
+}
+
+/// Asks a trunk OPTIONS at a steady pace while it lives; dropping it stops.
+pub struct KeepAlive {
+    stop: CancellationToken,
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub(crate) fn keep_alive(
+    endpoint: EndpointInnerRef,
+    target: String,
+    every: Duration,
+    parent: &CancellationToken,
+    mut report: impl FnMut(u16) + Send + 'static,
+) -> KeepAlive {
+    let stop = parent.child_token();
+    let handle = KeepAlive { stop: stop.clone() };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.cancelled() => return,
+            }
+            let status = tokio::select! {
+                s = options(endpoint.clone(), &target, "predial") => s.unwrap_or(408),
+                _ = stop.cancelled() => return,
+            };
+            report(status);
+        }
+    });
+    handle
 }

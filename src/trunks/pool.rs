@@ -73,6 +73,8 @@ pub struct Trunk {
     hold_off: Duration,
     until: Instant,
     pub calls: u64,
+    /// Why it is failing, in words for the admin (cleared when it works again).
+    pub problem: Option<String>,
 }
 
 /// Which trunk a call takes.
@@ -106,6 +108,7 @@ impl TrunkPool {
                 hold_off: HOLD_OFF_MIN,
                 until: now,
                 calls: 0,
+                problem: None,
                 profile: p,
             })
             .collect();
@@ -167,16 +170,21 @@ impl TrunkPool {
         if t.state == TrunkState::Failing {
             t.state = TrunkState::Up;
             t.hold_off = HOLD_OFF_MIN;
+            t.problem = None;
         }
     }
 
-    /// The trunk failed a call; after `failing_after` in a row it is set aside.
-    pub fn failed(&mut self, i: usize, now: Instant) {
+    /// The trunk failed a call (`why`, for the admin); after `failing_after` in a row it is set
+    /// aside. Returns whether this set it aside.
+    pub fn failed(&mut self, i: usize, now: Instant, why: &str) -> bool {
         let t = &mut self.trunks[i];
         t.failures_in_a_row += 1;
+        t.problem = Some(why.to_string());
+        let was = t.state;
         if t.failures_in_a_row >= t.profile.failing_after || t.state == TrunkState::Failing {
             Self::set_aside(t, now);
         }
+        was != TrunkState::Failing && t.state == TrunkState::Failing
     }
 
     fn set_aside(t: &mut Trunk, now: Instant) {
@@ -187,15 +195,22 @@ impl TrunkPool {
         t.until = now + t.hold_off;
     }
 
-    /// Its registration (or OPTIONS) succeeded / failed.
-    pub fn reachable(&mut self, i: usize, ok: bool, now: Instant) {
+    /// Its registration (or OPTIONS) succeeded, or failed with the reason given.
+    pub fn reachable(&mut self, i: usize, result: Result<(), String>, now: Instant) {
         let t = &mut self.trunks[i];
-        if ok {
-            t.state = TrunkState::Up;
-            t.failures_in_a_row = 0;
-            t.hold_off = HOLD_OFF_MIN;
-        } else if t.state != TrunkState::Failing || now >= t.until {
-            Self::set_aside(t, now);
+        match result {
+            Ok(()) => {
+                t.state = TrunkState::Up;
+                t.failures_in_a_row = 0;
+                t.hold_off = HOLD_OFF_MIN;
+                t.problem = None;
+            }
+            Err(why) => {
+                t.problem = Some(why);
+                if t.state != TrunkState::Failing || now >= t.until {
+                    Self::set_aside(t, now);
+                }
+            }
         }
     }
 
@@ -288,7 +303,7 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(pool.pick(now, &[]), Pick::Trunk(0));
             pool.release(0);
-            pool.failed(0, now);
+            pool.failed(0, now, "503");
         }
         assert_eq!(pool.trunks[0].state, TrunkState::Failing);
         assert_eq!(pool.pick(now, &[]), Pick::Trunk(1));
@@ -305,7 +320,7 @@ mod tests {
     fn a_lone_failing_trunk_is_still_tried() {
         let now = Instant::now();
         let mut pool = TrunkPool::new(vec![profile("a", "customer", 10, 100.0)], now);
-        pool.reachable(0, false, now);
+        pool.reachable(0, Err("no answer".into()), now);
         assert_eq!(pool.trunks[0].state, TrunkState::Failing);
         assert_eq!(pool.free_channels(now), 10);
         assert_eq!(pool.pick(now, &[]), Pick::Trunk(0));

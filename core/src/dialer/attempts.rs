@@ -288,6 +288,8 @@ impl Scheduler {
         // What the pacer learns.
         match last {
             Attempt::Connected { since, .. } => camp.pacing.stats.talked(now.since(since)),
+            // A call our side failed says nothing about the callees.
+            Attempt::Ringing { .. } if outcome == Outcome::TrunkFailure => {}
             Attempt::Ringing { dialed_at, .. } => {
                 camp.pacing.stats.unanswered(now.since(dialed_at));
                 if outcome == Outcome::AnsweringMachine {
@@ -319,6 +321,10 @@ impl Scheduler {
         // The lead: closed, or scheduled again.
         let lead = self.leads.get_mut(i);
         lead.history.push(outcome);
+        if outcome == Outcome::TrunkFailure {
+            // The callee never heard it: it does not use up one of their attempts.
+            lead.attempts = lead.attempts.saturating_sub(1);
+        }
         let fresh_callback = lead.flags & CALLBACK_FRESH != 0;
         lead.flags &= !CALLBACK_FRESH;
         let (state, attempts, callback_at) = (lead.state, lead.attempts, lead.due.time());

@@ -157,6 +157,9 @@ pub struct CampaignPolicy {
     #[serde(with = "span")]
     pub first_attempt_sla: Duration,
     pub priority: PriorityVariant,
+    /// How long a call may ring before it is cancelled and counted as no answer.
+    #[serde(with = "span")]
+    pub ring_timeout: Duration,
     pub backoff: Backoff,
     pub quiet_hours: QuietHours,
     /// Leads held back by quiet hours are released over this time after they end, in the order
@@ -181,6 +184,7 @@ impl Default for CampaignPolicy {
             max_attempts: 7,
             first_attempt_sla: Duration::from_secs(15 * 60),
             priority: PriorityVariant::One,
+            ring_timeout: Duration::from_secs(25),
             backoff: Backoff::default(),
             quiet_hours: QuietHours::default(),
             morning_spread: Duration::from_secs(5 * 60),
@@ -244,6 +248,14 @@ impl CampaignPolicy {
             errors.push(err(
                 "first_attempt_sla",
                 "use a time from 10s to 24h (default 15m)",
+            ));
+        }
+        if self.ring_timeout < Duration::from_secs(15)
+            || self.ring_timeout > Duration::from_secs(180)
+        {
+            errors.push(err(
+                "ring_timeout",
+                "use a time from 15s to 3m (default 25s): shorter cuts off people reaching for the phone",
             ));
         }
         for (name, ladder) in self.backoff.ladders() {

@@ -88,7 +88,7 @@ struct Checker {
     now: Timestamp,
     next_id: u64,
     leads: Vec<LeadId>,
-    in_flight: Vec<AttemptId>,
+    in_flight: Vec<(AttemptId, LeadId)>,
     dials_per_lead: FxHashMap<LeadId, u8>,
     phones: FxHashMap<LeadId, Phone>,
     lead_campaign: FxHashMap<LeadId, u32>,
@@ -169,14 +169,20 @@ impl Checker {
                 self.s.handle(self.now, Event::Tick).unwrap();
             }
             Op::Finish { pick, outcome } if !self.in_flight.is_empty() => {
-                let attempt = self.in_flight.swap_remove(pick % self.in_flight.len());
+                let (attempt, lead) = self.in_flight.swap_remove(pick % self.in_flight.len());
                 let outcome = Outcome::ALL[outcome];
+                if outcome == Outcome::TrunkFailure {
+                    // Not an attempt on the callee: the next dial has the same number.
+                    if let Some(n) = self.dials_per_lead.get_mut(&lead) {
+                        *n -= 1;
+                    }
+                }
                 self.s
                     .handle(now, Event::AttemptFinished { attempt, outcome })
                     .unwrap();
             }
             Op::Answer { pick } if !self.in_flight.is_empty() => {
-                let attempt = self.in_flight[pick % self.in_flight.len()];
+                let (attempt, _) = self.in_flight[pick % self.in_flight.len()];
                 self.s
                     .handle(now, Event::AttemptAnswered { attempt })
                     .unwrap();
@@ -273,7 +279,7 @@ impl Checker {
             else {
                 continue;
             };
-            self.in_flight.push(attempt);
+            self.in_flight.push((attempt, lead));
             let p = policy(campaign.0).validate().unwrap();
             // Never in the callee's quiet hours, with the zone the number tells.
             let (expected_tz, _) =
@@ -466,6 +472,7 @@ proptest! {
         s.handle(start, Event::LeadAdded(Box::new(NewLead::new(1, 1, "+74951234567", start)))).unwrap();
         let mut now = start;
         let mut dials = 0u8;
+        let mut trunk_failures = 0usize;
         let mut closed = None;
         for _ in 0..200 {
             while let Some(a) = s.poll_action() {
@@ -473,11 +480,16 @@ proptest! {
                     Action::Dial { attempt, attempt_no, .. } => {
                         dials += 1;
                         prop_assert_eq!(attempt_no, dials);
-                        let (o, callback) = outcomes[usize::from(dials - 1) % outcomes.len()];
+                        let (o, callback) = outcomes[(usize::from(dials - 1) + trunk_failures) % outcomes.len()];
                         let outcome = match Outcome::ALL[o] {
                             Outcome::InvalidNumber | Outcome::Contact => Outcome::Busy,
                             other => other,
                         };
+                        if outcome == Outcome::TrunkFailure {
+                            // Does not count: the callee never heard it.
+                            dials -= 1;
+                            trunk_failures += 1;
+                        }
                         if callback {
                             let _ = s.handle(now, Event::CallbackAgreed { lead: LeadId(1), at: now.plus(Duration::from_secs(600)) });
                         }

@@ -1,0 +1,195 @@
+//! Calls in the engine: placing a dial through a trunk (or waiting for the trunk's next
+//! calls-per-second token), moving a call that a trunk failed to the next trunk, and turning a
+//! call's end into the attempt's outcome.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use predial_core::dialer::{AttemptId, Event, LeadId, Outcome, Phone};
+use tracing::{debug, info, warn};
+
+use super::{Engine, now_ts};
+use crate::sip::{
+    CallControl, CallEnd, CallEvent, CallUpdate, Ending, Outbound, TrunkVerdict, classify, sdp,
+};
+use crate::trunks::Pick;
+
+/// A dial the core asked for, not yet on a trunk.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingDial {
+    pub attempt: AttemptId,
+    pub lead: LeadId,
+    pub campaign: u32,
+    pub phone: Phone,
+    /// Trunks this call already failed on.
+    pub tried: Vec<usize>,
+}
+
+/// A call on a trunk.
+pub struct LiveCall {
+    pub(crate) dial: PendingDial,
+    pub trunk: usize,
+    pub control: CallControl,
+    pub answered: bool,
+    pub bridged: bool,
+    pub abandoned: bool,
+}
+
+impl Engine {
+    pub(crate) fn dial(&mut self, dial: PendingDial) {
+        let now = Instant::now();
+        match self.pool.pick(now, &dial.tried) {
+            Pick::Trunk(i) => self.place(dial, i),
+            Pick::Wait(at) => {
+                self.waiting.insert((at, dial.attempt.0), dial);
+            }
+            Pick::Full => {
+                debug!(attempt = %dial.attempt, "no trunk channel free");
+                let _ = self.scheduler.handle(
+                    now_ts(),
+                    Event::AttemptFinished {
+                        attempt: dial.attempt,
+                        outcome: Outcome::TrunkFailure,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(crate) fn retry_waiting(&mut self) {
+        let now = Instant::now();
+        while let Some((&(at, id), _)) = self.waiting.first_key_value() {
+            if at > now {
+                break;
+            }
+            if let Some(dial) = self.waiting.remove(&(at, id)) {
+                self.dial(dial);
+            }
+        }
+    }
+
+    fn place(&mut self, dial: PendingDial, trunk: usize) {
+        let profile = &self.pool.trunks[trunk].profile;
+        let number = profile.dial_string(dial.phone);
+        let transport = match profile.transport {
+            crate::trunks::profile::Transport::Tcp => ";transport=tcp",
+            _ => "",
+        };
+        let next_hop: Option<SocketAddr> = profile.address.parse().ok();
+        let credential = profile
+            .auth
+            .as_ref()
+            .and_then(|a| a.password.as_ref().map(|p| (a.user.clone(), p.clone())));
+        let caller = profile
+            .caller_id_for(dial.campaign)
+            .trim_start_matches('+')
+            .to_string();
+        let rtp: SocketAddr = SocketAddr::new(self.sip.local_addr().ip(), 0);
+        let call = Outbound {
+            id: dial.attempt.0,
+            request_uri: format!("sip:{number}@{}{transport}", profile.address),
+            from_user: caller,
+            from_host: profile.address.clone(),
+            credential,
+            next_hop,
+            ring_timeout: self.config.campaign.ring_timeout,
+            // No media yet: the offer names a port the media side will own.
+            sdp_offer: sdp::offer(dial.attempt.0, SocketAddr::new(rtp.ip(), 40_000)),
+            headers: Vec::new(),
+        };
+        debug!(attempt = %dial.attempt, lead = %dial.lead, trunk = %profile.name, "INVITE");
+        self.placed += 1;
+        let control = self.sip.call(call, self.updates_tx.clone());
+        self.calls.insert(
+            dial.attempt,
+            LiveCall {
+                dial,
+                trunk,
+                control,
+                answered: false,
+                bridged: false,
+                abandoned: false,
+            },
+        );
+    }
+
+    pub(crate) fn on_update(&mut self, update: CallUpdate) {
+        let attempt = AttemptId(update.id);
+        match update.event {
+            CallEvent::Ringing => {}
+            CallEvent::Answered { .. } => {
+                self.answered += 1;
+                if let Some(call) = self.calls.get_mut(&attempt) {
+                    call.answered = true;
+                }
+                let _ = self
+                    .scheduler
+                    .handle(now_ts(), Event::AttemptAnswered { attempt });
+            }
+            CallEvent::Ended(end) => {
+                let Some(call) = self.calls.remove(&attempt) else {
+                    return;
+                };
+                self.pool.release(call.trunk);
+                let outcome = match end {
+                    CallEnd::NotAnswered { ending, rang } => {
+                        let (outcome, verdict) = classify(ending, rang);
+                        match verdict {
+                            TrunkVerdict::Fine => self.pool.worked(call.trunk),
+                            TrunkVerdict::Failing => {
+                                let name = self.pool.trunks[call.trunk].profile.name.clone();
+                                let why = trouble(ending, &name);
+                                if self.pool.failed(call.trunk, Instant::now(), &why) {
+                                    warn!(trunk = %name, problem = %why, "trunk failing: calls move to the next trunk");
+                                }
+                                // Before ringing, the callee never heard it: try the next trunk.
+                                let mut dial = call.dial.clone();
+                                dial.tried.push(call.trunk);
+                                if !rang && dial.tried.len() < self.pool.trunks.len() {
+                                    info!(attempt = %attempt, trunk = %self.pool.trunks[call.trunk].profile.name, ?ending, "trunk failed the call: next trunk");
+                                    self.dial(dial);
+                                    return;
+                                }
+                            }
+                        }
+                        outcome
+                    }
+                    CallEnd::HungUpByUs | CallEnd::HungUpByThem => {
+                        self.pool.worked(call.trunk);
+                        if call.abandoned {
+                            Outcome::Abandoned
+                        } else {
+                            Outcome::Contact
+                        }
+                    }
+                };
+                let _ = self
+                    .scheduler
+                    .handle(now_ts(), Event::AttemptFinished { attempt, outcome });
+            }
+        }
+    }
+}
+
+/// What a trunk's failure of a call means, for the admin reading the log or the trunk's state.
+fn trouble(ending: Ending, trunk: &str) -> String {
+    match ending {
+        Ending::Status(code @ (401 | 407)) => format!(
+            "the trunk refused our credentials ({code} after we answered its challenge): check user and password under [auth] in trunk `{trunk}`'s profile"
+        ),
+        Ending::Status(403) => format!(
+            "the trunk refused our calls (403 Forbidden): check user and password under [auth] in trunk `{trunk}`'s profile, and that the trunk accepts calls from this address"
+        ),
+        Ending::Status(503) => {
+            "the trunk is overloaded or down (503 Service Unavailable)".to_string()
+        }
+        Ending::Status(code) => format!("the trunk failed the call ({code})"),
+        Ending::NoResponse => {
+            "no response from the trunk (timeout): check its address and that it is up".to_string()
+        }
+        Ending::LocalFailure => {
+            format!("the call could not be sent: check the address of trunk `{trunk}`")
+        }
+        Ending::RingTimeout => "rang out".to_string(),
+    }
+}

@@ -1,0 +1,400 @@
+//! The engine: the only place the real clock ticks. One task owns the dialing core (the
+//! `Scheduler`), feeds it the time and what happens on the lines, and carries out its actions:
+//! calls through the trunks, answered calls handed to operators.
+//!
+//! This release runs a campaign end to end through real trunks with stand-in operators (each
+//! answered call is "talked" for a set time, then hung up): enough to prove the SIP side against
+//! real peers. Operators on softphones, storage and the API join it in their issues.
+
+mod calls;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use predial_core::acd::OperatorId;
+use predial_core::dialer::{Action, AttemptId, CampaignId, CampaignPolicy, Event, LeadId, NewLead};
+use predial_core::{Scheduler, Timestamp};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::sip::{
+    CallUpdate, KeepAlive, RegisterTo, Registered, RegistrationState, SipAgent, SipError,
+    SipOptions,
+};
+use crate::trunks::{TrunkPool, TrunkProfile, TrunkState};
+
+pub use calls::LiveCall;
+
+/// What a run needs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub sip: SipOptions,
+    pub trunks: Vec<TrunkProfile>,
+    pub campaign: CampaignPolicy,
+    /// Stand-in operators: how many, and how long each answered call is talked.
+    pub operators: u32,
+    pub talk: Duration,
+    /// Stop when every lead is closed, or after this long.
+    pub deadline: Duration,
+}
+
+/// A lead's end, as the run saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeadResult {
+    pub lead: u64,
+    pub phone: String,
+    pub state: String,
+    pub attempts: u8,
+    pub outcomes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrunkReport {
+    pub name: String,
+    pub state: TrunkState,
+    pub calls: u64,
+    /// Why it is failing, when it is.
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub leads: Vec<LeadResult>,
+    /// Leads refused on the way in (impossible numbers, duplicates), with the reason.
+    pub refused: Vec<(String, String)>,
+    pub calls: u64,
+    pub answered: u64,
+    pub trunks: Vec<TrunkReport>,
+    /// Whether every lead was closed before the deadline.
+    pub finished: bool,
+}
+
+const CAMPAIGN: CampaignId = CampaignId(1);
+
+fn now_ts() -> Timestamp {
+    Timestamp::from_utc(Utc::now())
+}
+
+/// Internal happenings the engine waits on besides SIP.
+enum Note {
+    /// A stand-in operator finished talking: hang the call up.
+    TalkDone(AttemptId),
+    Registration(usize, RegistrationState),
+    /// A trunk's answer to OPTIONS (408: none).
+    Keepalive(usize, u16),
+}
+
+pub struct Engine {
+    scheduler: Scheduler,
+    sip: SipAgent,
+    pool: TrunkPool,
+    config: EngineConfig,
+    calls: HashMap<AttemptId, LiveCall>,
+    /// Dials waiting for a calls-per-second token: (when, attempt).
+    waiting: BTreeMap<(Instant, u64), calls::PendingDial>,
+    updates_tx: mpsc::UnboundedSender<CallUpdate>,
+    updates: mpsc::UnboundedReceiver<CallUpdate>,
+    notes_tx: mpsc::UnboundedSender<Note>,
+    notes: mpsc::UnboundedReceiver<Note>,
+    /// Per trunk: its registration, and whether its last OPTIONS was answered.
+    registrations: Vec<Option<Registered>>,
+    alive: Vec<bool>,
+    _keepalives: Vec<KeepAlive>,
+    channel_limit: u32,
+    placed: u64,
+    answered: u64,
+}
+
+impl Engine {
+    /// Starts SIP, registers the trunks that register, and sets up the campaign.
+    pub async fn start(config: EngineConfig) -> Result<Engine, SipError> {
+        let sip = SipAgent::start(config.sip.clone()).await?;
+        let pool = TrunkPool::new(config.trunks.clone(), Instant::now());
+        let (updates_tx, updates) = mpsc::unbounded_channel();
+        let (notes_tx, notes) = mpsc::unbounded_channel();
+        let mut registrations = Vec::new();
+        let mut keepalives = Vec::new();
+        for (i, t) in pool.trunks.iter().enumerate() {
+            if !t.profile.keepalive.is_zero() {
+                let tx = notes_tx.clone();
+                let target = t
+                    .profile
+                    .registration
+                    .as_ref()
+                    .and_then(|r| r.registrar.clone())
+                    .unwrap_or_else(|| t.profile.address.clone());
+                keepalives.push(sip.keep_alive(&target, t.profile.keepalive, move |status| {
+                    let _ = tx.send(Note::Keepalive(i, status));
+                }));
+            }
+            let (Some(reg), Some(auth)) = (&t.profile.registration, &t.profile.auth) else {
+                registrations.push(None);
+                continue;
+            };
+            let to = RegisterTo {
+                registrar: reg
+                    .registrar
+                    .clone()
+                    .unwrap_or_else(|| t.profile.address.clone()),
+                user: auth.user.clone(),
+                password: auth.password.clone().unwrap_or_default(),
+                expires: reg.expires,
+            };
+            let tx = notes_tx.clone();
+            registrations.push(Some(sip.keep_registered(to, move |state| {
+                let _ = tx.send(Note::Registration(i, state));
+            })?));
+        }
+        let mut scheduler = Scheduler::new();
+        let now = now_ts();
+        scheduler
+            .handle(
+                now,
+                Event::CampaignSaved {
+                    campaign: CAMPAIGN,
+                    policy: Box::new(config.campaign.clone()),
+                },
+            )
+            .map_err(|e| SipError::Stack(format!("campaign: {e}")))?;
+        for op in 1..=config.operators {
+            let operator = OperatorId(op);
+            let _ = scheduler.handle(
+                now,
+                Event::OperatorLogin {
+                    operator,
+                    campaigns: vec![CAMPAIGN],
+                },
+            );
+            let _ = scheduler.handle(now, Event::OperatorReady { operator });
+        }
+        Ok(Engine {
+            scheduler,
+            sip,
+            pool,
+            config,
+            calls: HashMap::new(),
+            waiting: BTreeMap::new(),
+            updates_tx,
+            updates,
+            notes_tx,
+            notes,
+            alive: vec![true; registrations.len()],
+            registrations,
+            _keepalives: keepalives,
+            channel_limit: u32::MAX,
+            placed: 0,
+            answered: 0,
+        })
+    }
+
+    /// The SIP address predial listens on.
+    pub fn sip_addr(&self) -> std::net::SocketAddr {
+        self.sip.local_addr()
+    }
+
+    /// Adds leads; those refused come back with the reason.
+    pub fn add_leads(&mut self, leads: Vec<NewLead>) -> Vec<(String, String)> {
+        let now = now_ts();
+        let mut refused = Vec::new();
+        for lead in leads {
+            let phone = lead.phone.clone();
+            if let Err(e) = self.scheduler.handle(now, Event::LeadAdded(Box::new(lead))) {
+                refused.push((phone, e.to_string()));
+            }
+        }
+        refused
+    }
+
+    /// Runs until every lead is closed or the deadline passes.
+    pub async fn run(mut self, ids: Vec<LeadId>, refused: Vec<(String, String)>) -> RunReport {
+        let deadline = tokio::time::Instant::now() + self.config.deadline;
+        let mut finished = false;
+        loop {
+            self.sync_channels();
+            while let Some(action) = self.scheduler.poll_action() {
+                self.act(action);
+            }
+            if ids
+                .iter()
+                .all(|id| self.scheduler.lead(*id).is_none_or(|l| l.state.is_final()))
+                && self.calls.is_empty()
+            {
+                finished = true;
+                break;
+            }
+            let now_i = tokio::time::Instant::now();
+            let wake = self.scheduler.poll_timeout().map(|w| {
+                let ahead = w.at.since(now_ts());
+                now_i + ahead
+            });
+            let cps = self
+                .waiting
+                .keys()
+                .next()
+                .map(|(at, _)| tokio::time::Instant::from_std(*at));
+            let sleep_to = [wake, cps, Some(deadline)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(deadline);
+            tokio::select! {
+                _ = tokio::time::sleep_until(sleep_to) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        break;
+                    }
+                    let _ = self.scheduler.handle(now_ts(), Event::Tick);
+                    self.retry_waiting();
+                }
+                Some(update) = self.updates.recv() => self.on_update(update),
+                Some(note) = self.notes.recv() => self.on_note(note),
+            }
+        }
+        for call in self.calls.values() {
+            call.control.hang_up();
+        }
+        let leads = ids
+            .iter()
+            .filter_map(|id| self.scheduler.lead(*id))
+            .map(|l| LeadResult {
+                lead: l.id.0,
+                phone: l.phone.to_string(),
+                state: l.state.as_str().to_string(),
+                attempts: l.attempts,
+                outcomes: l.history.iter().map(|o| o.as_str().to_string()).collect(),
+            })
+            .collect();
+        let trunks = self
+            .pool
+            .trunks
+            .iter()
+            .map(|t| TrunkReport {
+                name: t.profile.name.clone(),
+                state: t.state,
+                calls: t.calls,
+                problem: t.problem.clone(),
+            })
+            .collect();
+        self.sip.shutdown();
+        RunReport {
+            leads,
+            refused,
+            calls: self.placed,
+            answered: self.answered,
+            trunks,
+            finished,
+        }
+    }
+
+    /// Tells the core how many calls the trunks can carry now.
+    fn sync_channels(&mut self) {
+        let limit = self.pool.in_use() + self.pool.free_channels(Instant::now());
+        if limit != self.channel_limit {
+            self.channel_limit = limit;
+            let _ = self
+                .scheduler
+                .handle(now_ts(), Event::ChannelLimit { channels: limit });
+        }
+    }
+
+    fn act(&mut self, action: Action) {
+        match action {
+            Action::Dial {
+                attempt,
+                lead,
+                campaign,
+                phone,
+                ..
+            } => {
+                self.dial(calls::PendingDial {
+                    attempt,
+                    lead,
+                    campaign: campaign.0,
+                    phone,
+                    tried: Vec::new(),
+                });
+            }
+            Action::Bridge { attempt, .. } => {
+                // A stand-in operator talks for a while, then hangs up.
+                if let Some(call) = self.calls.get_mut(&attempt) {
+                    call.bridged = true;
+                }
+                let tx = self.notes_tx.clone();
+                let talk = self.config.talk;
+                tokio::spawn(async move {
+                    tokio::time::sleep(talk).await;
+                    let _ = tx.send(Note::TalkDone(attempt));
+                });
+            }
+            Action::Abandon { attempt, audit } => {
+                info!(lead = %audit.lead, waited_ms = audit.waited_ms, "abandoned: no operator free");
+                if let Some(call) = self.calls.get_mut(&attempt) {
+                    call.abandoned = true;
+                    call.control.hang_up();
+                }
+            }
+            Action::Preview { operator, .. } => {
+                let _ = self
+                    .scheduler
+                    .handle(now_ts(), Event::PreviewDial { operator });
+            }
+            Action::LeadClosed { .. } | Action::OperatorState { .. } => {}
+        }
+    }
+
+    fn on_note(&mut self, note: Note) {
+        match note {
+            Note::TalkDone(attempt) => {
+                if let Some(call) = self.calls.get(&attempt) {
+                    call.control.hang_up();
+                }
+            }
+            Note::Registration(i, state) => {
+                let name = self.pool.trunks[i].profile.name.clone();
+                let result = match state {
+                    RegistrationState::Registered { .. } => Ok(()),
+                    RegistrationState::Rejected { status } => Err(format!(
+                        "the registrar refused our registration ({status}): check user and password under [auth] in trunk `{name}`'s profile"
+                    )),
+                    RegistrationState::Unreachable { reason } => Err(format!(
+                        "the registrar does not answer ({reason}): check [registration] registrar and the address of trunk `{name}`"
+                    )),
+                };
+                if let Err(why) = &result {
+                    warn!(trunk = %name, problem = %why, "trunk registration failed: trunk failing");
+                } else if self.pool.trunks[i].state != TrunkState::Up {
+                    info!(trunk = %name, "trunk registered: up");
+                }
+                self.pool.reachable(i, result, Instant::now());
+            }
+            Note::Keepalive(i, status) => {
+                let name = self.pool.trunks[i].profile.name.clone();
+                // Any answer but a timeout or a server error means the trunk is there.
+                let up = status != 408 && status < 500;
+                let was = std::mem::replace(&mut self.alive[i], up);
+                if !up {
+                    let why = format!(
+                        "the trunk does not answer OPTIONS ({status}): check that it is up and reachable"
+                    );
+                    if was {
+                        warn!(trunk = %name, problem = %why, "trunk failing");
+                    }
+                    self.pool.reachable(i, Err(why), Instant::now());
+                } else if !was {
+                    match &self.registrations[i] {
+                        // Back after an outage: the registrar may have forgotten us.
+                        Some(reg) => {
+                            info!(trunk = %name, "trunk answers OPTIONS again: registering");
+                            reg.refresh_now();
+                        }
+                        None => {
+                            info!(trunk = %name, "trunk answers OPTIONS again: up");
+                            self.pool.reachable(i, Ok(()), Instant::now());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
