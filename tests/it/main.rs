@@ -3,7 +3,9 @@
 
 mod bench;
 mod check;
+mod dial;
 mod peers;
+mod register;
 mod sim;
 mod sip;
 

@@ -77,6 +77,59 @@ impl Peer {
         peer
     }
 
+    /// kamailio as a registrar on `port` (a free one when `None`), from
+    /// `kamailio-registrar.cfg` with its port and folders made this test's own.
+    pub fn kamailio(port: Option<u16>) -> Peer {
+        need("kamailio", "kamailio");
+        let port = port.unwrap_or_else(free_port);
+        let dir = std::env::temp_dir().join(format!("predial-kam-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a folder for kamailio");
+        let cfg = std::fs::read_to_string(scenario("kamailio-registrar.cfg"))
+            .expect("the kamailio config")
+            .replace("5070", &port.to_string())
+            .replace("/tmp/kam", &dir.to_string_lossy());
+        let cfg_file = dir.join("kamailio.cfg");
+        std::fs::write(&cfg_file, cfg).expect("the kamailio config is written");
+        let log = dir.join("kamailio.log");
+        let out = std::fs::File::create(&log).expect("a log file");
+        let child = Command::new("kamailio")
+            .arg("-f")
+            .arg(&cfg_file)
+            .args(["-DD", "-E", "-Y"])
+            .arg(&dir)
+            .arg("-w")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out)
+            .spawn()
+            .expect("kamailio starts");
+        let peer = Peer {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            log,
+        };
+        peer.wait_listening();
+        peer
+    }
+
+    /// kamailio's registered contacts (`kamcmd ul.dump`): the lines naming an address.
+    pub fn kamailio_contacts(&self) -> Vec<String> {
+        let ctl = self.log.with_file_name("kamailio_ctl");
+        let out = Command::new("kamcmd")
+            .arg("-s")
+            .arg(format!("unix:{}", ctl.display()))
+            .arg("ul.dump")
+            .stdin(Stdio::null())
+            .output();
+        let Ok(out) = out else { return Vec::new() };
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("Address:"))
+            .map(|l| l.trim().to_string())
+            .collect()
+    }
+
     /// Waits (bounded) until the peer answers an OPTIONS on its port... SIPp UAS scenarios
     /// ignore OPTIONS, so this waits until its UDP port is taken instead.
     fn wait_listening(&self) {
@@ -107,6 +160,12 @@ impl Drop for Peer {
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 let _ = std::fs::remove_file(&self.log);
+                if let Some(dir) = self.log.parent().filter(|d| {
+                    d.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("predial-kam-"))
+                }) {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));

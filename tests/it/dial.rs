@@ -1,0 +1,288 @@
+//! `predial dial` against real SIP peers: a campaign through SIPp trunks, every lead ending as
+//! the callee (SIPp) chose, with the campaign's retries; digest auth; failover between trunks.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::peers::{Peer, free_port};
+use super::{json, predial};
+
+/// Short back-offs and no quiet hours, so a campaign runs its whole course in about a minute.
+const CAMPAIGN: &str = r#"
+[campaign]
+max_attempts = 5
+ring_timeout = "15s"
+quiet_hours = { start = "00:00", end = "00:00" }
+wrap_up = "1s"
+
+[campaign.backoff]
+busy = ["2s"]
+no_answer = ["2s"]
+unreachable = ["3s", "1s"]
+abandoned = ["2s"]
+trunk_failure = ["1s"]
+"#;
+
+/// A folder of its own for one test's files, removed when dropped.
+struct Workdir(PathBuf);
+
+impl Workdir {
+    fn new(name: &str) -> Workdir {
+        let dir = std::env::temp_dir().join(format!(
+            "predial-dial-{name}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(dir.join("profiles")).unwrap();
+        std::fs::write(dir.join("campaign.toml"), CAMPAIGN).unwrap();
+        Workdir(dir)
+    }
+
+    fn trunk(&self, file: &str, text: &str) {
+        std::fs::write(self.0.join("profiles").join(file), text).unwrap();
+    }
+
+    fn leads(&self, phones: &[&str]) {
+        let text: String = phones
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{p},order-{i}\n"))
+            .collect();
+        std::fs::write(self.0.join("leads.csv"), text).unwrap();
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+
+    /// Runs `predial dial ... --json` with these files.
+    fn dial(&self, extra: &[&str]) -> std::process::Output {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut args = vec![
+            "dial",
+            "--leads",
+            &self.0.join("leads.csv").to_str().unwrap().to_owned(),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        args.extend(
+            [
+                "--profiles",
+                &self.path("profiles"),
+                "--campaign",
+                &self.path("campaign.toml"),
+                "--sip-listen",
+                &listen,
+                "--json",
+            ]
+            .map(String::from),
+        );
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        predial(&refs)
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn trunk_profile(name: &str, owner: &str, peer: &Peer, extra: &str) -> String {
+    format!(
+        "name = \"{name}\"\nowner = \"{owner}\"\naddress = \"{}\"\nchannels = 20\ncps = 20\ncaller_id = \"+74951234567\"\n{extra}",
+        peer.addr
+    )
+}
+
+/// The lead whose phone ends with `digit`.
+fn lead<'a>(report: &'a Value, phone_end: &str) -> &'a Value {
+    report["leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["phone"].as_str().unwrap().ends_with(phone_end))
+        .unwrap_or_else(|| panic!("no lead ending in {phone_end}: {report}"))
+}
+
+fn outcomes(l: &Value) -> Vec<&str> {
+    l["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect()
+}
+
+fn trunk<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["trunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no trunk {name}: {report}"))
+}
+
+/// The population leads and what SIPp's `uas-population.xml` does with each.
+const POPULATION: &[&str] = &[
+    "+74951110000", // answers, waits for our BYE
+    "+74951110003", // answers, hangs up itself after 3 s
+    "+74951110004", // answers after 6 s of ringing
+    "+74951110005", // 486 Busy Here
+    "+74951110006", // rings and never answers: our ring timeout cancels it
+    "+74951110007", // 404 Not Found
+    "+74951110008", // 503 Service Unavailable
+];
+
+/// Checks every population lead ended as SIPp chose, with the campaign's 5 attempts for those
+/// that are retried.
+fn assert_population(report: &Value) {
+    let retried = |end: &str, outcome: &str| {
+        let l = lead(report, end);
+        assert_eq!(l["state"], "exhausted", "{l}");
+        assert_eq!(l["attempts"], 5, "{l}");
+        assert_eq!(outcomes(l), vec![outcome; 5], "{l}");
+    };
+    for end in ["0", "3", "4"] {
+        let l = lead(report, end);
+        assert_eq!(l["state"], "done", "{l}");
+        assert_eq!(outcomes(l), ["contact"], "{l}");
+    }
+    retried("5", "busy");
+    retried("6", "no_answer");
+    retried("8", "unreachable");
+    let l = lead(report, "7");
+    assert_eq!(l["state"], "done", "{l}");
+    assert_eq!(outcomes(l), ["invalid_number"], "{l}");
+    assert_eq!(report["answered"], 3);
+    assert_eq!(report["finished"], true);
+}
+
+#[test]
+fn a_campaign_through_a_sipp_population_ends_as_the_callees_chose() {
+    let peer = Peer::sipp_uas("uas-population.xml", &[]);
+    let w = Workdir::new("population");
+    w.trunk(
+        "callees.toml",
+        &trunk_profile("callees", "customer", &peer, ""),
+    );
+    w.leads(POPULATION);
+    let out = w.dial(&["--talk-s", "5", "--timeout-s", "240"]);
+    let report = json(&out);
+    assert_population(&report);
+    // 3 answered + 1 invalid + 3 leads × 5 attempts.
+    assert_eq!(report["calls"], 19, "{report}");
+    assert_eq!(trunk(&report, "callees")["calls"], 19);
+}
+
+#[test]
+fn a_trunk_that_challenges_gets_our_credentials_401() {
+    let peer = Peer::sipp_uas("uas-auth.xml", &[]);
+    let w = Workdir::new("auth401");
+    let auth = "[auth]\nuser = \"predial\"\npassword = \"secret\"\n";
+    w.trunk("t.toml", &trunk_profile("authed", "customer", &peer, auth));
+    w.leads(&["+74951110000", "+74951110001", "+74951110002"]);
+    let report = json(&w.dial(&["--talk-s", "1", "--timeout-s", "60"]));
+    for end in ["0", "1", "2"] {
+        assert_eq!(outcomes(lead(&report, end)), ["contact"], "{report}");
+    }
+    assert_eq!(trunk(&report, "authed")["state"], "up");
+    let log = peer.log_text();
+    assert!(!log.contains("403"), "SIPp refused our credentials: {log}");
+}
+
+#[test]
+fn a_trunk_that_challenges_gets_our_credentials_407() {
+    let peer = Peer::sipp_uas("uas-auth-407.xml", &[]);
+    let w = Workdir::new("auth407");
+    let auth = "[auth]\nuser = \"predial\"\npassword = \"secret\"\n";
+    w.trunk("t.toml", &trunk_profile("proxy-authed", "own", &peer, auth));
+    w.leads(&["+74951110000", "+74951110001"]);
+    let report = json(&w.dial(&["--talk-s", "1", "--timeout-s", "60"]));
+    for end in ["0", "1"] {
+        assert_eq!(outcomes(lead(&report, end)), ["contact"], "{report}");
+    }
+    assert_eq!(trunk(&report, "proxy-authed")["state"], "up");
+}
+
+#[test]
+fn a_wrong_password_marks_the_trunk_failing_with_a_clear_error() {
+    let peer = Peer::sipp_uas("uas-auth.xml", &[]);
+    let w = Workdir::new("badauth");
+    let auth = "[auth]\nuser = \"predial\"\npassword = \"not-the-password\"\n";
+    w.trunk("t.toml", &trunk_profile("authed", "customer", &peer, auth));
+    w.leads(&["+74951110000"]);
+    let out = w.dial(&["--timeout-s", "6"]);
+    // The lead is not lost: it stays open (trunk failures do not use up attempts), and the run
+    // stops at its time limit with exit status 3.
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let report: Value = serde_json::from_str(text.trim()).unwrap();
+    let t = trunk(&report, "authed");
+    assert_eq!(t["state"], "failing", "{report}");
+    let problem = t["problem"].as_str().unwrap_or_default();
+    assert!(
+        problem.contains("[auth]") && problem.contains("authed"),
+        "the problem says what to fix: {problem}"
+    );
+    let l = lead(&report, "0");
+    assert!(
+        !["done", "exhausted", "cancelled"].contains(&l["state"].as_str().unwrap()),
+        "still open: {l}"
+    );
+    assert_eq!(l["attempts"], 0, "{l}");
+    assert!(
+        outcomes(l).iter().all(|o| *o == "trunk_failure") && !outcomes(l).is_empty(),
+        "{l}"
+    );
+    assert_eq!(report["finished"], false);
+}
+
+#[test]
+fn calls_move_to_the_next_trunk_when_the_first_answers_503() {
+    let down = Peer::sipp_uas("uas-503.xml", &[]);
+    let callees = Peer::sipp_uas("uas-population.xml", &[]);
+    let w = Workdir::new("failover");
+    w.trunk(
+        "a-customer.toml",
+        &trunk_profile("customer-line", "customer", &down, ""),
+    );
+    w.trunk(
+        "b-own.toml",
+        &trunk_profile("our-backup", "own", &callees, ""),
+    );
+    w.leads(&[
+        "+74951110000",
+        "+74951110001",
+        "+74951110002",
+        "+74951110005",
+        "+74951110007",
+    ]);
+    let report = json(&w.dial(&["--talk-s", "2", "--timeout-s", "120"]));
+    for end in ["0", "1", "2"] {
+        assert_eq!(outcomes(lead(&report, end)), ["contact"], "{report}");
+    }
+    assert_eq!(outcomes(lead(&report, "7")), ["invalid_number"]);
+    assert_eq!(outcomes(lead(&report, "5")), vec!["busy"; 5]);
+    let first = trunk(&report, "customer-line");
+    let backup = trunk(&report, "our-backup");
+    assert_eq!(first["state"], "failing", "{report}");
+    assert!(
+        first["problem"].as_str().unwrap().contains("503"),
+        "{report}"
+    );
+    assert!(first["calls"].as_u64().unwrap() >= 1, "{report}");
+    assert!(
+        backup["calls"].as_u64().unwrap() >= 9,
+        "every call reached the callees through the backup: {report}"
+    );
+    drop(down);
+}

@@ -1,0 +1,190 @@
+//! Registering to a trunk's registrar (kamailio): digest auth, refresh before expiry, and
+//! registering again after the registrar restarts and forgets us.
+
+use std::time::Duration;
+
+use predial::sip::{RegisterTo, RegistrationState, SipAgent, SipOptions};
+use tokio::sync::mpsc;
+
+use super::peers::{Peer, free_port};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+async fn agent() -> SipAgent {
+    let listen = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    SipAgent::start(SipOptions {
+        listen,
+        ..SipOptions::default()
+    })
+    .await
+    .expect("SIP starts")
+}
+
+/// Waits (bounded) for the next registration report.
+async fn next(
+    rx: &mut mpsc::UnboundedReceiver<RegistrationState>,
+    within: Duration,
+) -> RegistrationState {
+    tokio::time::timeout(within, rx.recv())
+        .await
+        .expect("a registration report in time")
+        .expect("reports")
+}
+
+/// Waits (bounded) until kamailio lists a contact on `port`.
+async fn registered_at(kam: &Peer, port: u16, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if kam
+            .kamailio_contacts()
+            .iter()
+            .any(|c| c.contains(&format!(":{port}")))
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
+
+#[test]
+fn registers_refreshes_and_registers_again_after_the_registrar_restarts() {
+    runtime().block_on(async {
+        let kam = Peer::kamailio(None);
+        let port = kam.addr.port();
+        let sip = agent().await;
+        let our_port = sip.local_addr().port();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _reg = sip
+            .keep_registered(
+                RegisterTo {
+                    registrar: kam.addr.to_string(),
+                    user: "predial".into(),
+                    password: "secret".into(),
+                    expires: Duration::from_secs(30),
+                },
+                move |s| {
+                    let _ = tx.send(s);
+                },
+            )
+            .unwrap();
+        // Registered (after kamailio's 401 challenge), and kamailio lists us.
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(10)).await,
+            RegistrationState::Registered { expires: 30 }
+        );
+        assert!(
+            registered_at(&kam, our_port, Duration::from_secs(5)).await,
+            "{}",
+            kam.log_text()
+        );
+
+        // kamailio restarts and forgets every registration (memory only).
+        drop(kam);
+        let kam = Peer::kamailio(Some(port));
+        assert!(
+            kam.kamailio_contacts().is_empty(),
+            "a fresh registrar knows nobody"
+        );
+
+        // The refresh, due before the 30 s expire, registers us again.
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(30)).await,
+            RegistrationState::Registered { expires: 30 }
+        );
+        assert!(
+            registered_at(&kam, our_port, Duration::from_secs(5)).await,
+            "{}",
+            kam.log_text()
+        );
+    });
+}
+
+#[test]
+fn a_registrar_that_refuses_our_password_is_reported_and_retried() {
+    runtime().block_on(async {
+        let kam = Peer::kamailio(None);
+        let sip = agent().await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _reg = sip
+            .keep_registered(
+                RegisterTo {
+                    registrar: kam.addr.to_string(),
+                    user: "predial".into(),
+                    password: "wrong".into(),
+                    expires: Duration::from_secs(60),
+                },
+                move |s| {
+                    let _ = tx.send(s);
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(10)).await,
+            RegistrationState::Rejected { status: 403 }
+        );
+        // Tried again after a back-off, refused again.
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(10)).await,
+            RegistrationState::Rejected { status: 403 }
+        );
+        assert!(kam.kamailio_contacts().is_empty());
+    });
+}
+
+#[test]
+fn a_registered_trunk_carries_calls_through_the_registrar() {
+    let kam = Peer::kamailio(None);
+    let dir = std::env::temp_dir().join(format!(
+        "predial-reg-dial-{}-{}",
+        std::process::id(),
+        kam.addr.port()
+    ));
+    std::fs::create_dir_all(dir.join("profiles")).unwrap();
+    std::fs::write(
+        dir.join("profiles/pbx.toml"),
+        format!(
+            "name = \"pbx\"\nowner = \"customer\"\naddress = \"{}\"\nchannels = 5\ncps = 5\ncaller_id = \"+74951234567\"\nkeepalive = \"5s\"\n\n[auth]\nuser = \"predial\"\npassword = \"secret\"\n\n[registration]\nexpires = \"60s\"\n",
+            kam.addr
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("campaign.toml"),
+        "[campaign]\nquiet_hours = { start = \"00:00\", end = \"00:00\" }\n",
+    )
+    .unwrap();
+    // Nobody is registered under this number at the PBX: kamailio answers 404.
+    std::fs::write(dir.join("leads.csv"), "+74951110009\n").unwrap();
+    let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let out = super::predial(&[
+        "dial",
+        "--leads",
+        &p("leads.csv"),
+        "--profiles",
+        &p("profiles"),
+        "--campaign",
+        &p("campaign.toml"),
+        "--sip-listen",
+        &listen,
+        "--timeout-s",
+        "30",
+        "--json",
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = super::json(&out);
+    assert_eq!(report["trunks"][0]["state"], "up", "{report}");
+    assert_eq!(
+        report["leads"][0]["outcomes"][0], "invalid_number",
+        "{report}"
+    );
+    let log = kam.log_text();
+    assert!(log.is_empty() || !log.contains("ERROR"), "{log}");
+}
