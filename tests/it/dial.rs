@@ -59,14 +59,7 @@ impl Workdir {
     /// Runs `predial dial ... --json` with these files.
     fn dial(&self, extra: &[&str]) -> std::process::Output {
         let listen = format!("127.0.0.1:{}", free_port());
-        let mut args = vec![
-            "dial",
-            "--leads",
-            &self.0.join("leads.csv").to_str().unwrap().to_owned(),
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
+        let mut args: Vec<String> = vec!["dial".into(), "--leads".into(), self.path("leads.csv")];
         args.extend(
             [
                 "--profiles",
