@@ -20,6 +20,7 @@ use tracing::{debug, warn};
 use super::call::{CallControl, CallUpdate, Outbound, run_call};
 use super::inspect::Fixups;
 use super::register::{self, KeepAlive, RegisterTo, Registered, RegistrationState};
+use super::screen::Screen;
 
 #[derive(Debug, Error)]
 pub enum SipError {
@@ -82,6 +83,7 @@ impl SipAgent {
             .with_transport_layer(transports)
             .with_cancel_token(cancel.child_token())
             .with_inspector(Box::new(Fixups))
+            .with_transport_inspector(Box::new(Screen))
             .with_option(EndpointOption {
                 callid_format: CallIdFormat::Uuid,
                 ..EndpointOption::default()

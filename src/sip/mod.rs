@@ -6,6 +6,7 @@ mod call;
 mod inspect;
 pub mod outcome;
 mod register;
+pub mod screen;
 pub mod sdp;
 
 pub use agent::{SipAgent, SipError, SipOptions};

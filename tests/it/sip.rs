@@ -176,3 +176,75 @@ fn a_callee_hanging_up_ends_the_call() {
         assert_eq!(agent.dialogs(), 0);
     });
 }
+
+/// Sends `data` to `to` from a fresh UDP socket and returns the first reply, if any (bounded).
+fn exchange(to: std::net::SocketAddr, data: &[u8]) -> Option<String> {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    s.send_to(data, to).unwrap();
+    let mut buf = [0u8; 4096];
+    s.recv_from(&mut buf)
+        .ok()
+        .map(|(n, _)| String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+fn request(method: &str, cseq: &str, content_length: &str, port: u16) -> String {
+    format!(
+        "{method} sip:predial@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-screen-{method}-{cseq}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:probe@127.0.0.1>;tag=p1\r\n\
+         To: <sip:predial@127.0.0.1>\r\n\
+         Call-ID: screen-{method}-{cseq}@127.0.0.1\r\n\
+         CSeq: {cseq}\r\n\
+         Content-Length: {content_length}\r\n\r\n"
+    )
+}
+
+#[test]
+fn bad_messages_get_4xx_or_are_dropped_and_the_agent_keeps_working() {
+    runtime().block_on(async {
+        let listen = format!("127.0.0.1:{}", super::peers::free_port());
+        let agent = SipAgent::start(SipOptions {
+            listen: listen.parse().unwrap(),
+            ..SipOptions::default()
+        })
+        .await
+        .unwrap();
+        let to = agent.local_addr();
+        let probe = move |data: Vec<u8>| tokio::task::spawn_blocking(move || exchange(to, &data));
+        // CSeq names another method: 400, on the request's own transaction.
+        let reply = probe(request("OPTIONS", "1 BYE", "0", 9).into_bytes())
+            .await
+            .unwrap();
+        let reply = reply.expect("an answer");
+        assert!(reply.starts_with("SIP/2.0 400"), "{reply}");
+        assert!(
+            reply.contains("branch=z9hG4bK-screen-OPTIONS-1 BYE"),
+            "{reply}"
+        );
+        // A datagram shorter than its Content-Length: 400.
+        let reply = probe(request("OPTIONS", "2 OPTIONS", "300", 9).into_bytes())
+            .await
+            .unwrap();
+        assert!(reply.expect("an answer").starts_with("SIP/2.0 400"));
+        // Garbage, and a message without Via: nothing comes back.
+        assert_eq!(
+            probe(b"\x00\x01garbage\r\n\r\n".to_vec()).await.unwrap(),
+            None
+        );
+        let no_via: String = request("OPTIONS", "3 OPTIONS", "0", 9)
+            .lines()
+            .filter(|l| !l.starts_with("Via:"))
+            .map(|l| format!("{l}\r\n"))
+            .collect();
+        assert_eq!(probe(no_via.into_bytes()).await.unwrap(), None);
+        // And a good OPTIONS still gets 200.
+        let reply = probe(request("OPTIONS", "4 OPTIONS", "0", 9).into_bytes())
+            .await
+            .unwrap();
+        assert!(reply.expect("an answer").starts_with("SIP/2.0 200"));
+        agent.shutdown();
+    });
+}
