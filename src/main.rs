@@ -43,8 +43,22 @@ enum BenchCommand {
     Scheduler(cli::bench::SchedulerArgs),
 }
 
+/// Logs go to stderr (stdout is for results and `--json`). `PREDIAL_LOG` sets what is logged,
+/// in `tracing` filter syntax; the default is predial's own notices and warnings, and only the
+/// SIP stack's warnings.
+fn start_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PREDIAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("predial=info,rsipstack=warn,warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    start_logging();
     let result = match cli.command {
         Command::Sim(args) => cli::sim::run(*args),
         Command::Bench(BenchCommand::Scheduler(args)) => cli::bench::scheduler(args),

@@ -87,6 +87,8 @@ impl Engine {
         let rtp: SocketAddr = SocketAddr::new(self.sip.local_addr().ip(), 0);
         let call = Outbound {
             id: dial.attempt.0,
+            lead: dial.lead.0,
+            trunk: profile.name.clone(),
             request_uri: format!("sip:{number}@{}{transport}", profile.address),
             from_user: caller,
             from_host: profile.address.clone(),
@@ -140,7 +142,7 @@ impl Engine {
                                 let name = self.pool.trunks[call.trunk].profile.name.clone();
                                 let why = trouble(ending, &name);
                                 if self.pool.failed(call.trunk, Instant::now(), &why) {
-                                    warn!(trunk = %name, problem = %why, "trunk failing: calls move to the next trunk");
+                                    warn!(trunk = %name, problem = %why, "trunk failing: set aside, calls go to the next trunk in order");
                                 }
                                 // Before ringing, the callee never heard it: try the next trunk.
                                 let mut dial = call.dial.clone();

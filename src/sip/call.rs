@@ -22,6 +22,9 @@ use super::outcome::Ending;
 pub struct Outbound {
     /// The caller's id for this call (the attempt), echoed in every update.
     pub id: u64,
+    /// For the logs: the lead called and the trunk carrying the call.
+    pub lead: u64,
+    pub trunk: String,
     /// Whom to call: `sip:79161234567@trunk.example:5060`.
     pub request_uri: String,
     /// The caller id (From user) and the From host.
@@ -99,7 +102,14 @@ pub(crate) async fn run_call(
     updates: mpsc::UnboundedSender<CallUpdate>,
     commands: mpsc::UnboundedReceiver<Command>,
 ) {
-    let span = info_span!("call", attempt = call.id, to = %mask(&call.request_uri));
+    let span = info_span!(
+        "call",
+        attempt = call.id,
+        lead = call.lead,
+        trunk = %call.trunk,
+        call_id = tracing::field::Empty,
+        to = %mask(&call.request_uri)
+    );
     let id = call.id;
     let end = place(layer, contact_addr, call, &updates, commands)
         .instrument(span)
@@ -173,6 +183,8 @@ async fn place(
             return failed;
         }
     };
+    tracing::Span::current().record("call_id", dialog.id().call_id.as_str());
+    debug!("INVITE sent");
     let ring_deadline = tokio::time::Instant::now() + call.ring_timeout;
     let mut rang = false;
     let mut answered = false;

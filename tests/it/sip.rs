@@ -18,6 +18,8 @@ fn runtime() -> tokio::runtime::Runtime {
 fn call_to(id: u64, number: &str, peer: &Peer, ring_timeout: Duration) -> Outbound {
     Outbound {
         id,
+        lead: id,
+        trunk: "sipp".into(),
         request_uri: format!("sip:{number}@{}", peer.addr),
         from_user: "74951234567".into(),
         from_host: "predial.test".into(),
