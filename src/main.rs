@@ -41,6 +41,9 @@ enum Command {
 enum BenchCommand {
     /// The scheduler with a million queued leads: decisions per second, tick cost, memory.
     Scheduler(cli::bench::SchedulerArgs),
+    /// Calls per second against a SIP peer (a SIPp UAS): N short calls (answered, held,
+    /// hung up) offered at a rate; setup latency, failures, calls up at once.
+    Cps(cli::bench::CpsArgs),
 }
 
 /// Logs go to stderr (stdout is for results and `--json`). `PREDIAL_LOG` sets what is logged,
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sim(args) => cli::sim::run(*args),
         Command::Bench(BenchCommand::Scheduler(args)) => cli::bench::scheduler(args),
+        Command::Bench(BenchCommand::Cps(args)) => cli::bench::cps(args),
         Command::CheckConfig(args) => cli::check::check(args),
         Command::Dial(args) => cli::dial::dial(*args),
     };

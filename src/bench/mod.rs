@@ -2,4 +2,5 @@
 //! reports figures as JSON (see docs/benchmarks.md for the figures and how they compare).
 
 pub mod alloc;
+pub mod cps;
 pub mod scheduler;

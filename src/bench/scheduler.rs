@@ -256,7 +256,7 @@ pub fn take_dials(s: &mut Scheduler, calls: &mut Vec<AttemptId>) {
 
 pub fn run(opts: &Options) -> SchedulerBench {
     let start = bench_start();
-    let heap_before = alloc::in_use();
+    let heap_before = alloc::start_counting();
 
     // 1. Load.
     say(opts, &format!("loading {} leads...", opts.leads));
@@ -265,7 +265,7 @@ pub fn run(opts: &Options) -> SchedulerBench {
     let load_s = t.elapsed().as_secs_f64();
     let heap_after = alloc::in_use();
     let bytes_per_lead = match (heap_before, heap_after) {
-        (Some(a), Some(b)) if accepted > 0 => b.saturating_sub(a) as f64 / accepted as f64,
+        (Some(a), Some(b)) if accepted > 0 => b.wrapping_sub(a) as f64 / accepted as f64,
         _ => 0.0,
     };
     let held = s.held_len() as u64;

@@ -68,3 +68,114 @@ pub fn scheduler(args: SchedulerArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub struct CpsArgs {
+    /// The SIP peer to call, HOST:PORT (a SIPp UAS: `sipp -sn uas -i 127.0.0.1 -p 5090`).
+    #[arg(long, value_name = "HOST:PORT")]
+    target: String,
+    /// Calls to place.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    calls: u64,
+    /// Calls offered per second.
+    #[arg(long, value_name = "R", default_value_t = 2_000.0)]
+    rate: f64,
+    /// How long each answered call is held before predial hangs up, milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2_000)]
+    hold_ms: u64,
+    /// Where predial listens for SIP (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    sip_listen: String,
+    /// Calls being set up at once (INVITE sent, not answered yet), at most; past it the offered
+    /// rate waits.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    max_pending: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn cps(args: CpsArgs) -> anyhow::Result<ExitCode> {
+    if predial::trunks::profile::host_port(&args.target).is_none() {
+        bail!(
+            "--target: `{}` is not HOST:PORT (like 127.0.0.1:5090)",
+            args.target
+        );
+    }
+    if args.calls == 0 || args.calls > 10_000_000 {
+        bail!("--calls: use 1 to 10000000");
+    }
+    if !(args.rate.is_finite() && args.rate > 0.0 && args.rate <= 100_000.0) {
+        bail!("--rate: use more than 0 and at most 100000 calls per second");
+    }
+    if args.hold_ms > 3_600_000 {
+        bail!("--hold-ms: at most 3600000 (an hour)");
+    }
+    let listen = args.sip_listen.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--sip-listen: `{}` is not an address like 127.0.0.1:0",
+            args.sip_listen
+        )
+    })?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    if threads == 0 || threads > 256 {
+        bail!("--threads: use 1 to 256");
+    }
+    let runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+    };
+    let r = runtime.block_on(predial::bench::cps::run(predial::bench::cps::Options {
+        target: args.target,
+        calls: args.calls,
+        rate: args.rate,
+        hold: std::time::Duration::from_millis(args.hold_ms),
+        listen,
+        max_pending: args.max_pending.max(1),
+        progress: !args.json,
+    }));
+    // Answered calls leave their INVITE transactions draining for 32 s (RFC 6026); nothing
+    // waits for them.
+    runtime.shutdown_background();
+    let r = r?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&r).expect("the report serialises")
+        );
+    } else {
+        println!(
+            "predial bench cps: {} calls to {} offered at {}/s, held {} ms",
+            r.calls, r.target, r.offered_cps, r.hold_ms
+        );
+        println!(
+            "  completed           {:>8}  failed {}{}",
+            r.completed,
+            r.failed,
+            if r.failures.is_empty() {
+                String::new()
+            } else {
+                format!(" ({:?})", r.failures)
+            }
+        );
+        println!("  calls per second    {:>8.0}", r.cps);
+        println!(
+            "  setup (INVITE->200) p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+            r.setup_ms.p50, r.setup_ms.p99, r.setup_ms.max
+        );
+        println!("  calls up at once    {:>8}", r.concurrent_max);
+    }
+    // Failures are a result of the measurement, reported above, not an error of the command.
+    Ok(ExitCode::SUCCESS)
+}

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rsipstack::EndpointBuilder;
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::platform::CancellationToken;
+use rsipstack::platform::net::UdpSocket as PlatformUdpSocket;
 use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transaction::endpoint::{EndpointInnerRef, EndpointOption};
 use rsipstack::transaction::{CallIdFormat, TransactionReceiver};
@@ -37,6 +38,10 @@ pub struct SipOptions {
     pub listen: SocketAddr,
     /// Sent in User-Agent.
     pub user_agent: String,
+    /// The UDP socket's receive and send buffers, bytes (the kernel caps them at
+    /// net.core.rmem_max / wmem_max). Bursts of calls overflow small buffers, and every lost
+    /// datagram costs a retransmission.
+    pub udp_buffer: usize,
 }
 
 impl Default for SipOptions {
@@ -44,6 +49,7 @@ impl Default for SipOptions {
         SipOptions {
             listen: "127.0.0.1:5060".parse().expect("a valid constant"),
             user_agent: format!("predial/{}", env!("CARGO_PKG_VERSION")),
+            udp_buffer: 4 << 20,
         }
     }
 }
@@ -64,10 +70,11 @@ impl SipAgent {
             addr: options.listen,
             reason,
         };
-        let udp =
-            UdpConnection::create_connection(options.listen, None, Some(cancel.child_token()))
-                .await
-                .map_err(|e| listen_err(e.to_string()))?;
+        let socket = udp_socket(options.listen, options.udp_buffer)
+            .map_err(|e| listen_err(e.to_string()))?;
+        let udp = UdpConnection::from_socket(socket, None, Some(cancel.child_token()))
+            .await
+            .map_err(|e| listen_err(e.to_string()))?;
         let local = udp
             .get_addr()
             .get_socketaddr()
@@ -168,6 +175,19 @@ impl SipAgent {
     pub fn shutdown(&self) {
         self.cancel.cancel();
     }
+}
+
+/// A UDP socket on `addr` with large buffers, for the stack.
+fn udp_socket(addr: SocketAddr, buffer: usize) -> std::io::Result<Arc<dyn PlatformUdpSocket>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller buffer than asked for still works.
+    let _ = socket.set_recv_buffer_size(buffer);
+    let _ = socket.set_send_buffer_size(buffer);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(Arc::new(tokio::net::UdpSocket::from_std(socket.into())?))
 }
 
 impl Drop for SipAgent {
