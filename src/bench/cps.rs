@@ -127,7 +127,11 @@ pub async fn run(options: Options) -> Result<Report, SipError> {
                         id: i,
                         lead: i,
                         trunk: "bench".into(),
-                        request_uri: format!("sip:{}@{}", 79_990_000_000u64 + i % 1_000_000, options.target),
+                        request_uri: format!(
+                            "sip:{}@{}",
+                            79_990_000_000u64 + i % 1_000_000,
+                            options.target
+                        ),
                         from_user: "bench".into(),
                         from_host: options.target.clone(),
                         credential: None,

@@ -76,10 +76,7 @@ impl Engine {
             _ => "",
         };
         let next_hop: Option<SocketAddr> = profile.address.parse().ok();
-        let credential = profile
-            .auth
-            .as_ref()
-            .and_then(|a| a.password.as_ref().map(|p| (a.user.clone(), p.clone())));
+        let credential = profile.auth.as_ref().map(|a| a.credentials());
         let caller = profile
             .caller_id_for(dial.campaign)
             .trim_start_matches('+')

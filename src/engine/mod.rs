@@ -138,8 +138,7 @@ impl Engine {
                     .registrar
                     .clone()
                     .unwrap_or_else(|| t.profile.address.clone()),
-                user: auth.user.clone(),
-                password: auth.password.clone().unwrap_or_default(),
+                credentials: auth.credentials(),
                 expires: reg.expires,
             };
             let tx = notes_tx.clone();

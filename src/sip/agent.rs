@@ -18,7 +18,8 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::call::{CallControl, CallUpdate, Outbound, run_call};
+use super::call::{CallControl, CallUpdate, Credentials, Outbound, Secret, run_call};
+use super::digest::Ha1Book;
 use super::inspect::Fixups;
 use super::register::{self, KeepAlive, RegisterTo, Registered, RegistrationState};
 use super::screen::Screen;
@@ -59,6 +60,7 @@ pub struct SipAgent {
     endpoint: EndpointInnerRef,
     cancel: CancellationToken,
     local: SocketAddr,
+    ha1: Arc<Ha1Book>,
 }
 
 impl SipAgent {
@@ -85,11 +87,12 @@ impl SipAgent {
             .await
             .map_err(|e| listen_err(e.to_string()))?;
         transports.add_transport(tcp.into());
+        let ha1 = Arc::new(Ha1Book::default());
         let endpoint = EndpointBuilder::new()
             .with_user_agent(&options.user_agent)
             .with_transport_layer(transports)
             .with_cancel_token(cancel.child_token())
-            .with_inspector(Box::new(Fixups))
+            .with_inspector(Box::new(Fixups { ha1: ha1.clone() }))
             .with_transport_inspector(Box::new(Screen))
             .with_option(EndpointOption {
                 callid_format: CallIdFormat::Uuid,
@@ -114,6 +117,7 @@ impl SipAgent {
             endpoint: endpoint.inner.clone(),
             cancel,
             local,
+            ha1,
         })
     }
 
@@ -124,6 +128,7 @@ impl SipAgent {
 
     /// Places a call. Its progress comes as `CallUpdate`s on `updates`, ending with `Ended`.
     pub fn call(&self, call: Outbound, updates: mpsc::UnboundedSender<CallUpdate>) -> CallControl {
+        self.remember(call.credential.as_ref());
         let (control, commands) = CallControl::new();
         let layer = self.layer.clone();
         let contact_addr = self.local;
@@ -138,6 +143,7 @@ impl SipAgent {
         to: RegisterTo,
         report: impl FnMut(RegistrationState) + Send + 'static,
     ) -> Result<Registered, SipError> {
+        self.remember(Some(&to.credentials));
         register::keep_registered(self.endpoint.clone(), to, &self.cancel, report)
             .map_err(SipError::Stack)
     }
@@ -166,6 +172,17 @@ impl SipAgent {
         )
     }
 
+    /// Puts an HA1 credential in the book its answers are recomputed from.
+    fn remember(&self, credentials: Option<&Credentials>) {
+        if let Some(Credentials {
+            user,
+            secret: Secret::Ha1(ha1),
+        }) = credentials
+        {
+            self.ha1.insert(user, ha1);
+        }
+    }
+
     /// Calls (dialogs) the stack holds.
     pub fn dialogs(&self) -> usize {
         self.layer.len()
@@ -180,7 +197,11 @@ impl SipAgent {
 /// A UDP socket on `addr` with large buffers, for the stack.
 fn udp_socket(addr: SocketAddr, buffer: usize) -> std::io::Result<Arc<dyn PlatformUdpSocket>> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
     let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
     // Best effort: a smaller buffer than asked for still works.
     let _ = socket.set_recv_buffer_size(buffer);

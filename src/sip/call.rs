@@ -31,13 +31,43 @@ pub struct Outbound {
     pub from_user: String,
     pub from_host: String,
     /// Digest credentials, when the trunk challenges.
-    pub credential: Option<(String, String)>,
+    pub credential: Option<Credentials>,
     /// Where to send the INVITE, when not to the Request-URI's host (an outbound proxy).
     pub next_hop: Option<SocketAddr>,
     pub ring_timeout: Duration,
     pub sdp_offer: Vec<u8>,
     /// Extra headers (P-Asserted-Identity, ...), name and value.
     pub headers: Vec<(String, String)>,
+}
+
+/// Digest credentials: a user, and its password or the HA1 stored instead of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub secret: Secret,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    Password(String),
+    /// H(user:realm:password), hex: MD5 (32 digits) or SHA-256 (64).
+    Ha1(String),
+}
+
+impl Credentials {
+    /// What the stack is given: the password, or a placeholder the answer is recomputed from
+    /// (the HA1 is put in the agent's book when the call or registration starts).
+    pub(crate) fn for_stack(&self) -> Credential {
+        Credential {
+            username: self.user.clone(),
+            password: match &self.secret {
+                Secret::Password(p) => p.clone(),
+                Secret::Ha1(_) => String::new(),
+            },
+            realm: None,
+            auth_username: None,
+        }
+    }
 }
 
 /// How a call ended.
@@ -160,12 +190,7 @@ async fn place(
         }),
         content_type: Some("application/sdp".into()),
         offer: Some(call.sdp_offer.clone()),
-        credential: call.credential.as_ref().map(|(u, p)| Credential {
-            username: u.clone(),
-            password: p.clone(),
-            realm: None,
-            auth_username: None,
-        }),
+        credential: call.credential.as_ref().map(Credentials::for_stack),
         headers: (!call.headers.is_empty()).then(|| {
             call.headers
                 .iter()

@@ -5,12 +5,20 @@
 //!   `SHA256`), and a `qop="auth,auth-int"` list fails too: challenges are rewritten before the
 //!   stack reads them (`SHA256`, `qop="auth"`), and our answers are written back with the standard
 //!   `SHA-256` token. The algorithm name is not part of the digest, so the answer stays valid.
+//! - answers for users known only by their HA1 are recomputed from it (`digest.rs`).
+
+use std::sync::Arc;
 
 use rsipstack::sip::{Header, SipMessage};
 use rsipstack::transaction::endpoint::MessageInspector;
 use rsipstack::transport::SipAddr;
 
-pub struct Fixups;
+use super::digest::Ha1Book;
+
+pub struct Fixups {
+    /// Users whose digest answers are recomputed from a stored HA1.
+    pub ha1: Arc<Ha1Book>,
+}
 
 /// Rewrites a challenge's parameters into what the stack understands.
 pub fn challenge_in(value: &str) -> String {
@@ -58,7 +66,7 @@ pub fn answer_out(value: &str) -> String {
 }
 
 /// Splits `Digest realm="a,b", nonce="x"` at commas outside quotes.
-fn split_params(value: &str) -> Vec<&str> {
+pub(crate) fn split_params(value: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let (mut start, mut quoted) = (0, false);
     for (i, c) in value.char_indices() {
@@ -78,13 +86,29 @@ fn split_params(value: &str) -> Vec<&str> {
 impl MessageInspector for Fixups {
     fn before_send(&self, mut msg: SipMessage, _dest: Option<&SipAddr>) -> SipMessage {
         if let SipMessage::Request(req) = &mut msg {
+            let method = req.method.to_string();
+            let book = (!self.ha1.is_empty()).then_some(&self.ha1);
+            let fix = |value: &str| -> Option<String> {
+                let standard = value
+                    .contains("algorithm=SHA256")
+                    .then(|| answer_out(value));
+                let current = standard.as_deref().unwrap_or(value);
+                match book.and_then(|b| b.rewrite(current, &method)) {
+                    Some(v) => Some(v),
+                    None => standard,
+                }
+            };
             for h in req.headers.iter_mut() {
                 match h {
-                    Header::Authorization(a) if a.value().contains("algorithm=SHA256") => {
-                        *h = Header::Authorization(answer_out(a.value()).into());
+                    Header::Authorization(a) => {
+                        if let Some(v) = fix(a.value()) {
+                            *h = Header::Authorization(v.into());
+                        }
                     }
-                    Header::ProxyAuthorization(a) if a.value().contains("algorithm=SHA256") => {
-                        *h = Header::ProxyAuthorization(answer_out(a.value()).into());
+                    Header::ProxyAuthorization(a) => {
+                        if let Some(v) = fix(a.value()) {
+                            *h = Header::ProxyAuthorization(v.into());
+                        }
                     }
                     _ => {}
                 }

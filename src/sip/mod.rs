@@ -3,6 +3,7 @@
 
 mod agent;
 mod call;
+pub mod digest;
 mod inspect;
 pub mod outcome;
 mod register;
@@ -10,6 +11,6 @@ pub mod screen;
 pub mod sdp;
 
 pub use agent::{SipAgent, SipError, SipOptions};
-pub use call::{CallControl, CallEnd, CallEvent, CallUpdate, Outbound};
+pub use call::{CallControl, CallEnd, CallEvent, CallUpdate, Credentials, Outbound, Secret};
 pub use outcome::{Ending, TrunkVerdict, classify};
 pub use register::{KeepAlive, RegisterTo, Registered, RegistrationState};

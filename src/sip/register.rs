@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::registration::Registration;
 use rsipstack::platform::CancellationToken;
 use rsipstack::sip::{Header, Method, SipMessage, StatusCodeKind, Uri, typed};
@@ -15,13 +14,14 @@ use rsipstack::transaction::transaction::Transaction;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
+use super::call::Credentials;
+
 /// Where and as whom to register.
 #[derive(Debug, Clone)]
 pub struct RegisterTo {
     /// `host:port` of the registrar.
     pub registrar: String,
-    pub user: String,
-    pub password: String,
+    pub credentials: Credentials,
     pub expires: Duration,
 }
 
@@ -78,12 +78,7 @@ pub(crate) fn keep_registered(
         stop: stop.clone(),
         now: now.clone(),
     };
-    let credential = Credential {
-        username: to.user.clone(),
-        password: to.password.clone(),
-        realm: None,
-        auth_username: None,
-    };
+    let credential = to.credentials.for_stack();
     let mut expires = u32::try_from(to.expires.as_secs()).unwrap_or(3600);
     tokio::spawn(async move {
         let mut reg = Registration::new(endpoint, Some(credential));
@@ -93,7 +88,7 @@ pub(crate) fn keep_registered(
                 Ok(resp) if resp.status_code.kind() == StatusCodeKind::Successful => {
                     failures = 0;
                     let granted = reg.granted_expires.filter(|g| *g > 0).unwrap_or(expires);
-                    info!(registrar = %to.registrar, user = %to.user, expires = granted, "registered");
+                    info!(registrar = %to.registrar, user = %to.credentials.user, expires = granted, "registered");
                     report(RegistrationState::Registered { expires: granted });
                     Duration::from_millis((u64::from(granted) * 750).max(1000))
                 }
@@ -123,7 +118,7 @@ pub(crate) fn keep_registered(
                 Ok(resp) => {
                     failures += 1;
                     let status = resp.status_code.code();
-                    warn!(registrar = %to.registrar, user = %to.user, status, "registration refused");
+                    warn!(registrar = %to.registrar, user = %to.credentials.user, status, "registration refused");
                     report(RegistrationState::Rejected { status });
                     backoff(failures)
                 }

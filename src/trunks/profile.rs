@@ -20,7 +20,8 @@
 //!
 //! [auth]                        # digest credentials when the trunk challenges (401/407)
 //! user = "predial"
-//! password = "secret"
+//! password = "secret"           # or ha1 = "<hex of H(user:realm:password)>" instead
+//! realm = "sip.customer.example"  # optional: the realm the ha1 was made for
 //!
 //! [registration]                # register to the trunk (else IP-authenticated peering)
 //! expires = "300s"
@@ -31,6 +32,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use predial_core::dialer::Phone;
+
+use crate::sip::{Credentials, Secret};
 use predial_core::time::span;
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +134,20 @@ pub struct TrunkProfile {
     pub keepalive: Duration,
 }
 
+impl Auth {
+    /// The credentials calls and registrations answer challenges with.
+    pub fn credentials(&self) -> Credentials {
+        Credentials {
+            user: self.user.clone(),
+            secret: match (&self.password, &self.ha1) {
+                (Some(p), _) => Secret::Password(p.clone()),
+                (None, Some(h)) => Secret::Ha1(h.clone()),
+                (None, None) => Secret::Password(String::new()),
+            },
+        }
+    }
+}
+
 /// A problem in a profile: the field, and what to do.
 pub type Problem = (String, String);
 
@@ -214,10 +231,16 @@ impl TrunkProfile {
             match (&a.password, &a.ha1) {
                 (Some(_), Some(_)) => bad("auth.ha1", "give either password or ha1, not both"),
                 (None, None) => bad("auth.password", "give the password (or ha1)"),
-                (None, Some(_)) => bad(
-                    "auth.ha1",
-                    "ha1 is not supported for trunks in this release (the SIP stack needs the password): give password",
-                ),
+                (None, Some(h)) => {
+                    if !(h.len() == 32 || h.len() == 64)
+                        || !h.bytes().all(|b| b.is_ascii_hexdigit())
+                    {
+                        bad(
+                            "auth.ha1",
+                            "write the hex digest of user:realm:password: 32 hex digits (MD5) or 64 (SHA-256)",
+                        );
+                    }
+                }
                 (Some(_), None) => {}
             }
         }

@@ -188,6 +188,21 @@ fn a_trunk_that_challenges_gets_our_credentials_401() {
 }
 
 #[test]
+fn a_trunk_known_by_its_ha1_gets_the_right_answer() {
+    let peer = Peer::sipp_uas("uas-auth.xml", &[]);
+    let w = Workdir::new("ha1");
+    // MD5("predial:predial.test:secret"): SIPp checks the answer against the password.
+    let auth = "[auth]\nuser = \"predial\"\nha1 = \"8a5b7863f1e6b487513aac49ad37a24a\"\nrealm = \"predial.test\"\n";
+    w.trunk("t.toml", &trunk_profile("authed", "customer", &peer, auth));
+    w.leads(&["+74951110000", "+74951110001"]);
+    let report = json(&w.dial(&["--talk-s", "1", "--timeout-s", "60"]));
+    for end in ["0", "1"] {
+        assert_eq!(outcomes(lead(&report, end)), ["contact"], "{report}");
+    }
+    assert!(!peer.log_text().contains("403"), "{}", peer.log_text());
+}
+
+#[test]
 fn a_trunk_that_challenges_gets_our_credentials_407() {
     let peer = Peer::sipp_uas("uas-auth-407.xml", &[]);
     let w = Workdir::new("auth407");

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use predial::sip::{RegisterTo, RegistrationState, SipAgent, SipOptions};
+use predial::sip::{Credentials, RegisterTo, RegistrationState, Secret, SipAgent, SipOptions};
 use tokio::sync::mpsc;
 
 use super::peers::{Peer, free_port};
@@ -65,8 +65,10 @@ fn registers_refreshes_and_registers_again_after_the_registrar_restarts() {
             .keep_registered(
                 RegisterTo {
                     registrar: kam.addr.to_string(),
-                    user: "predial".into(),
-                    password: "secret".into(),
+                    credentials: Credentials {
+                        user: "predial".into(),
+                        secret: Secret::Password("secret".into()),
+                    },
                     expires: Duration::from_secs(30),
                 },
                 move |s| {
@@ -107,6 +109,37 @@ fn registers_refreshes_and_registers_again_after_the_registrar_restarts() {
 }
 
 #[test]
+fn registers_with_an_ha1_instead_of_the_password() {
+    runtime().block_on(async {
+        let kam = Peer::kamailio(None);
+        let sip = agent().await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _reg = sip
+            .keep_registered(
+                RegisterTo {
+                    registrar: kam.addr.to_string(),
+                    credentials: Credentials {
+                        user: "predial".into(),
+                        // MD5("predial:127.0.0.1:secret"): kamailio's realm is the To domain.
+                        secret: Secret::Ha1("8bfb8aa5ecd43aa5822792ad09f366df".into()),
+                    },
+                    expires: Duration::from_secs(60),
+                },
+                move |s| {
+                    let _ = tx.send(s);
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(10)).await,
+            RegistrationState::Registered { expires: 60 }
+        );
+        let port = sip.local_addr().port();
+        assert!(registered_at(&kam, port, Duration::from_secs(5)).await);
+    });
+}
+
+#[test]
 fn a_registrar_that_refuses_our_password_is_reported_and_retried() {
     runtime().block_on(async {
         let kam = Peer::kamailio(None);
@@ -116,8 +149,10 @@ fn a_registrar_that_refuses_our_password_is_reported_and_retried() {
             .keep_registered(
                 RegisterTo {
                     registrar: kam.addr.to_string(),
-                    user: "predial".into(),
-                    password: "wrong".into(),
+                    credentials: Credentials {
+                        user: "predial".into(),
+                        secret: Secret::Password("wrong".into()),
+                    },
                     expires: Duration::from_secs(60),
                 },
                 move |s| {
