@@ -283,10 +283,10 @@ mod tests {
         /// No input makes the parser or the screen panic.
         #[test]
         fn any_bytes_are_handled(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
-            if let Ok(msg) = SipMessage::try_from(bytes.as_slice()) {
-                if let Err(r) = screen(&msg) {
-                    let _ = refusal(&msg, &r);
-                }
+            if let Ok(msg) = SipMessage::try_from(bytes.as_slice())
+                && let Err(r) = screen(&msg)
+            {
+                let _ = refusal(&msg, &r);
             }
         }
 
@@ -299,10 +299,10 @@ mod tests {
             let at = l.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(l.len());
             l.replace_range(at.., &junk);
             let text = lines.join("\r\n");
-            if let Ok(msg) = SipMessage::try_from(text.as_bytes()) {
-                if let Err(r) = screen(&msg) {
-                    let _ = refusal(&msg, &r);
-                }
+            if let Ok(msg) = SipMessage::try_from(text.as_bytes())
+                && let Err(r) = screen(&msg)
+            {
+                let _ = refusal(&msg, &r);
             }
         }
     }
