@@ -71,10 +71,7 @@ impl Engine {
     fn place(&mut self, dial: PendingDial, trunk: usize) {
         let profile = &self.pool.trunks[trunk].profile;
         let number = profile.dial_string(dial.phone);
-        let transport = match profile.transport {
-            crate::trunks::profile::Transport::Tcp => ";transport=tcp",
-            _ => "",
-        };
+        let transport = profile.sip_transport();
         let next_hop: Option<SocketAddr> = profile.address.parse().ok();
         let credential = profile.auth.as_ref().map(|a| a.credentials());
         let caller = profile
@@ -86,7 +83,8 @@ impl Engine {
             id: dial.attempt.0,
             lead: dial.lead.0,
             trunk: profile.name.clone(),
-            request_uri: format!("sip:{number}@{}{transport}", profile.address),
+            request_uri: format!("sip:{number}@{}{}", profile.address, transport.uri_param()),
+            transport,
             from_user: caller,
             from_host: profile.address.clone(),
             credential,

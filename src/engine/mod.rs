@@ -125,6 +125,7 @@ impl Engine {
                     .as_ref()
                     .and_then(|r| r.registrar.clone())
                     .unwrap_or_else(|| t.profile.address.clone());
+                let target = format!("{target}{}", t.profile.sip_transport().uri_param());
                 keepalives.push(sip.keep_alive(&target, t.profile.keepalive, move |status| {
                     let _ = tx.send(Note::Keepalive(i, status));
                 }));
@@ -139,6 +140,7 @@ impl Engine {
                     .clone()
                     .unwrap_or_else(|| t.profile.address.clone()),
                 credentials: auth.credentials(),
+                transport: t.profile.sip_transport(),
                 expires: reg.expires,
             };
             let tx = notes_tx.clone();

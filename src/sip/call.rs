@@ -34,10 +34,37 @@ pub struct Outbound {
     pub credential: Option<Credentials>,
     /// Where to send the INVITE, when not to the Request-URI's host (an outbound proxy).
     pub next_hop: Option<SocketAddr>,
+    /// How to reach the next hop.
+    pub transport: Transport,
     pub ring_timeout: Duration,
     pub sdp_offer: Vec<u8>,
     /// Extra headers (P-Asserted-Identity, ...), name and value.
     pub headers: Vec<(String, String)>,
+}
+
+/// The transport a call or registration goes over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    /// The URI parameter naming it (`;transport=tcp`), empty for UDP.
+    pub fn uri_param(self) -> &'static str {
+        match self {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+        }
+    }
+
+    pub(crate) fn stack(self) -> rsipstack::sip::transport::Transport {
+        match self {
+            Transport::Udp => rsipstack::sip::transport::Transport::Udp,
+            Transport::Tcp => rsipstack::sip::transport::Transport::Tcp,
+        }
+    }
 }
 
 /// Digest credentials: a user, and its password or the HA1 stored instead of it.
@@ -185,7 +212,7 @@ async fn place(
         callee,
         contact,
         destination: call.next_hop.map(|a| SipAddr {
-            r#type: None,
+            r#type: Some(call.transport.stack()),
             addr: a.into(),
         }),
         content_type: Some("application/sdp".into()),

@@ -11,6 +11,8 @@ pub mod screen;
 pub mod sdp;
 
 pub use agent::{SipAgent, SipError, SipOptions};
-pub use call::{CallControl, CallEnd, CallEvent, CallUpdate, Credentials, Outbound, Secret};
+pub use call::{
+    CallControl, CallEnd, CallEvent, CallUpdate, Credentials, Outbound, Secret, Transport,
+};
 pub use outcome::{Ending, TrunkVerdict, classify};
 pub use register::{KeepAlive, RegisterTo, Registered, RegistrationState};

@@ -14,7 +14,7 @@ use rsipstack::transaction::transaction::Transaction;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use super::call::Credentials;
+use super::call::{Credentials, Transport};
 
 /// Where and as whom to register.
 #[derive(Debug, Clone)]
@@ -22,6 +22,7 @@ pub struct RegisterTo {
     /// `host:port` of the registrar.
     pub registrar: String,
     pub credentials: Credentials,
+    pub transport: Transport,
     pub expires: Duration,
 }
 
@@ -71,7 +72,8 @@ pub(crate) fn keep_registered(
     mut report: impl FnMut(RegistrationState) + Send + 'static,
 ) -> Result<Registered, String> {
     let server =
-        Uri::try_from(format!("sip:{}", to.registrar).as_str()).map_err(|e| e.to_string())?;
+        Uri::try_from(format!("sip:{}{}", to.registrar, to.transport.uri_param()).as_str())
+            .map_err(|e| e.to_string())?;
     let stop = parent.child_token();
     let now = Arc::new(Notify::new());
     let handle = Registered {

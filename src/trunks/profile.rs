@@ -134,6 +134,16 @@ pub struct TrunkProfile {
     pub keepalive: Duration,
 }
 
+impl TrunkProfile {
+    /// The transport calls and registrations use (`tls` is refused by `problems`).
+    pub fn sip_transport(&self) -> crate::sip::Transport {
+        match self.transport {
+            Transport::Udp => crate::sip::Transport::Udp,
+            Transport::Tcp | Transport::Tls => crate::sip::Transport::Tcp,
+        }
+    }
+}
+
 impl Auth {
     /// The credentials calls and registrations answer challenges with.
     pub fn credentials(&self) -> Credentials {

@@ -172,6 +172,27 @@ fn a_campaign_through_a_sipp_population_ends_as_the_callees_chose() {
 }
 
 #[test]
+fn a_trunk_over_tcp_carries_the_calls() {
+    let peer = Peer::sipp_uas("uas-population.xml", &["-t", "t1"]);
+    let w = Workdir::new("tcp");
+    w.trunk(
+        "tcp.toml",
+        &trunk_profile("tcp-trunk", "own", &peer, "transport = \"tcp\"\n"),
+    );
+    w.leads(&[
+        "+74951110000",
+        "+74951110003",
+        "+74951110005",
+        "+74951110007",
+    ]);
+    let report = json(&w.dial(&["--talk-s", "1", "--timeout-s", "60"]));
+    assert_eq!(outcomes(lead(&report, "0")), ["contact"], "{report}");
+    assert_eq!(outcomes(lead(&report, "3")), ["contact"], "{report}");
+    assert_eq!(outcomes(lead(&report, "5")), vec!["busy"; 5], "{report}");
+    assert_eq!(outcomes(lead(&report, "7")), ["invalid_number"], "{report}");
+}
+
+#[test]
 fn a_trunk_that_challenges_gets_our_credentials_401() {
     let peer = Peer::sipp_uas("uas-auth.xml", &[]);
     let w = Workdir::new("auth401");

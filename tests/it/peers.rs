@@ -73,8 +73,28 @@ impl Peer {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             log,
         };
-        peer.wait_listening();
+        if extra.windows(2).any(|w| w == ["-t", "t1"]) {
+            peer.wait_listening_tcp();
+        } else {
+            peer.wait_listening();
+        }
         peer
+    }
+
+    /// Waits (bounded) until the peer's TCP port is taken.
+    fn wait_listening_tcp(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if std::net::TcpListener::bind(self.addr).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "the peer did not start listening on TCP {}; see {}",
+            self.addr,
+            self.log.display()
+        );
     }
 
     /// kamailio as a registrar on `port` (a free one when `None`), from
