@@ -24,9 +24,9 @@ pub struct Options {
     pub hold: Duration,
     /// Where predial's SIP side listens.
     pub listen: SocketAddr,
-    /// Calls being set up at once (INVITE sent, no answer yet), at most: past it the offered
-    /// rate waits, so an overloaded peer (or predial) slows the calls down instead of drowning
-    /// in retransmissions.
+    /// Calls waiting for the peer's first answer (INVITE sent, no 180/183/200 yet), at most:
+    /// past it the offered rate waits, so an overloaded peer (or predial) slows the calls down
+    /// instead of drowning in retransmissions.
     pub max_pending: usize,
     /// Print progress on stderr once a second.
     pub progress: bool,
@@ -163,7 +163,8 @@ pub async fn run(options: Options) -> Result<Report, SipError> {
                                     hang_up_at.as_mut().reset(tokio::time::Instant::now() + hold);
                                 }
                                 Some(CallEvent::Ended(end)) => break end,
-                                Some(CallEvent::Ringing) => {}
+                                // The peer has the call: it no longer counts as pending.
+                                Some(CallEvent::Ringing) => permit = None,
                                 None => {
                                     break CallEnd::NotAnswered {
                                         ending: Ending::LocalFailure,

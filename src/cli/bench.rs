@@ -86,9 +86,9 @@ pub struct CpsArgs {
     /// Where predial listens for SIP (port 0: any free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     sip_listen: String,
-    /// Calls being set up at once (INVITE sent, not answered yet), at most; past it the offered
-    /// rate waits.
-    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    /// Calls waiting for the peer's first answer (INVITE sent, no 180/183/200 yet), at most;
+    /// past it the offered rate waits instead of overloading the peer or predial.
+    #[arg(long, value_name = "N", default_value_t = 200)]
     max_pending: usize,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]

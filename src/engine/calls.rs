@@ -91,7 +91,11 @@ impl Engine {
             next_hop,
             ring_timeout: self.config.campaign.ring_timeout,
             // No media yet: the offer names a port the media side will own.
-            sdp_offer: sdp::offer(dial.attempt.0, SocketAddr::new(rtp.ip(), 40_000)),
+            sdp_offer: sdp::offer_codecs(
+                dial.attempt.0,
+                SocketAddr::new(rtp.ip(), 40_000),
+                &profile.codecs,
+            ),
             headers: Vec::new(),
         };
         debug!(attempt = %dial.attempt, lead = %dial.lead, trunk = %profile.name, "INVITE");

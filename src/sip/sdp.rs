@@ -7,15 +7,43 @@ use std::net::{IpAddr, SocketAddr};
 
 /// An audio offer on `rtp`: PCMU, PCMA, telephone-event, 20 ms packets.
 pub fn offer(session_id: u64, rtp: SocketAddr) -> Vec<u8> {
+    offer_codecs(session_id, rtp, &["PCMU", "PCMA"])
+}
+
+/// An audio offer of `codecs` (PCMU, PCMA, in this order of preference; others are left out)
+/// and telephone-event, 20 ms packets.
+pub fn offer_codecs<S: AsRef<str>>(session_id: u64, rtp: SocketAddr, codecs: &[S]) -> Vec<u8> {
     let family = if rtp.is_ipv4() { "IP4" } else { "IP6" };
     let ip = rtp.ip();
+    let mut types: Vec<(u8, &str)> = Vec::new();
+    for c in codecs {
+        let known = match c.as_ref().to_ascii_uppercase().as_str() {
+            "PCMU" => Some((0, "PCMU")),
+            "PCMA" => Some((8, "PCMA")),
+            _ => None,
+        };
+        if let Some(t) = known.filter(|t| !types.contains(t)) {
+            types.push(t);
+        }
+    }
+    if types.is_empty() {
+        types = vec![(0, "PCMU"), (8, "PCMA")];
+    }
     let mut s = String::with_capacity(300);
     let _ = write!(
         s,
-        "v=0\r\no=predial {session_id} {session_id} IN {family} {ip}\r\ns=predial\r\nc=IN {family} {ip}\r\nt=0 0\r\n\
-         m=audio {} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
-         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
+        "v=0\r\no=predial {session_id} {session_id} IN {family} {ip}\r\ns=predial\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP",
         rtp.port()
+    );
+    for (pt, _) in &types {
+        let _ = write!(s, " {pt}");
+    }
+    s.push_str(" 101\r\n");
+    for (pt, name) in &types {
+        let _ = write!(s, "a=rtpmap:{pt} {name}/8000\r\n");
+    }
+    s.push_str(
+        "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
     );
     s.into_bytes()
 }
@@ -114,6 +142,13 @@ mod tests {
         assert_eq!(a.payload_types, [0, 8, 101]);
         assert_eq!(a.telephone_event, Some(101));
         let v6 = parse_answer(&offer(1, "[::1]:20000".parse().unwrap())).unwrap();
+        let alaw = parse_answer(&offer_codecs(
+            2,
+            "127.0.0.1:20000".parse().unwrap(),
+            &["pcma"],
+        ))
+        .unwrap();
+        assert_eq!(alaw.payload_types, [8, 101]);
         assert_eq!(v6.rtp, Some("[::1]:20000".parse().unwrap()));
     }
 
