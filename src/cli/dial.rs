@@ -89,6 +89,12 @@ fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
 
 pub fn dial(args: DialArgs) -> anyhow::Result<ExitCode> {
     let profiles = trunks::load_dir(&args.profiles)?;
+    if profiles.iter().all(|t| !t.profile.enabled) {
+        bail!(
+            "{}: every trunk is disabled (enabled = false): enable one to place calls",
+            args.profiles.display()
+        );
+    }
     let campaign: CampaignPolicy = match &args.campaign {
         Some(path) => {
             let file = ConfigFile::read(path)?;

@@ -117,6 +117,10 @@ impl Engine {
         let mut registrations = Vec::new();
         let mut keepalives = Vec::new();
         for (i, t) in pool.trunks.iter().enumerate() {
+            if !t.profile.enabled {
+                registrations.push(None);
+                continue;
+            }
             if !t.profile.keepalive.is_zero() {
                 let tx = notes_tx.clone();
                 let target = t

@@ -26,6 +26,8 @@ pub enum TrunkState {
     Registering,
     /// Set aside after failures, registration loss or unanswered OPTIONS.
     Failing,
+    /// Taken out of use by its profile (`enabled = false`).
+    Disabled,
 }
 
 /// Calls per second, as a token bucket (bursts up to one second's worth).
@@ -97,7 +99,9 @@ impl TrunkPool {
         let trunks = profiles
             .into_iter()
             .map(|p| Trunk {
-                state: if p.registration.is_some() {
+                state: if !p.enabled {
+                    TrunkState::Disabled
+                } else if p.registration.is_some() {
                     TrunkState::Registering
                 } else {
                     TrunkState::Up
@@ -166,6 +170,9 @@ impl TrunkPool {
     /// The trunk carried a call to the callee (whatever the callee said).
     pub fn worked(&mut self, i: usize) {
         let t = &mut self.trunks[i];
+        if t.state == TrunkState::Disabled {
+            return;
+        }
         t.failures_in_a_row = 0;
         if t.state == TrunkState::Failing {
             t.state = TrunkState::Up;
@@ -178,6 +185,9 @@ impl TrunkPool {
     /// aside. Returns whether this set it aside.
     pub fn failed(&mut self, i: usize, now: Instant, why: &str) -> bool {
         let t = &mut self.trunks[i];
+        if t.state == TrunkState::Disabled {
+            return false;
+        }
         t.failures_in_a_row += 1;
         t.problem = Some(why.to_string());
         let was = t.state;
@@ -198,6 +208,9 @@ impl TrunkPool {
     /// Its registration (or OPTIONS) succeeded, or failed with the reason given.
     pub fn reachable(&mut self, i: usize, result: Result<(), String>, now: Instant) {
         let t = &mut self.trunks[i];
+        if t.state == TrunkState::Disabled {
+            return;
+        }
         match result {
             Ok(()) => {
                 t.state = TrunkState::Up;
@@ -314,6 +327,20 @@ mod tests {
         assert_eq!(pool.pick(later, &[]), Pick::Trunk(0));
         pool.worked(0);
         assert_eq!(pool.trunks[0].state, TrunkState::Up);
+    }
+
+    #[test]
+    fn a_disabled_trunk_is_never_used() {
+        let now = Instant::now();
+        let mut off = profile("off", "customer", 10, 100.0);
+        off.enabled = false;
+        let mut pool = TrunkPool::new(vec![off, profile("on", "own", 1, 100.0)], now);
+        assert_eq!(pool.trunks[0].state, TrunkState::Disabled);
+        assert_eq!(pool.free_channels(now), 1);
+        assert_eq!(pool.pick(now, &[]), Pick::Trunk(1));
+        assert_eq!(pool.pick(now, &[]), Pick::Full);
+        pool.reachable(0, Ok(()), now);
+        assert_eq!(pool.trunks[0].state, TrunkState::Disabled);
     }
 
     #[test]

@@ -132,6 +132,13 @@ pub struct TrunkProfile {
     /// Ask the trunk OPTIONS this often (0: never) and set it aside when it does not answer.
     #[serde(with = "span", default)]
     pub keepalive: Duration,
+    /// `false` keeps the profile but takes the trunk out of use (state `disabled`).
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+}
+
+fn default_enabled() -> bool {
+    true
 }
 
 impl TrunkProfile {

@@ -28,3 +28,60 @@ fn bench_scheduler_refuses_nonsense() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--leads"));
 }
+
+#[test]
+fn bench_cps_reports_its_figures_against_sipp() {
+    super::peers::need("sipp", "sip-tester");
+    let port = super::peers::free_port();
+    let mut uas = std::process::Command::new("sipp")
+        .args([
+            "-sn",
+            "uas",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-nostdin",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sipp starts");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let target = format!("127.0.0.1:{port}");
+    let out = predial(&[
+        "bench",
+        "cps",
+        "--target",
+        &target,
+        "--calls",
+        "200",
+        "--rate",
+        "100",
+        "--hold-ms",
+        "300",
+        "--json",
+    ]);
+    let _ = std::process::Command::new("kill")
+        .arg(uas.id().to_string())
+        .status();
+    let _ = uas.wait();
+    let v = json(&out);
+    assert_eq!(v["calls"], 200, "{v}");
+    assert_eq!(v["completed"], 200, "{v}");
+    assert_eq!(v["failed"], 0, "{v}");
+    assert!(v["cps"].as_f64().unwrap() > 0.0, "{v}");
+    let p50 = v["setup_ms"]["p50"].as_f64().unwrap();
+    let p99 = v["setup_ms"]["p99"].as_f64().unwrap();
+    assert!(p50 > 0.0 && p99 >= p50, "{v}");
+    // 100 calls a second, each up 0.3 s or more: at least 30 up at once.
+    assert!(v["concurrent_max"].as_u64().unwrap() >= 30, "{v}");
+}
+
+#[test]
+fn bench_cps_refuses_nonsense() {
+    let out = predial(&["bench", "cps", "--target", "nowhere", "--calls", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--target"));
+}

@@ -315,3 +315,25 @@ fn calls_move_to_the_next_trunk_when_the_first_answers_503() {
     );
     drop(down);
 }
+
+#[test]
+fn a_callee_s_re_invite_is_answered_and_the_call_goes_on() {
+    let peer = Peer::sipp_uas("uas-reinvite.xml", &[]);
+    let w = Workdir::new("reinvite");
+    w.trunk("t.toml", &trunk_profile("holds", "own", &peer, ""));
+    w.leads(&["+74951110000"]);
+    let report = json(&w.dial(&["--talk-s", "2", "--timeout-s", "30"]));
+    assert_eq!(outcomes(lead(&report, "0")), ["contact"], "{report}");
+    // SIPp's final counters: the call ran its whole scenario (re-INVITE answered 200, then our
+    // BYE), none failed.
+    let log = peer.finish();
+    let count = |label: &str| {
+        log.lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with(label))
+            .and_then(|l| l.split('|').nth(2))
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    };
+    assert_eq!(count("Successful call"), Some(1), "{log}");
+    assert_eq!(count("Failed call"), Some(0), "{log}");
+}

@@ -172,25 +172,38 @@ impl Peer {
     }
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
+impl Peer {
+    /// Stops the peer (SIGTERM, then SIGKILL after 5 s).
+    fn stop(&mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").arg(&pid).status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                let _ = std::fs::remove_file(&self.log);
-                if let Some(dir) = self.log.parent().filter(|d| {
-                    d.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("predial-kam-"))
-                }) {
-                    let _ = std::fs::remove_dir_all(dir);
-                }
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Stops the peer and returns its whole log (SIPp prints its final counters on exit).
+    pub fn finish(mut self) -> String {
+        self.stop();
+        self.log_text()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_file(&self.log);
+        if let Some(dir) = self.log.parent().filter(|d| {
+            d.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("predial-kam-"))
+        }) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
