@@ -110,7 +110,11 @@ pub struct Engine {
 impl Engine {
     /// Starts SIP, registers the trunks that register, and sets up the campaign.
     pub async fn start(config: EngineConfig) -> Result<Engine, SipError> {
-        let sip = SipAgent::start(config.sip.clone()).await?;
+        let mut sip_options = config.sip.clone();
+        if sip_options.tls_trusted.is_empty() {
+            sip_options.tls_trusted = crate::trunks::trusted_certificates(&config.trunks);
+        }
+        let sip = SipAgent::start(sip_options).await?;
         let pool = TrunkPool::new(config.trunks.clone(), Instant::now());
         let (updates_tx, updates) = mpsc::unbounded_channel();
         let (notes_tx, notes) = mpsc::unbounded_channel();
@@ -151,6 +155,28 @@ impl Engine {
             registrations.push(Some(sip.keep_registered(to, move |state| {
                 let _ = tx.send(Note::Registration(i, state));
             })?));
+        }
+        // TLS trunks: a handshake now tells an untrusted certificate at once (the stack would
+        // only time out, 32 s later, without saying why).
+        let mut pool = pool;
+        for i in 0..pool.trunks.len() {
+            let t = &pool.trunks[i].profile;
+            if !t.enabled || t.sip_transport() != crate::sip::Transport::Tls {
+                continue;
+            }
+            let target = t
+                .registration
+                .as_ref()
+                .and_then(|r| r.registrar.clone())
+                .unwrap_or_else(|| t.address.clone());
+            if let Err(e) = sip.tls_check(&target).await {
+                let why = format!(
+                    "TLS to {target} failed ({e}): if the trunk's certificate is signed by a private CA, give its certificate under [tls] ca in trunk `{}`'s profile",
+                    t.name
+                );
+                warn!(trunk = %t.name, problem = %why, "trunk failing");
+                pool.reachable(i, Err(why), Instant::now());
+            }
         }
         let mut scheduler = Scheduler::new();
         let now = now_ts();

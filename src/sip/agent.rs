@@ -13,7 +13,7 @@ use rsipstack::platform::net::UdpSocket as PlatformUdpSocket;
 use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transaction::endpoint::{EndpointInnerRef, EndpointOption};
 use rsipstack::transaction::{CallIdFormat, TransactionReceiver};
-use rsipstack::transport::{TcpListenerConnection, TransportLayer, udp::UdpConnection};
+use rsipstack::transport::{SipAddr, TcpListenerConnection, TransportLayer, udp::UdpConnection};
 use thiserror::Error;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -43,6 +43,9 @@ pub struct SipOptions {
     /// net.core.rmem_max / wmem_max). Bursts of calls overflow small buffers, and every lost
     /// datagram costs a retransmission.
     pub udp_buffer: usize,
+    /// Certificates (PEM) trusted when connecting to trunks over TLS. Empty: TLS trunks cannot
+    /// be verified, so they are refused.
+    pub tls_trusted: Vec<u8>,
 }
 
 impl Default for SipOptions {
@@ -51,6 +54,7 @@ impl Default for SipOptions {
             listen: "127.0.0.1:5060".parse().expect("a valid constant"),
             user_agent: format!("predial/{}", env!("CARGO_PKG_VERSION")),
             udp_buffer: 4 << 20,
+            tls_trusted: Vec::new(),
         }
     }
 }
@@ -61,6 +65,7 @@ pub struct SipAgent {
     cancel: CancellationToken,
     local: SocketAddr,
     ha1: Arc<Ha1Book>,
+    tls_trusted: Vec<u8>,
 }
 
 impl SipAgent {
@@ -87,6 +92,12 @@ impl SipAgent {
             .await
             .map_err(|e| listen_err(e.to_string()))?;
         transports.add_transport(tcp.into());
+        if !options.tls_trusted.is_empty() {
+            transports.set_tls_config(rsipstack::transport::tls::TlsConfig {
+                ca_certs: Some(options.tls_trusted.clone()),
+                ..Default::default()
+            });
+        }
         let ha1 = Arc::new(Ha1Book::default());
         let endpoint = EndpointBuilder::new()
             .with_user_agent(&options.user_agent)
@@ -118,6 +129,7 @@ impl SipAgent {
             cancel,
             local,
             ha1,
+            tls_trusted: options.tls_trusted.clone(),
         })
     }
 
@@ -170,6 +182,33 @@ impl SipAgent {
             &self.cancel,
             report,
         )
+    }
+
+    /// Opens a TLS connection to `target` (`host:port`) and closes it: `Err` says why the
+    /// handshake failed (an untrusted certificate, a name that does not match, no answer).
+    pub async fn tls_check(&self, target: &str) -> Result<(), String> {
+        let uri = rsipstack::sip::Uri::try_from(format!("sip:{target};transport=tls").as_str())
+            .map_err(|e| e.to_string())?;
+        let mut addr = SipAddr::try_from(&uri).map_err(|e| e.to_string())?;
+        addr.r#type = Some(rsipstack::sip::transport::Transport::Tls);
+        let config = rsipstack::transport::tls::TlsConfig {
+            ca_certs: (!self.tls_trusted.is_empty()).then(|| self.tls_trusted.clone()),
+            ..Default::default()
+        };
+        let done = self.cancel.child_token();
+        let connect = rsipstack::transport::tls::TlsConnection::connect(
+            &addr,
+            Some(&config),
+            None,
+            Some(done.clone()),
+        );
+        let result = match tokio::time::timeout(Duration::from_secs(10), connect).await {
+            Ok(Ok(_connection)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("no TLS handshake within 10 s".into()),
+        };
+        done.cancel();
+        result
     }
 
     /// Puts an HA1 credential in the book its answers are recomputed from.

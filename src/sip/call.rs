@@ -48,6 +48,7 @@ pub enum Transport {
     #[default]
     Udp,
     Tcp,
+    Tls,
 }
 
 impl Transport {
@@ -56,6 +57,7 @@ impl Transport {
         match self {
             Transport::Udp => "",
             Transport::Tcp => ";transport=tcp",
+            Transport::Tls => ";transport=tls",
         }
     }
 
@@ -63,6 +65,7 @@ impl Transport {
         match self {
             Transport::Udp => rsipstack::sip::transport::Transport::Udp,
             Transport::Tcp => rsipstack::sip::transport::Transport::Tcp,
+            Transport::Tls => rsipstack::sip::transport::Transport::Tls,
         }
     }
 }

@@ -71,7 +71,30 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedTrunk>, ConfigErrors> {
                     });
                 }
                 names.push((profile.name.clone(), path.clone(), line));
-                let problems = profile.problems();
+                let mut profile = profile;
+                let mut problems = profile.problems();
+                if let Some(ca) = profile.tls.as_mut().and_then(|t| t.ca.as_mut()) {
+                    if ca.is_relative() {
+                        *ca = path.parent().unwrap_or(Path::new(".")).join(&*ca);
+                    }
+                    match std::fs::read_to_string(&*ca) {
+                        Ok(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => {}
+                        Ok(_) => problems.push((
+                            "tls.ca".into(),
+                            format!(
+                                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                                ca.display()
+                            ),
+                        )),
+                        Err(e) => problems.push((
+                            "tls.ca".into(),
+                            format!(
+                                "cannot read {} ({e}): give the path of the CA's PEM file",
+                                ca.display()
+                            ),
+                        )),
+                    }
+                }
                 if problems.is_empty() {
                     trunks.push((
                         LoadedTrunk {

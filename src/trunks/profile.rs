@@ -23,12 +23,16 @@
 //! password = "secret"           # or ha1 = "<hex of H(user:realm:password)>" instead
 //! realm = "sip.customer.example"  # optional: the realm the ha1 was made for
 //!
+//! [tls]                         # with transport = "tls": trust this CA (else the system's)
+//! ca = "customer-ca.pem"
+//!
 //! [registration]                # register to the trunk (else IP-authenticated peering)
 //! expires = "300s"
 //! registrar = "sip.customer.example:5060"   # default: address
 //! ```
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use predial_core::dialer::Phone;
@@ -84,6 +88,15 @@ pub struct Auth {
     pub realm: Option<String>,
 }
 
+/// TLS settings (`transport = "tls"`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// Certificates (PEM) that may sign the trunk's certificate, when the trunk's CA is not in
+    /// the system's store. A relative path is read from the profile's folder.
+    pub ca: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
@@ -125,6 +138,7 @@ pub struct TrunkProfile {
     pub number: NumberRule,
     pub auth: Option<Auth>,
     pub registration: Option<Registration>,
+    pub tls: Option<TlsSettings>,
     /// Consecutive trunk failures (503 before ringing, no response, refused credentials) after
     /// which the trunk is set aside and calls go to the next one.
     #[serde(default = "default_failures")]
@@ -142,11 +156,12 @@ fn default_enabled() -> bool {
 }
 
 impl TrunkProfile {
-    /// The transport calls and registrations use (`tls` is refused by `problems`).
+    /// The transport calls and registrations use.
     pub fn sip_transport(&self) -> crate::sip::Transport {
         match self.transport {
             Transport::Udp => crate::sip::Transport::Udp,
-            Transport::Tcp | Transport::Tls => crate::sip::Transport::Tcp,
+            Transport::Tcp => crate::sip::Transport::Tcp,
+            Transport::Tls => crate::sip::Transport::Tls,
         }
     }
 }
@@ -235,10 +250,10 @@ impl TrunkProfile {
         {
             bad("number.prefix", "digits only (and + * #)");
         }
-        if self.transport == Transport::Tls {
+        if self.tls.is_some() && self.transport != Transport::Tls {
             bad(
-                "transport",
-                "tls is not available in this release: use udp or tcp",
+                "tls",
+                "[tls] settings apply to transport = \"tls\" only: remove them or set the transport",
             );
         }
         if let Some(a) = &self.auth {

@@ -68,3 +68,33 @@ fn every_problem_has_its_file_line_and_field() {
         );
     }
 }
+
+#[test]
+fn a_tls_trunk_s_ca_file_must_be_there() {
+    let dir = std::env::temp_dir().join(format!("predial-check-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("t.toml"),
+        "name = \"t\"\nowner = \"own\"\naddress = \"127.0.0.1:5061\"\ntransport = \"tls\"\nchannels = 2\ncps = 1\ncaller_id = \"+74951234567\"\n\n[tls]\nca = \"missing-ca.pem\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("u.toml"),
+        "name = \"u\"\nowner = \"own\"\naddress = \"127.0.0.1:5060\"\nchannels = 2\ncps = 1\ncaller_id = \"+74951234567\"\n\n[tls]\nca = \"u.toml\"\n",
+    )
+    .unwrap();
+    let out = predial(&["check-config", "--profiles", dir.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("t.toml:10: tls.ca: cannot read") && l.contains("missing-ca.pem")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("u.toml:8: tls: [tls] settings apply to transport = \"tls\" only")),
+        "{text}"
+    );
+}

@@ -100,14 +100,54 @@ impl Peer {
     /// kamailio as a registrar on `port` (a free one when `None`), from
     /// `kamailio-registrar.cfg` with its port and folders made this test's own.
     pub fn kamailio(port: Option<u16>) -> Peer {
+        Peer::kamailio_with(port, None)
+    }
+
+    /// kamailio that also takes TLS on `tls_port`, with a certificate for 127.0.0.1 signed by a
+    /// test CA of its own: `<folder of the log>/ca.crt`.
+    pub fn kamailio_tls(tls_port: u16) -> Peer {
+        Peer::kamailio_with(None, Some(tls_port))
+    }
+
+    fn kamailio_with(port: Option<u16>, tls_port: Option<u16>) -> Peer {
         need("kamailio", "kamailio");
         let port = port.unwrap_or_else(free_port);
         let dir = std::env::temp_dir().join(format!("predial-kam-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a folder for kamailio");
-        let cfg = std::fs::read_to_string(scenario("kamailio-registrar.cfg"))
+        let mut cfg = std::fs::read_to_string(scenario("kamailio-registrar.cfg"))
             .expect("the kamailio config")
             .replace("5070", &port.to_string())
             .replace("/tmp/kam", &dir.to_string_lossy());
+        if let Some(tls_port) = tls_port {
+            need("openssl", "openssl");
+            assert!(
+                std::path::Path::new("/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so").exists()
+                    || Command::new("sh")
+                        .arg("-c")
+                        .arg("ls /usr/lib/*/kamailio/modules/tls.so")
+                        .output()
+                        .is_ok_and(|o| o.status.success()),
+                "kamailio's TLS module is missing: run the tests with ./dev test, which installs kamailio-tls-modules"
+            );
+            make_test_certificates(&dir);
+            let d = dir.to_string_lossy();
+            std::fs::write(
+                dir.join("tls.cfg"),
+                format!(
+                    "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\nprivate_key = {d}/server.key\ncertificate = {d}/server.crt\n\n[client:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n"
+                ),
+            )
+            .expect("tls.cfg");
+            cfg = cfg
+                .replace(
+                    "tcp_connection_lifetime=",
+                    &format!("enable_tls=yes\nlisten=tls:127.0.0.1:{tls_port}\ntcp_connection_lifetime="),
+                )
+                .replace(
+                    "loadmodule \"kex.so\"",
+                    &format!("loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"{d}/tls.cfg\")\nloadmodule \"kex.so\""),
+                );
+        }
         let cfg_file = dir.join("kamailio.cfg");
         std::fs::write(&cfg_file, cfg).expect("the kamailio config is written");
         let log = dir.join("kamailio.log");
@@ -131,6 +171,11 @@ impl Peer {
         };
         peer.wait_listening();
         peer
+    }
+
+    /// The test CA's certificate (kamailio started by `kamailio_tls`).
+    pub fn test_ca(&self) -> PathBuf {
+        self.log.with_file_name("ca.crt")
     }
 
     /// kamailio's registered contacts (`kamcmd ul.dump`): the lines naming an address.
@@ -206,4 +251,66 @@ impl Drop for Peer {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+}
+
+/// A test CA and a certificate for 127.0.0.1 signed by it, in `dir` (openssl).
+fn make_test_certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("san.ext");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=predial test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
 }
