@@ -54,6 +54,15 @@ pub fn load_dir(dir: &Path) -> Result<Vec<LoadedTrunk>, ConfigErrors> {
                 continue;
             }
         };
+        if let Some(line) = crate::config::find_line(&file.text, "campaign") {
+            errors.push(ConfigError {
+                file: path.clone(),
+                line,
+                field: "campaign".into(),
+                message: "this is a campaign's file, not a trunk's: keep only trunk profiles in this folder (one per trunk)".into(),
+            });
+            continue;
+        }
         match file.parse::<TrunkProfile>() {
             Err(e) => errors.push(e),
             Ok(profile) => {
