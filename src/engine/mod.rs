@@ -57,6 +57,8 @@ pub struct TrunkReport {
     pub calls: u64,
     /// Why it is failing, when it is.
     pub problem: Option<String>,
+    /// For a trunk that registers: whether its registration stands now.
+    pub registered: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,6 +103,7 @@ pub struct Engine {
     /// Per trunk: its registration, and whether its last OPTIONS was answered.
     registrations: Vec<Option<Registered>>,
     alive: Vec<bool>,
+    registered: Vec<Option<bool>>,
     _keepalives: Vec<KeepAlive>,
     channel_limit: u32,
     placed: u64,
@@ -212,6 +215,10 @@ impl Engine {
             notes_tx,
             notes,
             alive: vec![true; registrations.len()],
+            registered: registrations
+                .iter()
+                .map(|r| r.as_ref().map(|_| false))
+                .collect(),
             registrations,
             _keepalives: keepalives,
             channel_limit: u32::MAX,
@@ -300,11 +307,13 @@ impl Engine {
             .pool
             .trunks
             .iter()
-            .map(|t| TrunkReport {
+            .enumerate()
+            .map(|(i, t)| TrunkReport {
                 name: t.profile.name.clone(),
                 state: t.state,
                 calls: t.calls,
                 problem: t.problem.clone(),
+                registered: self.registered.get(i).copied().flatten(),
             })
             .collect();
         self.sip.shutdown();
@@ -382,6 +391,7 @@ impl Engine {
                 }
             }
             Note::Registration(i, state) => {
+                self.registered[i] = Some(matches!(state, RegistrationState::Registered { .. }));
                 let name = self.pool.trunks[i].profile.name.clone();
                 let result = match state {
                     RegistrationState::Registered { .. } => Ok(()),

@@ -280,6 +280,10 @@ fn a_registered_trunk_carries_calls_through_the_registrar() {
         // Calls wait for the registration, then go through the PBX.
         assert_eq!(report["trunks"][0]["state"], "up", "{transport}: {report}");
         assert_eq!(
+            report["trunks"][0]["registered"], true,
+            "{transport}: {report}"
+        );
+        assert_eq!(
             report["leads"][0]["outcomes"][0], "invalid_number",
             "{transport}: {report}"
         );
