@@ -5,5 +5,6 @@
 pub mod bench;
 pub mod config;
 pub mod engine;
+pub mod media;
 pub mod sip;
 pub mod trunks;

@@ -1,0 +1,9 @@
+//! Media: RTP legs, G.711, prompts, recording, relay between legs, DTMF. The answering-machine
+//! detector itself is pure and lives in the core (`predial_core::amd`).
+
+pub mod dtmf;
+pub mod g711;
+pub mod ports;
+pub mod prompt;
+pub mod recorder;
+pub mod rtp;

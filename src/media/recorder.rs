@@ -1,0 +1,251 @@
+//! Recording a bridged call: one stereo WAV, 8 kHz 16-bit, the callee on the left and the
+//! operator on the right, in step.
+//!
+//! Each side's audio is placed by its RTP timestamps (steady, unlike arrival times), anchored at
+//! the moment its first packet arrived; a gap in a side is silence, a late or repeated packet is
+//! dropped. The two sides are written together as far as both have arrived; a side more than a
+//! second behind is filled with silence so the file keeps growing.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use thiserror::Error;
+
+use super::prompt::RATE;
+
+#[derive(Debug, Error)]
+pub enum RecordError {
+    #[error("recording {path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The person called: left channel.
+    Callee,
+    /// The operator: right channel.
+    Operator,
+}
+
+#[derive(Debug, Default)]
+struct Track {
+    /// Samples not yet written.
+    pending: VecDeque<i16>,
+    /// The sample index (from the start of the recording) of `pending[0]`.
+    start: u64,
+    /// The stream being placed: its SSRC, and the sample index its timestamp 0 maps to.
+    anchor: Option<(u32, i64)>,
+}
+
+impl Track {
+    fn end(&self) -> u64 {
+        self.start + self.pending.len() as u64
+    }
+
+    fn place(&mut self, index: u64, samples: &[i16]) {
+        let end = self.end();
+        if index + samples.len() as u64 <= end {
+            return; // late or repeated
+        }
+        if index > end {
+            // A gap: silence.
+            let gap = (index - end).min(u64::from(RATE) * 10);
+            self.pending.extend(std::iter::repeat_n(0, gap as usize));
+        }
+        let skip = end.saturating_sub(index) as usize;
+        self.pending.extend(&samples[skip.min(samples.len())..]);
+    }
+}
+
+pub struct Recorder {
+    path: PathBuf,
+    writer: Option<hound::WavWriter<BufWriter<File>>>,
+    started: Instant,
+    tracks: [Track; 2],
+    written: u64,
+}
+
+impl Recorder {
+    /// Starts `DIR/NAME.wav`.
+    pub fn create(dir: &Path, name: &str, now: Instant) -> Result<Recorder, RecordError> {
+        let path = dir.join(format!("{name}.wav"));
+        let err = |e: &dyn std::fmt::Display| RecordError::Io {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: RATE,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let writer = hound::WavWriter::create(&path, spec).map_err(|e| err(&e))?;
+        Ok(Recorder {
+            path,
+            writer: Some(writer),
+            started: now,
+            tracks: [Track::default(), Track::default()],
+            written: 0,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Audio of one side: decoded samples of an RTP packet with its SSRC and timestamp,
+    /// arrived at `now`.
+    pub fn push(&mut self, side: Side, ssrc: u32, timestamp: u32, samples: &[i16], now: Instant) {
+        let arrived = (now.saturating_duration_since(self.started).as_micros() as u64
+            * u64::from(RATE)
+            / 1_000_000) as i64;
+        let track = &mut self.tracks[side as usize];
+        let ts = i64::from(timestamp);
+        let base = match track.anchor {
+            Some((s, base)) if s == ssrc && (base + ts - arrived).abs() < i64::from(RATE) * 2 => {
+                base
+            }
+            // A new stream (or one that jumped): anchor it where it arrived.
+            _ => {
+                let base = arrived.max(track.end() as i64) - ts;
+                track.anchor = Some((ssrc, base));
+                base
+            }
+        };
+        let index = (base + ts).max(0) as u64;
+        track.place(index, samples);
+        self.flush(false);
+    }
+
+    fn flush(&mut self, all: bool) {
+        let Some(writer) = self.writer.as_mut() else {
+            return;
+        };
+        let [a, b] = &mut self.tracks;
+        let (ae, be) = (a.end(), b.end());
+        let mut upto = ae.min(be);
+        let lead = ae.max(be);
+        if all {
+            upto = lead;
+        } else if lead > upto + u64::from(RATE) {
+            upto = lead - u64::from(RATE);
+        }
+        while self.written < upto {
+            let l = take(a, self.written);
+            let r = take(b, self.written);
+            if writer.write_sample(l).is_err() || writer.write_sample(r).is_err() {
+                self.writer = None;
+                return;
+            }
+            self.written += 1;
+        }
+    }
+
+    /// Writes what is left and closes the file; returns its path and length.
+    pub fn finish(mut self) -> Result<(PathBuf, Duration), RecordError> {
+        self.flush(true);
+        let seconds = self.written as f64 / f64::from(RATE);
+        if let Some(w) = self.writer.take() {
+            w.finalize().map_err(|e| RecordError::Io {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok((self.path.clone(), Duration::from_secs_f64(seconds)))
+    }
+}
+
+/// The sample of `track` at `index`, or silence; the track moves past it.
+fn take(track: &mut Track, index: u64) -> i16 {
+    while track.start < index {
+        track.pending.pop_front();
+        track.start += 1;
+    }
+    if index < track.start {
+        return 0;
+    }
+    track.start += 1;
+    track.pending.pop_front().unwrap_or(0)
+}
+
+/// Deletes recordings in `dir` older than `keep`; returns how many.
+pub fn sweep(dir: &Path, keep: Duration, now: SystemTime) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "wav") {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > keep));
+        if old && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_sides_land_in_step() {
+        let dir = std::env::temp_dir().join(format!("predial-rec-{}", std::process::id()));
+        let t0 = Instant::now();
+        let mut rec = Recorder::create(&dir, "call-1", t0).unwrap();
+        // One second of each side, 20 ms packets; the operator starts 100 ms later.
+        for i in 0..50u32 {
+            let at = t0 + Duration::from_millis(u64::from(i) * 20);
+            rec.push(Side::Callee, 1, 1000 + i * 160, &[1000; 160], at);
+            rec.push(
+                Side::Operator,
+                2,
+                5000 + i * 160,
+                &[-1000; 160],
+                at + Duration::from_millis(100),
+            );
+        }
+        let (path, length) = rec.finish().unwrap();
+        let mut r = hound::WavReader::open(&path).unwrap();
+        assert_eq!(r.spec().channels, 2);
+        let s: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+        let frames = s.len() / 2;
+        assert!((8_700..=8_900).contains(&frames), "{frames}");
+        assert!((length.as_secs_f64() - 1.1).abs() < 0.02, "{length:?}");
+        // At 50 ms: callee speaking, operator not yet.
+        assert_eq!((s[2 * 400], s[2 * 400 + 1]), (1000, 0));
+        // At 500 ms: both.
+        assert_eq!((s[2 * 4000], s[2 * 4000 + 1]), (1000, -1000));
+        assert_eq!(
+            sweep(
+                &dir,
+                Duration::ZERO,
+                SystemTime::now() + Duration::from_secs(1)
+            ),
+            1
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn repeats_are_dropped_and_gaps_are_silence() {
+        let mut t = Track::default();
+        t.place(0, &[1; 160]);
+        t.place(0, &[2; 160]);
+        t.place(320, &[3; 160]);
+        assert_eq!(t.end(), 480);
+        assert_eq!(t.pending[100], 1);
+        assert_eq!(t.pending[200], 0);
+        assert_eq!(t.pending[400], 3);
+    }
+}
