@@ -13,6 +13,7 @@
 //! population, so both run the very same decisions.
 
 pub mod acd;
+pub mod amd;
 pub mod dialer;
 pub mod pacing;
 pub mod sim;
