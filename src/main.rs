@@ -29,6 +29,9 @@ enum Command {
     /// Run a campaign of leads from a file through the trunks, with stand-in operators, until
     /// every lead is closed.
     Dial(Box<cli::dial::DialArgs>),
+    /// Answering-machine detection on recordings of answered calls (WAV): human, machine or
+    /// not sure, and how long it took to decide.
+    Amd(cli::amd::AmdArgs),
     /// Check the trunk profiles: exit 0 when valid, else one line per problem,
     /// FILE:LINE: FIELD: what is wrong and what to do.
     CheckConfig(cli::check::CheckArgs),
@@ -44,6 +47,9 @@ enum BenchCommand {
     /// Calls per second against a SIP peer (a SIPp UAS): N short calls (answered, held,
     /// hung up) offered at a rate; setup latency, failures, calls up at once.
     Cps(cli::bench::CpsArgs),
+    /// Answering-machine detection on the project's labelled set (benches/amd): accuracy,
+    /// humans taken for machines, decision time.
+    Amd(cli::bench::AmdBenchArgs),
 }
 
 /// Logs go to stderr (stdout is for results and `--json`). `PREDIAL_LOG` sets what is logged,
@@ -66,8 +72,10 @@ fn main() -> ExitCode {
         Command::Sim(args) => cli::sim::run(*args),
         Command::Bench(BenchCommand::Scheduler(args)) => cli::bench::scheduler(args),
         Command::Bench(BenchCommand::Cps(args)) => cli::bench::cps(args),
+        Command::Bench(BenchCommand::Amd(args)) => cli::bench::amd(args),
         Command::CheckConfig(args) => cli::check::check(args),
         Command::Dial(args) => cli::dial::dial(*args),
+        Command::Amd(args) => cli::amd::amd(args),
     };
     match result {
         Ok(code) => code,

@@ -2,5 +2,6 @@
 //! reports figures as JSON (see docs/benchmarks.md for the figures and how they compare).
 
 pub mod alloc;
+pub mod amd;
 pub mod cps;
 pub mod scheduler;

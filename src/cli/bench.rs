@@ -179,3 +179,52 @@ pub fn cps(args: CpsArgs) -> anyhow::Result<ExitCode> {
     // Failures are a result of the measurement, reported above, not an error of the command.
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub struct AmdBenchArgs {
+    /// The labelled set: a folder with labels.tsv and set/ (default: the project's own,
+    /// benches/amd).
+    #[arg(long, value_name = "DIR")]
+    set: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    flags: super::amd::AmdFlags,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn amd(args: AmdBenchArgs) -> anyhow::Result<ExitCode> {
+    let settings = args.flags.settings()?;
+    let dir = args.set.unwrap_or_else(|| {
+        let here = std::path::PathBuf::from("benches/amd");
+        if here.join("labels.tsv").exists() {
+            here
+        } else {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/amd")
+        }
+    });
+    let r = predial::bench::amd::run(&dir, &settings).map_err(|e| anyhow::anyhow!("--set: {e}"))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&r).expect("the report serialises")
+        );
+    } else {
+        println!("predial bench amd: {} samples in {}", r.samples, r.set);
+        println!("  accuracy            {:>6.1}%", r.accuracy * 100.0);
+        println!("  humans as machines  {:>6.1}%", r.human_as_machine * 100.0);
+        println!("  machines as humans  {:>6.1}%", r.machine_as_human * 100.0);
+        println!("  not sure            {:>6.1}%", r.not_sure * 100.0);
+        println!(
+            "  decision            median {:.0} ms, p90 {:.0} ms",
+            r.median_decision_ms, r.p90_decision_ms
+        );
+        for (g, v) in &r.by_group {
+            println!(
+                "  {g:<10} {}/{} right, humans as machines {}, machines as humans {}",
+                v.correct, v.samples, v.human_as_machine, v.machine_as_human
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,5 +1,6 @@
 //! The command line's commands.
 
+pub mod amd;
 pub mod bench;
 pub mod check;
 pub mod dial;

@@ -1,6 +1,7 @@
 //! Media: RTP legs, G.711, prompts, recording, relay between legs, DTMF. The answering-machine
 //! detector itself is pure and lives in the core (`predial_core::amd`).
 
+pub mod amd;
 pub mod dtmf;
 pub mod g711;
 pub mod ports;

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use super::g711::Codec;
+
 /// Samples in one 20 ms frame at 8 kHz.
 pub const FRAME: usize = 160;
 pub const RATE: u32 = 8_000;
@@ -41,7 +43,21 @@ pub fn load(path: &Path) -> Result<Audio, PromptError> {
         path: path.to_path_buf(),
         reason,
     };
-    let mut reader = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    if let Some((codec, channels, rate, data)) = g711_wav(&bytes) {
+        // hound reads PCM and float only; G.711 WAVs (format 6 and 7) are read here.
+        let mono: Vec<f32> = data
+            .chunks(usize::from(channels.max(1)))
+            .map(|c| {
+                c.iter().map(|&b| f32::from(codec.decode(b))).sum::<f32>()
+                    / c.len() as f32
+                    / 32768.0
+            })
+            .collect();
+        return finish(path, &mono, rate);
+    }
+    let mut reader =
+        hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|e| err(e.to_string()))?;
     let spec = reader.spec();
     let channels = usize::from(spec.channels.max(1));
     let raw: Vec<f32> = match spec.sample_format {
@@ -62,12 +78,16 @@ pub fn load(path: &Path) -> Result<Audio, PromptError> {
         .chunks(channels)
         .map(|c| c.iter().sum::<f32>() / c.len() as f32)
         .collect();
+    finish(path, &mono, spec.sample_rate)
+}
+
+fn finish(path: &Path, mono: &[f32], rate: u32) -> Result<Audio, PromptError> {
     if mono.is_empty() {
         return Err(PromptError::Empty {
             path: path.to_path_buf(),
         });
     }
-    let resampled = resample(&mono, spec.sample_rate.max(1), RATE);
+    let resampled = resample(mono, rate.max(1), RATE);
     let samples: Vec<i16> = resampled
         .iter()
         .map(|v| (v * 32767.0).round().clamp(-32768.0, 32767.0) as i16)
@@ -78,6 +98,44 @@ pub fn load(path: &Path) -> Result<Audio, PromptError> {
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
         samples: samples.into(),
     })
+}
+
+/// A WAV file of G.711 samples: (codec, channels, rate, the data bytes).
+fn g711_wav(bytes: &[u8]) -> Option<(Codec, u16, u32, &[u8])> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return None;
+    }
+    let u16_at = |i: usize| {
+        bytes
+            .get(i..i + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u32_at = |i: usize| {
+        bytes
+            .get(i..i + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let mut at = 12;
+    let mut format = None;
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let size = u32_at(at + 4)? as usize;
+        let body = at + 8;
+        if id == b"fmt " {
+            let codec = match u16_at(body)? {
+                6 => Codec::Pcma,
+                7 => Codec::Pcmu,
+                _ => return None,
+            };
+            format = Some((codec, u16_at(body + 2)?, u32_at(body + 4)?));
+        } else if id == b"data" {
+            let (codec, channels, rate) = format?;
+            let end = (body + size).min(bytes.len());
+            return Some((codec, channels, rate, &bytes[body..end]));
+        }
+        at = body + size + (size & 1);
+    }
+    None
 }
 
 /// Linear-interpolation resampling, after a moving-average low-pass when going down (enough
@@ -230,6 +288,29 @@ mod tests {
         assert_eq!(a.duration_ms(), 1000);
         let peak = a.samples.iter().map(|s| s.unsigned_abs()).max().unwrap();
         assert!((8_000..=10_500).contains(&peak), "{peak}");
+        // The same as G.711 u-law WAV (what sox writes with -e u-law).
+        let ulaw = path.with_extension("ul.wav");
+        let mut f = Vec::new();
+        let data: Vec<u8> = a.samples.iter().map(|&s| Codec::Pcmu.encode(s)).collect();
+        f.extend_from_slice(b"RIFF");
+        f.extend_from_slice(&(4 + 26 + 8 + data.len() as u32).to_le_bytes());
+        f.extend_from_slice(b"WAVEfmt ");
+        f.extend_from_slice(&18u32.to_le_bytes());
+        for v in [7u16, 1] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(&8000u32.to_le_bytes());
+        f.extend_from_slice(&8000u32.to_le_bytes());
+        for v in [1u16, 8, 0] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(b"data");
+        f.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        f.extend_from_slice(&data);
+        std::fs::write(&ulaw, &f).unwrap();
+        let u = load(&ulaw).unwrap();
+        std::fs::remove_file(&ulaw).unwrap();
+        assert_eq!(u.samples.len(), a.samples.len());
         let missing = load(Path::new("/nonexistent/x.wav")).unwrap_err();
         assert!(missing.to_string().contains("sox"), "{missing}");
     }

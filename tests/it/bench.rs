@@ -85,3 +85,26 @@ fn bench_cps_refuses_nonsense() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--target"));
 }
+
+#[test]
+fn bench_amd_meets_its_goals_on_the_shipped_set() {
+    let v = json(&predial(&["bench", "amd", "--json"]));
+    assert_eq!(v["samples"], 200, "{v}");
+    assert!(v["accuracy"].as_f64().unwrap() >= 0.9, "{v}");
+    assert!(v["human_as_machine"].as_f64().unwrap() <= 0.02, "{v}");
+    assert!(v["median_decision_ms"].as_f64().unwrap() <= 2500.0, "{v}");
+    // Asterisk's own defaults take the longer human answers for machines.
+    let asterisk = json(&predial(&[
+        "bench",
+        "amd",
+        "--max-words",
+        "2",
+        "--beep-ms",
+        "0",
+        "--json",
+    ]));
+    assert!(
+        asterisk["human_as_machine"].as_f64().unwrap() > 0.02,
+        "{asterisk}"
+    );
+}

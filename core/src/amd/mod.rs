@@ -25,12 +25,16 @@ pub struct AmdSettings {
     pub min_word_length_ms: u32,
     /// Silence this long ends a word.
     pub between_words_silence_ms: u32,
-    /// More words than this in the greeting: a machine.
+    /// More words than this in the greeting: a machine. (Asterisk's default is 2; 3 lets a
+    /// person say "Hello, Anna speaking": measured in `docs/benchmarks.md`.)
     pub max_words: u32,
     /// Mean absolute sample value below which a frame is silence (0-32767).
     pub silence_threshold: u32,
     /// One word longer than this: a machine.
     pub max_word_length_ms: u32,
+    /// A steady tone (a voicemail's beep) this long: a machine. 0: not listened for. (Not in
+    /// Asterisk: it catches the short greetings, "Leave a message" and the beep.)
+    pub beep_ms: u32,
 }
 
 impl Default for AmdSettings {
@@ -42,14 +46,24 @@ impl Default for AmdSettings {
             total_analysis_ms: 5000,
             min_word_length_ms: 100,
             between_words_silence_ms: 50,
-            max_words: 2,
+            max_words: 3,
             silence_threshold: 256,
             max_word_length_ms: 5000,
+            beep_ms: 200,
         }
     }
 }
 
 impl AmdSettings {
+    /// Asterisk's own defaults (app_amd): two words, no beep detection.
+    pub fn asterisk() -> AmdSettings {
+        AmdSettings {
+            max_words: 2,
+            beep_ms: 0,
+            ..AmdSettings::default()
+        }
+    }
+
     /// Problems, as (field, what to do).
     pub fn problems(&self) -> Vec<(&'static str, &'static str)> {
         let mut out = Vec::new();
@@ -66,6 +80,9 @@ impl AmdSettings {
             if v == 0 || v > 60_000 {
                 out.push((field, "use 1 to 60000 ms"));
             }
+        }
+        if self.beep_ms > 60_000 {
+            out.push(("beep_ms", "use 0 (off) to 60000 ms"));
         }
         if self.max_words == 0 || self.max_words > 100 {
             out.push(("max_words", "use 1 to 100 words"));
@@ -106,6 +123,8 @@ pub enum Cause {
     MaxWordLength,
     /// The analysis time ran out.
     TooLong,
+    /// A voicemail's beep.
+    Beep,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +157,8 @@ pub struct Amd {
     /// The silence the decisions look at (Asterisk's `dspsilence`): the detector's run after a
     /// frame of audio, grown by gaps without audio.
     dspsilence: u32,
+    /// The tone heard in a row: its frequency (Hz) and how long (ms).
+    tone: Option<(u32, u32)>,
     decided: Option<Decision>,
 }
 
@@ -155,6 +176,7 @@ impl Amd {
             state: State::InWord,
             silence_run_ms: 0,
             dspsilence: 0,
+            tone: None,
             decided: None,
         }
     }
@@ -188,6 +210,17 @@ impl Amd {
             self.silence_run_ms = 0;
         }
         self.dspsilence = self.silence_run_ms;
+        if self.s.beep_ms > 0 {
+            let tone = if silent { None } else { tone(samples) };
+            self.tone = match (self.tone, tone) {
+                (Some((f, ms)), Some(g)) if f.abs_diff(g) <= 60 => Some((f, ms + frame_ms)),
+                (_, Some(g)) => Some((g, frame_ms)),
+                (_, None) => None,
+            };
+            if self.tone.is_some_and(|(_, ms)| ms >= self.s.beep_ms) {
+                return self.decide(Verdict::Machine, Cause::Beep);
+            }
+        }
         self.analyse(frame_ms)
     }
 
@@ -261,6 +294,47 @@ impl Amd {
     }
 }
 
+/// The frequency (Hz) of a frame that is one steady tone (most of its energy at one frequency
+/// between 300 and 3000 Hz), or `None`. The zero crossings give the candidate frequency; the
+/// Goertzel power around it says whether the energy is really there.
+fn tone(samples: &[i16]) -> Option<u32> {
+    let n = samples.len();
+    if n < 80 {
+        return None;
+    }
+    let energy: f64 = samples.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+    if energy <= 0.0 {
+        return None;
+    }
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] >= 0) != (w[1] >= 0))
+        .count();
+    let estimate = crossings as f64 * 8000.0 / (2.0 * (n - 1) as f64);
+    if !(300.0..=3000.0).contains(&estimate) {
+        return None;
+    }
+    let mut best = (0.0f64, 0.0f64);
+    for step in -4..=4 {
+        let f = estimate + f64::from(step) * 12.5;
+        let w = 2.0 * std::f64::consts::PI * f / 8000.0;
+        let coeff = 2.0 * w.cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in samples {
+            let s0 = f64::from(x) + coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+        if power > best.0 {
+            best = (power, f);
+        }
+    }
+    // A pure tone on the frequency: power = (N·A/2)², energy = N·A²/2, so the share is 1.
+    let share = 2.0 * best.0 / (n as f64 * energy);
+    (share >= 0.7).then(|| best.1.round() as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,7 +343,7 @@ mod tests {
     const V: [i16; 160] = [3000; 160];
 
     fn run(frames: &[(&[i16; 160], usize)]) -> Option<Decision> {
-        let mut amd = Amd::new(AmdSettings::default());
+        let mut amd = Amd::new(AmdSettings::asterisk());
         for (frame, n) in frames {
             for _ in 0..*n {
                 if let Some(d) = amd.frame(&frame[..]) {
@@ -328,7 +402,7 @@ mod tests {
     #[test]
     fn undecided_after_the_analysis_time_is_not_sure() {
         // Clicks of 20 ms, 60 ms apart: never a word (100 ms), never a long silence.
-        let mut amd = Amd::new(AmdSettings::default());
+        let mut amd = Amd::new(AmdSettings::asterisk());
         let mut d = None;
         for i in 0..300 {
             let frame = if i % 4 == 0 { &V } else { &S };
@@ -339,6 +413,40 @@ mod tests {
             (d.verdict, d.cause, d.after_ms),
             (Verdict::NotSure, Cause::TooLong, 5000)
         );
+    }
+
+    #[test]
+    fn a_beep_is_a_machine_and_speech_is_not_a_beep() {
+        let beep: Vec<i16> = (0..8000)
+            .map(|i| {
+                ((i as f64 * 2.0 * std::f64::consts::PI * 1000.0 / 8000.0).sin() * 8000.0) as i16
+            })
+            .collect();
+        let mut amd = Amd::new(AmdSettings::default());
+        let mut d = None;
+        for _ in 0..15 {
+            d = d.or(amd.frame(&S));
+        }
+        for f in beep.chunks(160) {
+            d = d.or(amd.frame(f));
+        }
+        let d = d.unwrap();
+        assert_eq!(
+            (d.verdict, d.cause, d.after_ms),
+            (Verdict::Machine, Cause::Beep, 500)
+        );
+        // A voiced sound: a fundamental and its harmonics is no tone.
+        let vowel: Vec<i16> = (0..160)
+            .map(|i| {
+                let t = i as f64 * 2.0 * std::f64::consts::PI / 8000.0;
+                ((120.0 * t).sin() * 3000.0
+                    + (240.0 * t).sin() * 2500.0
+                    + (360.0 * t).sin() * 2000.0
+                    + (720.0 * t).sin() * 1500.0) as i16
+            })
+            .collect();
+        assert_eq!(tone(&vowel), None);
+        assert!(tone(&beep[..160]).is_some_and(|f| f.abs_diff(1000) <= 25));
     }
 
     #[test]
