@@ -100,7 +100,7 @@ fn below_thousand(n: u64, lang: Lang, feminine: bool) -> Vec<String> {
         out.push(unit(rest));
     } else {
         out.push(format!("n{}0", rest / 10));
-        if rest % 10 > 0 {
+        if !rest.is_multiple_of(10) {
             out.push(unit(rest % 10));
         }
     }
