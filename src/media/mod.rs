@@ -4,6 +4,7 @@
 pub mod amd;
 pub mod dtmf;
 pub mod g711;
+pub mod leg;
 pub mod phrases;
 pub mod ports;
 pub mod prompt;
