@@ -50,6 +50,11 @@ enum BenchCommand {
     /// Answering-machine detection on the project's labelled set (benches/amd): accuracy,
     /// humans taken for machines, decision time.
     Amd(cli::bench::AmdBenchArgs),
+    /// Bridged calls relayed (and recorded) on loopback: CPU, packet loss, latency.
+    Relay(cli::bench::RelayArgs),
+    /// The simulated callers and operators of `bench relay` (started by it).
+    #[command(hide = true)]
+    RelayPeers(cli::bench::RelayPeersArgs),
 }
 
 /// Logs go to stderr (stdout is for results and `--json`). `PREDIAL_LOG` sets what is logged,
@@ -73,6 +78,8 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Scheduler(args)) => cli::bench::scheduler(args),
         Command::Bench(BenchCommand::Cps(args)) => cli::bench::cps(args),
         Command::Bench(BenchCommand::Amd(args)) => cli::bench::amd(args),
+        Command::Bench(BenchCommand::Relay(args)) => cli::bench::relay(args),
+        Command::Bench(BenchCommand::RelayPeers(args)) => cli::bench::relay_peers(args),
         Command::CheckConfig(args) => cli::check::check(args),
         Command::Dial(args) => cli::dial::dial(*args),
         Command::Amd(args) => cli::amd::amd(args),

@@ -4,4 +4,31 @@
 pub mod alloc;
 pub mod amd;
 pub mod cps;
+pub mod relay;
 pub mod scheduler;
+
+/// Raises the limit on open files (sockets) to at least `needed`, up to the hard limit; an
+/// error says what to do when the hard limit is lower.
+pub fn raise_open_files(needed: usize) -> anyhow::Result<()> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit write and read the struct passed; no other memory is touched.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return Ok(());
+        }
+        if lim.rlim_cur as usize >= needed {
+            return Ok(());
+        }
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+    anyhow::ensure!(
+        lim.rlim_cur as usize >= needed,
+        "{needed} open files are needed and the limit is {}: raise it (ulimit -n) or use fewer calls",
+        lim.rlim_cur
+    );
+    Ok(())
+}

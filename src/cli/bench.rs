@@ -228,3 +228,75 @@ pub fn amd(args: AmdBenchArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// Bridged calls (two media legs each).
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    calls: usize,
+    /// How long the calls talk.
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    seconds: f64,
+    /// Do not record the calls (recording is on by default, as in production).
+    #[arg(long)]
+    no_record: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn relay(args: RelayArgs) -> anyhow::Result<ExitCode> {
+    if args.calls == 0 || args.calls > 20_000 {
+        bail!("--calls: use 1 to 20000");
+    }
+    if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
+        bail!("--seconds: use more than 0 and at most 3600");
+    }
+    predial::bench::raise_open_files(4 * args.calls + 100)?;
+    let r = predial::bench::relay::run(args.calls, args.seconds, !args.no_record)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&r).expect("the report serialises")
+        );
+    } else {
+        println!(
+            "predial bench relay: {} bridged calls for {} s{}",
+            r.calls,
+            r.seconds,
+            if r.recorded { ", recorded" } else { "" }
+        );
+        println!(
+            "  packets             {} sent, {} lost ({:.4}%)",
+            r.packets_sent,
+            r.packets_lost,
+            r.loss_ratio * 100.0
+        );
+        println!(
+            "  relay CPU           {:.1}% of a core, {:.1} us per call-second",
+            r.cpu_percent, r.cpu_us_per_call_second
+        );
+        println!(
+            "  latency             p50 {:.0} us, p99 {:.0} us through the relay (direct: p50 {:.0} us, p99 {:.0} us)",
+            r.added_latency_us.p50,
+            r.added_latency_us.p99,
+            r.direct_latency_us.p50,
+            r.direct_latency_us.p99
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct RelayPeersArgs {
+    #[arg(long)]
+    calls: usize,
+    #[arg(long)]
+    seconds: f64,
+}
+
+pub fn relay_peers(args: RelayPeersArgs) -> anyhow::Result<ExitCode> {
+    predial::bench::raise_open_files(2 * args.calls + 100)?;
+    predial::bench::relay::peers(args.calls, args.seconds)?;
+    Ok(ExitCode::SUCCESS)
+}

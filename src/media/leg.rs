@@ -286,6 +286,7 @@ async fn serve(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
+            biased;
             r = socket.recv_from(&mut buf) => match r {
                 Ok((n, from)) => s.packet(&buf[..n], from),
                 Err(e) => debug!(error = %e, "RTP receive failed"),

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -60,9 +60,70 @@ impl Track {
     }
 }
 
+/// A stereo 16-bit WAV written in blocks; the sizes in its header are set when it is closed.
+struct WavOut {
+    file: BufWriter<File>,
+    data_bytes: u64,
+    block: Vec<u8>,
+}
+
+impl WavOut {
+    fn create(path: &Path) -> std::io::Result<WavOut> {
+        let mut file = BufWriter::with_capacity(64 * 1024, File::create(path)?);
+        file.write_all(&header(0))?;
+        Ok(WavOut {
+            file,
+            data_bytes: 0,
+            block: Vec::with_capacity(4096),
+        })
+    }
+
+    fn frame(&mut self, left: i16, right: i16) -> std::io::Result<()> {
+        self.block.extend_from_slice(&left.to_le_bytes());
+        self.block.extend_from_slice(&right.to_le_bytes());
+        if self.block.len() >= 4096 {
+            self.flush_block()?;
+        }
+        Ok(())
+    }
+
+    fn flush_block(&mut self) -> std::io::Result<()> {
+        self.file.write_all(&self.block)?;
+        self.data_bytes += self.block.len() as u64;
+        self.block.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        self.flush_block()?;
+        let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&header(self.data_bytes.min(u64::from(u32::MAX - 44)) as u32))?;
+        file.sync_data()
+    }
+}
+
+/// The 44-byte header of a stereo 8 kHz 16-bit PCM WAV with `data` bytes of samples.
+fn header(data: u32) -> [u8; 44] {
+    let mut h = [0u8; 44];
+    h[0..4].copy_from_slice(b"RIFF");
+    h[4..8].copy_from_slice(&(36 + data).to_le_bytes());
+    h[8..16].copy_from_slice(b"WAVEfmt ");
+    h[16..20].copy_from_slice(&16u32.to_le_bytes());
+    h[20..22].copy_from_slice(&1u16.to_le_bytes()); // PCM
+    h[22..24].copy_from_slice(&2u16.to_le_bytes()); // channels
+    h[24..28].copy_from_slice(&RATE.to_le_bytes());
+    h[28..32].copy_from_slice(&(RATE * 4).to_le_bytes()); // bytes per second
+    h[32..34].copy_from_slice(&4u16.to_le_bytes()); // block align
+    h[34..36].copy_from_slice(&16u16.to_le_bytes()); // bits
+    h[36..40].copy_from_slice(b"data");
+    h[40..44].copy_from_slice(&data.to_le_bytes());
+    h
+}
+
 pub struct Recorder {
     path: PathBuf,
-    writer: Option<hound::WavWriter<BufWriter<File>>>,
+    writer: Option<WavOut>,
     started: Instant,
     tracks: [Track; 2],
     written: u64,
@@ -77,13 +138,7 @@ impl Recorder {
             reason: e.to_string(),
         };
         std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: RATE,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let writer = hound::WavWriter::create(&path, spec).map_err(|e| err(&e))?;
+        let writer = WavOut::create(&path).map_err(|e| err(&e))?;
         Ok(Recorder {
             path,
             writer: Some(writer),
@@ -137,7 +192,7 @@ impl Recorder {
         while self.written < upto {
             let l = take(a, self.written);
             let r = take(b, self.written);
-            if writer.write_sample(l).is_err() || writer.write_sample(r).is_err() {
+            if writer.frame(l, r).is_err() {
                 self.writer = None;
                 return;
             }
@@ -150,7 +205,7 @@ impl Recorder {
         self.flush(true);
         let seconds = self.written as f64 / f64::from(RATE);
         if let Some(w) = self.writer.take() {
-            w.finalize().map_err(|e| RecordError::Io {
+            w.finish().map_err(|e| RecordError::Io {
                 path: self.path.clone(),
                 reason: e.to_string(),
             })?;

@@ -108,3 +108,28 @@ fn bench_amd_meets_its_goals_on_the_shipped_set() {
         "{asterisk}"
     );
 }
+
+#[test]
+fn bench_relay_reports_its_figures() {
+    let v = json(&predial(&[
+        "bench",
+        "relay",
+        "--calls",
+        "20",
+        "--seconds",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(v["calls"], 20, "{v}");
+    // 20 calls, 2 sides, 50 packets a second each.
+    assert_eq!(v["packets_sent"], 2000, "{v}");
+    assert_eq!(v["packets_lost"], 0, "{v}");
+    assert_eq!(v["loss_ratio"], 0.0, "{v}");
+    assert!(v["cpu_percent"].as_f64().unwrap() >= 0.0, "{v}");
+    let lat = &v["added_latency_us"];
+    assert!(
+        lat["p50"].as_f64().unwrap() > 0.0
+            && lat["p99"].as_f64().unwrap() >= lat["p50"].as_f64().unwrap(),
+        "{v}"
+    );
+}
