@@ -29,6 +29,9 @@ enum Command {
     /// Run a campaign of leads from a file through the trunks, with stand-in operators, until
     /// every lead is closed.
     Dial(Box<cli::dial::DialArgs>),
+    /// One test call through a trunk with its media: play prompts, send and hear digits,
+    /// detect answering machines, record; reports SIP and RTP figures.
+    Call(Box<cli::call::CallArgs>),
     /// Answering-machine detection on recordings of answered calls (WAV): human, machine or
     /// not sure, and how long it took to decide.
     Amd(cli::amd::AmdArgs),
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::CheckConfig(args) => cli::check::check(args),
         Command::Dial(args) => cli::dial::dial(*args),
         Command::Amd(args) => cli::amd::amd(args),
+        Command::Call(args) => cli::call::call(*args),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 
 pub mod amd;
 pub mod bench;
+pub mod call;
 pub mod check;
 pub mod dial;
 pub mod sim;

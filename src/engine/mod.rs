@@ -7,6 +7,7 @@
 //! real peers. Operators on softphones, storage and the API join it in their issues.
 
 mod calls;
+pub mod media;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};

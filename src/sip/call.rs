@@ -119,6 +119,8 @@ pub enum CallEvent {
     Answered {
         sdp: Vec<u8>,
         setup: Duration,
+        /// The call's SIP Call-ID (recordings are named by it).
+        call_id: String,
     },
     Ended(CallEnd),
 }
@@ -262,7 +264,11 @@ async fn place(
                         dialog_id = id;
                         let _ = updates.send(CallUpdate {
                             id: call.id,
-                            event: CallEvent::Answered { sdp: resp.body.clone(), setup: started.elapsed() },
+                            event: CallEvent::Answered {
+                                sdp: resp.body.clone(),
+                                setup: started.elapsed(),
+                                call_id: dialog_id.call_id.clone(),
+                            },
                         });
                     }
                     DialogState::Updated(_, _req, handle) => {

@@ -5,6 +5,7 @@ mod amd;
 mod bench;
 mod check;
 mod dial;
+mod media;
 mod peers;
 mod register;
 mod sim;
