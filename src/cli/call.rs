@@ -101,16 +101,6 @@ struct Report {
     talk_ms: u64,
 }
 
-fn ports(text: &str) -> anyhow::Result<(u16, u16)> {
-    let parsed = text
-        .split_once('-')
-        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
-    match parsed {
-        Some((a, b)) if a < b => Ok((a, b)),
-        _ => bail!("--rtp-ports: write FIRST-LAST, like 20000-29998"),
-    }
-}
-
 pub fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
     let lang = Lang::parse(&args.lang)
         .with_context(|| format!("--lang: `{}`: use ru or en", args.lang))?;
@@ -148,7 +138,7 @@ pub fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     let config = MediaConfig {
-        ports: ports(&args.rtp_ports)?,
+        ports: super::dial::rtp_ports("--rtp-ports", &args.rtp_ports)?,
         recordings: args.record.clone(),
         lang,
         ..MediaConfig::default()

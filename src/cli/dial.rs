@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use predial::config::ConfigFile;
+use predial::engine::media::MediaConfig;
 use predial::engine::{Engine, EngineConfig};
+use predial::media::phrases::{Lang, Prompts};
 use predial::sip::SipOptions;
 use predial::trunks;
 use predial_core::Timestamp;
@@ -38,9 +40,39 @@ pub struct DialArgs {
     /// Stop after this long even if leads are still open, seconds.
     #[arg(long, value_name = "S", default_value_t = 300.0)]
     timeout_s: f64,
+    /// Record bridged calls into this folder (stereo WAV named by the Call-ID: callee left,
+    /// operator right). Without it calls are not recorded.
+    #[arg(long, value_name = "DIR")]
+    recordings: Option<PathBuf>,
+    /// Delete recordings older than this many days (checked at start and hourly).
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    keep_recordings_days: u32,
+    /// RTP ports, FIRST-LAST (even ports are used).
+    #[arg(long, value_name = "FIRST-LAST", default_value = "20000-29998")]
+    rtp_ports: String,
+    /// The prompts folder (sounds/<lang>/*.wav).
+    #[arg(long, value_name = "DIR")]
+    sounds: Option<PathBuf>,
+    /// The language of the prompts (ru or en).
+    #[arg(long, value_name = "LANG", default_value = "ru")]
+    lang: String,
+    /// The number the abandoned-call message gives to call back.
+    #[arg(long, value_name = "NUMBER")]
+    callback_number: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+/// `FIRST-LAST` RTP ports.
+pub fn rtp_ports(flag: &str, text: &str) -> anyhow::Result<(u16, u16)> {
+    let parsed = text
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)));
+    match parsed {
+        Some((a, b)) if a < b && a % 2 == 0 => Ok((a, b)),
+        _ => bail!("{flag}: write FIRST-LAST with an even first port, like 20000-29998"),
+    }
 }
 
 /// A campaign file: the settings under `[campaign]`, as in the other config files.
@@ -127,6 +159,20 @@ pub fn dial(args: DialArgs) -> anyhow::Result<ExitCode> {
         operators: args.operators,
         talk: seconds("--talk-s", args.talk_s)?,
         deadline: seconds("--timeout-s", args.timeout_s)?,
+        media: MediaConfig {
+            ports: rtp_ports("--rtp-ports", &args.rtp_ports)?,
+            recordings: args.recordings.clone(),
+            keep_recordings: std::time::Duration::from_secs(
+                u64::from(args.keep_recordings_days.max(1)) * 86_400,
+            ),
+            prompts: args
+                .sounds
+                .as_deref()
+                .map_or_else(Prompts::shipped, Prompts::new),
+            lang: Lang::parse(&args.lang)
+                .with_context(|| format!("--lang: `{}`: use ru or en", args.lang))?,
+            callback_number: args.callback_number.clone(),
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -153,6 +199,12 @@ pub fn dial(args: DialArgs) -> anyhow::Result<ExitCode> {
                 l.attempts,
                 l.outcomes.join(", ")
             );
+            for r in &l.recordings {
+                println!("           recording {r}");
+            }
+            if !l.digits.is_empty() {
+                println!("           digits {}", l.digits);
+            }
         }
         for (phone, why) in &report.refused {
             println!("refused   {phone:<16} {why}");

@@ -10,7 +10,7 @@ use tracing::{debug, info, warn};
 
 use super::{Engine, now_ts};
 use crate::sip::{
-    CallControl, CallEnd, CallEvent, CallUpdate, Ending, Outbound, TrunkVerdict, classify, sdp,
+    CallControl, CallEnd, CallEvent, CallUpdate, Ending, Outbound, TrunkVerdict, classify,
 };
 use crate::trunks::Pick;
 
@@ -33,6 +33,16 @@ pub struct LiveCall {
     pub answered: bool,
     pub bridged: bool,
     pub abandoned: bool,
+    /// The RTP port of its offer, until the answer hands it to the leg.
+    pub(crate) rtp: Option<super::media::Reserved>,
+    pub(crate) port: u16,
+    pub(crate) leg: Option<crate::media::leg::Leg>,
+    pub(crate) call_id: Option<String>,
+    pub(crate) recorder: Option<std::sync::Arc<std::sync::Mutex<crate::media::recorder::Recorder>>>,
+    /// Answered, and the answering-machine detector is still listening.
+    pub(crate) detecting: bool,
+    /// The detector said: a machine.
+    pub(crate) machine: bool,
 }
 
 impl Engine {
@@ -78,7 +88,23 @@ impl Engine {
             .caller_id_for(dial.campaign)
             .trim_start_matches('+')
             .to_string();
-        let rtp: SocketAddr = SocketAddr::new(self.sip.local_addr().ip(), 0);
+        let reserved = match self.media.reserve() {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(attempt = %dial.attempt, error = %e, "no RTP port for the call");
+                self.pool.release(trunk);
+                let _ = self.scheduler.handle(
+                    now_ts(),
+                    Event::AttemptFinished {
+                        attempt: dial.attempt,
+                        outcome: Outcome::TrunkFailure,
+                    },
+                );
+                return;
+            }
+        };
+        let profile = &self.pool.trunks[trunk].profile;
+        let sdp_offer = self.media.offer(dial.attempt.0, &reserved, &profile.codecs);
         let call = Outbound {
             id: dial.attempt.0,
             lead: dial.lead.0,
@@ -90,12 +116,7 @@ impl Engine {
             credential,
             next_hop,
             ring_timeout: self.config.campaign.ring_timeout,
-            // No media yet: the offer names a port the media side will own.
-            sdp_offer: sdp::offer_codecs(
-                dial.attempt.0,
-                SocketAddr::new(rtp.ip(), 40_000),
-                &profile.codecs,
-            ),
+            sdp_offer,
             headers: Vec::new(),
         };
         debug!(attempt = %dial.attempt, lead = %dial.lead, trunk = %profile.name, "INVITE");
@@ -110,6 +131,13 @@ impl Engine {
                 answered: false,
                 bridged: false,
                 abandoned: false,
+                port: reserved.port,
+                rtp: Some(reserved),
+                leg: None,
+                call_id: None,
+                recorder: None,
+                detecting: false,
+                machine: false,
             },
         );
     }
@@ -118,10 +146,38 @@ impl Engine {
         let attempt = AttemptId(update.id);
         match update.event {
             CallEvent::Ringing => {}
-            CallEvent::Answered { .. } => {
+            CallEvent::Answered { sdp, call_id, .. } => {
                 self.answered += 1;
+                let detect = self.config.campaign.amd.clone();
                 if let Some(call) = self.calls.get_mut(&attempt) {
                     call.answered = true;
+                    call.call_id = Some(call_id);
+                    let profile = &self.pool.trunks[call.trunk].profile;
+                    let signalling = profile.address.parse::<SocketAddr>().ok().map(|a| a.ip());
+                    if let Some(r) = call.rtp.take() {
+                        match self
+                            .media
+                            .start(attempt.0, r, &sdp, &profile.codecs, signalling)
+                        {
+                            Ok(leg) => {
+                                if let Some(settings) = detect {
+                                    // The core hears of the answer once the detector has
+                                    // spoken: a machine never reaches an operator.
+                                    leg.command(crate::media::leg::Command::DetectMachine(
+                                        settings,
+                                    ));
+                                    call.detecting = true;
+                                }
+                                call.leg = Some(leg);
+                            }
+                            Err(e) => {
+                                warn!(attempt = %attempt, error = %e, "no media for the call")
+                            }
+                        }
+                    }
+                    if call.detecting {
+                        return;
+                    }
                 }
                 let _ = self
                     .scheduler
@@ -132,6 +188,8 @@ impl Engine {
                     return;
                 };
                 self.pool.release(call.trunk);
+                self.media.release(call.port);
+                self.finish_media(&call);
                 let outcome = match end {
                     CallEnd::NotAnswered { ending, rang } => {
                         let (outcome, verdict) = classify(ending, rang);
@@ -157,7 +215,9 @@ impl Engine {
                     }
                     CallEnd::HungUpByUs | CallEnd::HungUpByThem => {
                         self.pool.worked(call.trunk);
-                        if call.abandoned {
+                        if call.machine {
+                            Outcome::AnsweringMachine
+                        } else if call.abandoned {
                             Outcome::Abandoned
                         } else {
                             Outcome::Contact

@@ -7,6 +7,7 @@
 //! real peers. Operators on softphones, storage and the API join it in their issues.
 
 mod calls;
+mod legs;
 pub mod media;
 
 use std::collections::{BTreeMap, HashMap};
@@ -39,6 +40,8 @@ pub struct EngineConfig {
     pub talk: Duration,
     /// Stop when every lead is closed, or after this long.
     pub deadline: Duration,
+    /// RTP ports, prompts, recordings.
+    pub media: media::MediaConfig,
 }
 
 /// A lead's end, as the run saw it.
@@ -49,6 +52,13 @@ pub struct LeadResult {
     pub state: String,
     pub attempts: u8,
     pub outcomes: Vec<String>,
+    /// Recordings of its bridged calls.
+    pub recordings: Vec<String>,
+    /// Digits the callee pressed (RFC 4733), all attempts.
+    pub digits: String,
+    /// RTP packets sent to and received from the callee, all attempts.
+    pub rtp_sent: u64,
+    pub rtp_received: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +97,10 @@ enum Note {
     Registration(usize, RegistrationState),
     /// A trunk's answer to OPTIONS (408: none).
     Keepalive(usize, u16),
+    /// The abandoned-call message had its time: hang up even if it did not finish.
+    AbandonDone(AttemptId),
+    /// Delete recordings past their keeping time.
+    SweepRecordings,
 }
 
 pub struct Engine {
@@ -109,6 +123,21 @@ pub struct Engine {
     channel_limit: u32,
     placed: u64,
     answered: u64,
+    media: media::MediaPool,
+    legs: mpsc::UnboundedReceiver<(u64, crate::media::leg::Event)>,
+    /// Per lead: its recordings, the digits heard, RTP packets sent and received.
+    lead_media: HashMap<LeadId, LeadMedia>,
+    /// Calls ended whose legs are closing: the lead their figures go to.
+    closing: HashMap<AttemptId, LeadId>,
+}
+
+/// What a lead's calls carried.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LeadMedia {
+    pub recordings: Vec<String>,
+    pub digits: String,
+    pub rtp_sent: u64,
+    pub rtp_received: u64,
 }
 
 impl Engine {
@@ -119,6 +148,9 @@ impl Engine {
             sip_options.tls_trusted = crate::trunks::trusted_certificates(&config.trunks);
         }
         let sip = SipAgent::start(sip_options).await?;
+        let (legs_tx, legs) = mpsc::unbounded_channel();
+        let media = media::MediaPool::new(config.media.clone(), sip.local_addr().ip(), legs_tx)
+            .map_err(|e| SipError::Stack(format!("media: {e}")))?;
         let pool = TrunkPool::new(config.trunks.clone(), Instant::now());
         let (updates_tx, updates) = mpsc::unbounded_channel();
         let (notes_tx, notes) = mpsc::unbounded_channel();
@@ -225,6 +257,10 @@ impl Engine {
             channel_limit: u32::MAX,
             placed: 0,
             answered: 0,
+            media,
+            legs,
+            lead_media: HashMap::new(),
+            closing: HashMap::new(),
         })
     }
 
@@ -249,6 +285,9 @@ impl Engine {
     /// Runs until every lead is closed or the deadline passes.
     pub async fn run(mut self, ids: Vec<LeadId>, refused: Vec<(String, String)>) -> RunReport {
         let deadline = tokio::time::Instant::now() + self.config.deadline;
+        if self.config.media.recordings.is_some() {
+            let _ = self.notes_tx.send(Note::SweepRecordings);
+        }
         let mut finished = false;
         loop {
             self.sync_channels();
@@ -288,10 +327,19 @@ impl Engine {
                 }
                 Some(update) = self.updates.recv() => self.on_update(update),
                 Some(note) = self.notes.recv() => self.on_note(note),
+                Some((id, event)) = self.legs.recv() => self.on_leg(AttemptId(id), event),
             }
         }
         for call in self.calls.values() {
             call.control.hang_up();
+        }
+        // The last legs report their figures as they close (bounded).
+        let until = tokio::time::Instant::now() + Duration::from_secs(2);
+        while !self.closing.is_empty() {
+            match tokio::time::timeout_at(until, self.legs.recv()).await {
+                Ok(Some((id, event))) => self.on_leg(AttemptId(id), event),
+                _ => break,
+            }
         }
         let leads = ids
             .iter()
@@ -302,6 +350,18 @@ impl Engine {
                 state: l.state.as_str().to_string(),
                 attempts: l.attempts,
                 outcomes: l.history.iter().map(|o| o.as_str().to_string()).collect(),
+                recordings: self
+                    .lead_media
+                    .get(&l.id)
+                    .map(|m| m.recordings.clone())
+                    .unwrap_or_default(),
+                digits: self
+                    .lead_media
+                    .get(&l.id)
+                    .map(|m| m.digits.clone())
+                    .unwrap_or_default(),
+                rtp_sent: self.lead_media.get(&l.id).map_or(0, |m| m.rtp_sent),
+                rtp_received: self.lead_media.get(&l.id).map_or(0, |m| m.rtp_received),
             })
             .collect();
         let trunks = self
@@ -357,7 +417,8 @@ impl Engine {
                 });
             }
             Action::Bridge { attempt, .. } => {
-                // A stand-in operator talks for a while, then hangs up.
+                // A stand-in operator talks for a while, then hangs up; the call is recorded.
+                self.record(attempt);
                 if let Some(call) = self.calls.get_mut(&attempt) {
                     call.bridged = true;
                 }
@@ -370,11 +431,10 @@ impl Engine {
             }
             Action::Abandon { attempt, audit } => {
                 info!(lead = %audit.lead, waited_ms = audit.waited_ms, "abandoned: no operator free");
-                if let Some(call) = self.calls.get_mut(&attempt) {
-                    call.abandoned = true;
-                    call.control.hang_up();
-                }
+                // The callee hears the abandoned-call message, then the call ends.
+                self.abandon(attempt);
             }
+
             Action::Preview { operator, .. } => {
                 let _ = self
                     .scheduler
@@ -389,6 +449,28 @@ impl Engine {
             Note::TalkDone(attempt) => {
                 if let Some(call) = self.calls.get(&attempt) {
                     call.control.hang_up();
+                }
+            }
+            Note::AbandonDone(attempt) => {
+                if let Some(call) = self.calls.get(&attempt) {
+                    call.control.hang_up();
+                }
+            }
+            Note::SweepRecordings => {
+                if let Some(dir) = &self.config.media.recordings {
+                    let removed = crate::media::recorder::sweep(
+                        dir,
+                        self.config.media.keep_recordings,
+                        std::time::SystemTime::now(),
+                    );
+                    if removed > 0 {
+                        info!(removed, dir = %dir.display(), "old recordings deleted");
+                    }
+                    let tx = self.notes_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        let _ = tx.send(Note::SweepRecordings);
+                    });
                 }
             }
             Note::Registration(i, state) => {

@@ -337,3 +337,112 @@ fn a_callee_s_re_invite_is_answered_and_the_call_goes_on() {
     assert_eq!(count("Successful call"), Some(1), "{log}");
     assert_eq!(count("Failed call"), Some(0), "{log}");
 }
+
+impl Workdir {
+    fn campaign(&self, extra: &str) {
+        std::fs::write(self.0.join("campaign.toml"), format!("{CAMPAIGN}\n{extra}")).unwrap();
+    }
+}
+
+#[test]
+fn a_bridged_call_is_recorded_and_its_keys_heard() {
+    let peer = Peer::sipp_uas("uas-media.xml", &[]);
+    let w = Workdir::new("record");
+    w.trunk("t.toml", &trunk_profile("talker", "own", &peer, ""));
+    w.leads(&["+74951110000"]);
+    let rec = w.path("recordings");
+    let report = json(&w.dial(&["--talk-s", "9", "--recordings", &rec, "--timeout-s", "60"]));
+    let l = lead(&report, "0");
+    assert_eq!(outcomes(l), ["contact"], "{report}");
+    assert_eq!(l["digits"], "1", "{report}");
+    // 236 packets of speech and the key's 10.
+    assert_eq!(l["rtp_received"], 246, "{report}");
+    let files = l["recordings"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{report}");
+    let mut r = hound::WavReader::open(files[0].as_str().unwrap()).unwrap();
+    let s: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    let left: f64 = s
+        .iter()
+        .step_by(2)
+        .map(|&x| f64::from(x).abs())
+        .sum::<f64>()
+        / (s.len() / 2) as f64;
+    assert!(
+        left > 200.0,
+        "the callee's speech is in the recording (mean {left})"
+    );
+}
+
+#[test]
+fn with_detection_on_a_machine_never_reaches_an_operator() {
+    let peer = Peer::sipp_uas("uas-media.xml", &[]);
+    let w = Workdir::new("amd");
+    w.trunk("t.toml", &trunk_profile("talker", "own", &peer, ""));
+    w.campaign("[campaign.amd]\n");
+    // The back-off after a machine, short for the test.
+    let text = std::fs::read_to_string(w.0.join("campaign.toml")).unwrap();
+    std::fs::write(
+        w.0.join("campaign.toml"),
+        text.replace(
+            "trunk_failure = [\"1s\"]",
+            "trunk_failure = [\"1s\"]\nanswering_machine = [\"1s\"]",
+        ),
+    )
+    .unwrap();
+    w.leads(&["+74951110000"]);
+    let rec = w.path("recordings");
+    let report = json(&w.dial(&["--recordings", &rec, "--timeout-s", "90"]));
+    let l = lead(&report, "0");
+    assert_eq!(outcomes(l), vec!["answering_machine"; 5], "{report}");
+    assert_eq!(l["state"], "exhausted", "{report}");
+    assert!(
+        l["recordings"].as_array().unwrap().is_empty(),
+        "never bridged: {report}"
+    );
+}
+
+#[test]
+fn an_abandoned_callee_hears_the_whole_message() {
+    let peer = Peer::sipp_uas("uas-population.xml", &["-rtp_echo"]);
+    let w = Workdir::new("abandon");
+    w.trunk("t.toml", &trunk_profile("callees", "own", &peer, ""));
+    // One operator, three calls at a time: two answered calls find nobody free.
+    w.campaign("mode = \"power\"\n");
+    let text = std::fs::read_to_string(w.0.join("campaign.toml")).unwrap();
+    std::fs::write(
+        w.0.join("campaign.toml"),
+        text.replace(
+            "[campaign.backoff]",
+            "[campaign.pacing]\npower_ratio = 3.0\n\n[campaign.backoff]",
+        )
+        .replace("mode = \"power\"\n", "")
+        .replace("wrap_up = \"1s\"", "wrap_up = \"1s\"\nmode = \"power\""),
+    )
+    .unwrap();
+    w.leads(&["+74951110000", "+74951110001", "+74951110002"]);
+    let report = json(&w.dial(&["--operators", "1", "--talk-s", "1", "--timeout-s", "180"]));
+    let message_frames: u64 = ["company", "abandoned"]
+        .iter()
+        .map(|p| {
+            let path = format!("{}/sounds/ru/{p}.wav", env!("CARGO_MANIFEST_DIR"));
+            u64::from(hound::WavReader::open(path).unwrap().duration()).div_ceil(160)
+        })
+        .sum();
+    let leads = report["leads"].as_array().unwrap();
+    let abandoned: Vec<&serde_json::Value> = leads
+        .iter()
+        .filter(|l| outcomes(l).contains(&"abandoned"))
+        .collect();
+    assert!(!abandoned.is_empty(), "{report}");
+    for l in abandoned {
+        let times = outcomes(l).iter().filter(|o| **o == "abandoned").count() as u64;
+        // The whole message each time, and SIPp echoed every packet of it.
+        assert_eq!(
+            l["rtp_sent"].as_u64().unwrap(),
+            times * message_frames,
+            "{l}"
+        );
+        assert_eq!(l["rtp_received"], l["rtp_sent"], "{l}");
+    }
+    assert_eq!(report["finished"], true, "{report}");
+}

@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::amd::AmdSettings;
 use thiserror::Error;
 
 use super::calendar::QuietHours;
@@ -174,6 +176,9 @@ pub struct CampaignPolicy {
     /// Settings of the paced modes (predictive, power): abandon cap and target, regulator,
     /// ratios.
     pub pacing: PacingPolicy,
+    /// Answering-machine detection on answered calls: off without this table (fresh web leads
+    /// answer in person); `[campaign.amd]` turns it on, with Asterisk's settings by default.
+    pub amd: Option<AmdSettings>,
 }
 
 impl Default for CampaignPolicy {
@@ -192,6 +197,7 @@ impl Default for CampaignPolicy {
             wrap_up: Duration::from_secs(10),
             mode: PacingMode::Progressive,
             pacing: PacingPolicy::default(),
+            amd: None,
         }
     }
 }
@@ -286,6 +292,11 @@ impl CampaignPolicy {
         }
         if self.wrap_up > Duration::from_secs(600) {
             errors.push(err("wrap_up", "at most 10m"));
+        }
+        if let Some(amd) = &self.amd {
+            for (field, message) in amd.problems() {
+                errors.push(err(&format!("amd.{field}"), message));
+            }
         }
         for (field, message) in self.pacing.problems() {
             errors.push(err(&format!("pacing.{field}"), message));

@@ -1,0 +1,145 @@
+//! The media side of the engine's calls: what the answering-machine detector says, recording a
+//! bridged call, the abandoned-call message, digits, and closing it all when the call ends.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use predial_core::amd::Verdict;
+use predial_core::dialer::{AttemptId, Event};
+use tracing::{debug, info, warn};
+
+use super::calls::LiveCall;
+use super::{Engine, Note, now_ts};
+use crate::media::leg::{Command, Event as LegEvent};
+use crate::media::phrases;
+use crate::media::prompt::Player;
+use crate::media::recorder::{Recorder, Side};
+
+/// The tag of the abandoned-call message among the prompts a leg plays.
+const ABANDON_MESSAGE: u32 = 1;
+
+impl Engine {
+    pub(super) fn on_leg(&mut self, attempt: AttemptId, event: LegEvent) {
+        match event {
+            LegEvent::Machine(d) => {
+                let Some(call) = self.calls.get_mut(&attempt) else {
+                    return;
+                };
+                if !call.detecting {
+                    return;
+                }
+                call.detecting = false;
+                info!(attempt = %attempt, verdict = ?d.verdict, cause = ?d.cause, after_ms = d.after_ms, "answering-machine detection");
+                if d.verdict == Verdict::Machine {
+                    call.machine = true;
+                    call.control.hang_up();
+                } else {
+                    // A person (or not sure: treated as one) goes to an operator.
+                    let _ = self
+                        .scheduler
+                        .handle(now_ts(), Event::AttemptAnswered { attempt });
+                }
+            }
+            LegEvent::Digit(d) => {
+                if let Some(call) = self.calls.get(&attempt) {
+                    debug!(attempt = %attempt, digit = %d.digit, "DTMF");
+                    self.lead_media
+                        .entry(call.dial.lead)
+                        .or_default()
+                        .digits
+                        .push(d.digit);
+                }
+            }
+            LegEvent::Played { tag, .. } if tag == ABANDON_MESSAGE => {
+                if let Some(call) = self.calls.get(&attempt) {
+                    call.control.hang_up();
+                }
+            }
+            LegEvent::Closed(stats) => {
+                if let Some(lead) = self.closing.remove(&attempt) {
+                    let m = self.lead_media.entry(lead).or_default();
+                    m.rtp_sent += stats.sent;
+                    m.rtp_received += stats.received;
+                }
+            }
+            LegEvent::Played { .. } => {}
+        }
+    }
+
+    /// Records a call being bridged (when recordings are configured), named by its Call-ID.
+    pub(super) fn record(&mut self, attempt: AttemptId) {
+        let Some(dir) = self.config.media.recordings.clone() else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&attempt) else {
+            return;
+        };
+        let (Some(leg), Some(call_id)) = (&call.leg, &call.call_id) else {
+            return;
+        };
+        match Recorder::create(&dir, call_id, Instant::now()) {
+            Ok(r) => {
+                let r = Arc::new(Mutex::new(r));
+                leg.command(Command::Record {
+                    recorder: r.clone(),
+                    side: Side::Callee,
+                });
+                call.recorder = Some(r);
+            }
+            Err(e) => warn!(attempt = %attempt, error = %e, "cannot record the call"),
+        }
+    }
+
+    /// Plays the abandoned-call message, then hangs up (at the latest when its time is up).
+    pub(super) fn abandon(&mut self, attempt: AttemptId) {
+        let Some(call) = self.calls.get_mut(&attempt) else {
+            return;
+        };
+        call.abandoned = true;
+        let cfg = &self.config.media;
+        let names = phrases::abandoned(cfg.callback_number.as_deref(), cfg.lang);
+        let message = cfg.prompts.sequence(cfg.lang, &names);
+        match (&call.leg, message) {
+            (Some(leg), Ok(audio)) => {
+                let player = Player::new(audio, false);
+                let limit = Duration::from_millis(player.duration_ms() + 2_000);
+                leg.command(Command::Play {
+                    player,
+                    tag: ABANDON_MESSAGE,
+                });
+                let tx = self.notes_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(limit).await;
+                    let _ = tx.send(Note::AbandonDone(attempt));
+                });
+            }
+            (_, Err(e)) => {
+                warn!(error = %e, "the abandoned-call message cannot be played");
+                call.control.hang_up();
+            }
+            (None, _) => call.control.hang_up(),
+        }
+    }
+
+    /// A call ended: its leg closes, its recording is written and listed with its lead.
+    pub(super) fn finish_media(&mut self, call: &LiveCall) {
+        if let Some(leg) = &call.leg {
+            leg.command(Command::Close);
+            self.closing.insert(call.dial.attempt, call.dial.lead);
+        }
+        let Some(rec) = &call.recorder else { return };
+        // The leg holds the other handle until it closes: write the file from here.
+        let finished = rec
+            .lock()
+            .ok()
+            .map(|mut r| std::mem::replace(&mut *r, Recorder::detached()).finish());
+        if let Some(Ok((path, length))) = finished {
+            info!(path = %path.display(), seconds = length.as_secs_f64(), "recording written");
+            self.lead_media
+                .entry(call.dial.lead)
+                .or_default()
+                .recordings
+                .push(path.display().to_string());
+        }
+    }
+}
