@@ -60,10 +60,17 @@ impl Track {
     }
 }
 
-/// A stereo 16-bit WAV written in blocks; the sizes in its header are set when it is closed.
+/// Bytes of samples (5 s) between two updates of the header's sizes while recording.
+const HEADER_EVERY: u64 = 5 * RATE as u64 * 4;
+
+/// A stereo 16-bit WAV written in blocks. The sizes in its header are brought up to date every
+/// 5 s of audio and when it is closed, so a crash leaves a playable file of all but the last
+/// few seconds.
 struct WavOut {
     file: BufWriter<File>,
     data_bytes: u64,
+    /// `data_bytes` when the header was last written.
+    in_header: u64,
     block: Vec<u8>,
 }
 
@@ -74,6 +81,7 @@ impl WavOut {
         Ok(WavOut {
             file,
             data_bytes: 0,
+            in_header: 0,
             block: Vec::with_capacity(4096),
         })
     }
@@ -91,6 +99,13 @@ impl WavOut {
         self.file.write_all(&self.block)?;
         self.data_bytes += self.block.len() as u64;
         self.block.clear();
+        if self.data_bytes - self.in_header >= HEADER_EVERY {
+            use std::os::unix::fs::FileExt;
+            self.file.flush()?;
+            let sizes = header(self.data_bytes.min(u64::from(u32::MAX - 44)) as u32);
+            self.file.get_ref().write_at(&sizes, 0)?;
+            self.in_header = self.data_bytes;
+        }
         Ok(())
     }
 
@@ -301,6 +316,25 @@ mod tests {
             ),
             1
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_recording_cut_short_is_still_playable() {
+        let dir = std::env::temp_dir().join(format!("predial-rec-cut-{}", std::process::id()));
+        let t0 = Instant::now();
+        let mut rec = Recorder::create(&dir, "call-cut", t0).unwrap();
+        // 7 s of both sides, then the process "dies": the recorder is never finished.
+        for i in 0..350u32 {
+            let at = t0 + Duration::from_millis(u64::from(i) * 20);
+            rec.push(Side::Callee, 1, i * 160, &[700; 160], at);
+            rec.push(Side::Operator, 2, i * 160, &[-700; 160], at);
+        }
+        let path = rec.path().to_path_buf();
+        std::mem::forget(rec);
+        let r = hound::WavReader::open(&path).unwrap();
+        let seconds = r.duration() as f64 / 8000.0;
+        assert!((5.0..7.1).contains(&seconds), "{seconds}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

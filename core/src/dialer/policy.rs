@@ -177,7 +177,7 @@ pub struct CampaignPolicy {
     /// ratios.
     pub pacing: PacingPolicy,
     /// Answering-machine detection on answered calls: off without this table (fresh web leads
-    /// answer in person); `[campaign.amd]` turns it on, with Asterisk's settings by default.
+    /// answer in person); `[campaign.amd]` turns it on, with the defaults of docs/media.md (Asterisk's, but 3 words and a beep detector).
     pub amd: Option<AmdSettings>,
 }
 
