@@ -1,10 +1,13 @@
 //! predial: a SIP predictive dialer engine. This package holds the shells around the pure
-//! dialing core (`predial-core`): config files, benchmarks, and (as they land) the engine, SIP,
-//! media, storage and API. The `predial` binary is its command line.
+//! dialing core (`predial-core`): config files, the engine, SIP, media, storage, the API and
+//! benchmarks. The `predial` binary is its command line.
 
+pub mod api;
 pub mod bench;
 pub mod config;
 pub mod engine;
+pub mod leads;
 pub mod media;
 pub mod sip;
+pub mod store;
 pub mod trunks;

@@ -38,6 +38,11 @@ enum Command {
     /// Check the trunk profiles: exit 0 when valid, else one line per problem,
     /// FILE:LINE: FIELD: what is wrong and what to do.
     CheckConfig(cli::check::CheckArgs),
+    /// Run the control API (REST under /v1/, /openapi.json, /metrics) over the store.
+    Serve(cli::serve::ServeArgs),
+    /// Leads in the store.
+    #[command(subcommand)]
+    Leads(cli::leads::LeadsCommand),
     /// Measure a part of predial on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -55,6 +60,9 @@ enum BenchCommand {
     Amd(cli::bench::AmdBenchArgs),
     /// Bridged calls relayed (and recorded) on loopback: CPU, packet loss, latency.
     Relay(cli::bench::RelayArgs),
+    /// Leads taken in through the API and through a file import, with duplicate checks, into
+    /// SQLite or PostgreSQL: leads per second; and the start-up rebuild from the store.
+    Ingest(cli::bench::IngestArgs),
     /// The simulated callers and operators of `bench relay` (started by it).
     #[command(hide = true)]
     RelayPeers(cli::bench::RelayPeersArgs),
@@ -83,7 +91,10 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Amd(args)) => cli::bench::amd(args),
         Command::Bench(BenchCommand::Relay(args)) => cli::bench::relay(args),
         Command::Bench(BenchCommand::RelayPeers(args)) => cli::bench::relay_peers(args),
+        Command::Bench(BenchCommand::Ingest(args)) => cli::bench::ingest(args),
         Command::CheckConfig(args) => cli::check::check(args),
+        Command::Serve(args) => cli::serve::serve(args),
+        Command::Leads(cmd) => cli::leads::leads(cmd),
         Command::Dial(args) => cli::dial::dial(*args),
         Command::Amd(args) => cli::amd::amd(args),
         Command::Call(args) => cli::call::call(*args),

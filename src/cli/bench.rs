@@ -300,3 +300,58 @@ pub fn relay_peers(args: RelayPeersArgs) -> anyhow::Result<ExitCode> {
     predial::bench::relay::peers(args.calls, args.seconds)?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Args)]
+pub struct IngestArgs {
+    /// How many leads (5% of them sent twice, 3% impossible numbers).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    leads: u64,
+    /// A PostgreSQL server (postgres://USER@HOST/DB): each run gets a fresh database there,
+    /// dropped afterwards. Default: SQLite in a temporary folder.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Through the API, a file import, or both.
+    #[arg(long, value_enum, default_value = "both")]
+    via: predial::bench::ingest::Via,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    if args.leads == 0 || args.leads > 100_000_000 {
+        bail!("--leads: use 1 to 100000000");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let r = rt.block_on(predial::bench::ingest::run(
+        args.leads,
+        args.database.as_deref(),
+        args.via,
+    ))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "predial bench ingest: {} leads into {}",
+            r.leads, r.database
+        );
+        for (name, run) in [("file import", &r.cli), ("API", &r.api)] {
+            if let Some(run) = run {
+                println!(
+                    "  {name:<12} {:>9.0} leads/s ({:.1} s): {} accepted, {} duplicates, {} invalid; \
+                     start-up rebuild of {} leads {:.0} ms",
+                    run.leads_per_s,
+                    run.seconds,
+                    run.accepted,
+                    run.duplicates,
+                    run.invalid,
+                    run.rebuilt_leads,
+                    run.rebuild_ms
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -5,4 +5,6 @@ pub mod bench;
 pub mod call;
 pub mod check;
 pub mod dial;
+pub mod leads;
+pub mod serve;
 pub mod sim;

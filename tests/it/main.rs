@@ -2,6 +2,7 @@
 //! binary as a user would.
 
 mod amd;
+mod api;
 mod bench;
 mod check;
 mod dial;

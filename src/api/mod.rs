@@ -1,0 +1,307 @@
+//! The control API (`axum`): REST/JSON under `/v1/`, its OpenAPI 3.1 document at
+//! `/openapi.json` (generated from the handlers by `utoipa`), Prometheus metrics at `/metrics`.
+//!
+//! Every `/v1/` request carries `Authorization: Bearer TOKEN`. The admin token (every scope) is
+//! `PREDIAL_ADMIN_TOKEN` when set, else made on first start into `DATA/admin.token` (mode
+//! 0600). Other tokens are made by the admin with the scopes they need (`leads:write`,
+//! `reports:read`, `admin`); only their SHA-256 is stored.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+use utoipa::OpenApi;
+
+use crate::leads::intake::Intake;
+use crate::store::Store;
+
+pub mod campaigns;
+pub mod error;
+pub mod leads;
+pub mod tokens;
+
+use error::ApiError;
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    LeadsWrite,
+    ReportsRead,
+    Admin,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::LeadsWrite => "leads:write",
+            Scope::ReportsRead => "reports:read",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "leads:write" => Some(Scope::LeadsWrite),
+            "reports:read" => Some(Scope::ReportsRead),
+            "admin" => Some(Scope::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The scopes of the request's token.
+#[derive(Debug, Clone)]
+pub struct Scopes(pub Vec<Scope>);
+
+impl Scopes {
+    /// The admin scope covers every other.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.0.contains(&scope) || self.0.contains(&Scope::Admin) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this token lacks the `{}` scope", scope.name()),
+            ))
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub intake: Arc<Mutex<Intake>>,
+    pub store: Store,
+    /// SHA-256 (hex) of each token, with its scopes.
+    pub tokens: Arc<RwLock<HashMap<String, Vec<Scope>>>>,
+    pub metrics: PrometheusHandle,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "predial",
+        description = "The control API of predial, a SIP predictive dialer engine.",
+        version = "1"
+    ),
+    paths(
+        leads::create_lead,
+        leads::create_leads_bulk,
+        leads::get_lead,
+        leads::cancel_lead,
+        leads::find_leads,
+        campaigns::list_campaigns,
+        campaigns::create_campaign,
+        campaigns::get_campaign,
+        campaigns::set_policy,
+        campaigns::set_state,
+        tokens::create_token,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+    }
+}
+
+/// The process's Prometheus recorder (one per process).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Another recorder already installed (a test's): metrics go there.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The routes, with their state.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/leads", post(leads::create_lead).get(leads::find_leads))
+        .route(
+            "/v1/leads:bulk",
+            post(leads::create_leads_bulk)
+                .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024)),
+        )
+        .route("/v1/leads/{id}", get(leads::get_lead))
+        .route("/v1/leads/{id}/cancel", post(leads::cancel_lead))
+        .route(
+            "/v1/campaigns",
+            get(campaigns::list_campaigns).post(campaigns::create_campaign),
+        )
+        .route("/v1/campaigns/{name}", get(campaigns::get_campaign))
+        .route(
+            "/v1/campaigns/{name}/policy",
+            axum::routing::put(campaigns::set_policy),
+        )
+        .route("/v1/campaigns/{name}/{action}", post(campaigns::set_state))
+        .route("/v1/tokens", post(tokens::create_token))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ));
+    Router::new()
+        .merge(v1)
+        .route("/openapi.json", get(openapi_json))
+        .route("/metrics", get(metrics_text))
+        .route("/health", get(|| async { "ok\n" }))
+        .fallback(|| async { ApiError::not_found("such route: see /openapi.json") })
+        .with_state(state)
+}
+
+async fn openapi_json() -> Response {
+    static DOC: OnceLock<String> = OnceLock::new();
+    let doc = DOC.get_or_init(|| ApiDoc::openapi().to_pretty_json().unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/json")], doc.clone()).into_response()
+}
+
+async fn metrics_text(State(st): State<AppState>) -> Response {
+    st.metrics.run_upkeep();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn authenticate(
+    State(st): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = token else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send Authorization: Bearer TOKEN (the admin token is in DATA/admin.token)",
+        ));
+    };
+    let scopes = st
+        .tokens
+        .read()
+        .ok()
+        .and_then(|t| t.get(&sha256_hex(token)).cloned());
+    let Some(scopes) = scopes else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the token is not known",
+        ));
+    };
+    req.extensions_mut().insert(Scopes(scopes));
+    Ok(next.run(req).await)
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    let d = Sha256::digest(text.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new random token: 32 bytes from the system's generator, hex.
+pub fn new_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The admin token: `PREDIAL_ADMIN_TOKEN`, else `DATA/admin.token`, made (mode 0600) when
+/// missing. The second value says whether it was made now.
+pub fn admin_token(data: &Path) -> anyhow::Result<(String, bool)> {
+    if let Ok(t) = std::env::var("PREDIAL_ADMIN_TOKEN")
+        && !t.trim().is_empty()
+    {
+        return Ok((t.trim().to_string(), false));
+    }
+    let path = data.join("admin.token");
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => return Ok((t.trim().to_string(), false)),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+    }
+    std::fs::create_dir_all(data)?;
+    let token = new_token()?;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    writeln!(f, "{token}")?;
+    Ok((token, true))
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// The state of a running API: the store opened, the intake rebuilt, the tokens loaded.
+pub async fn state(store: Store, admin: &str) -> anyhow::Result<AppState> {
+    let (intake, rebuilt) = Intake::open(store.clone()).await?;
+    tracing::info!(
+        leads = rebuilt.leads,
+        ms = rebuilt.ms,
+        "duplicate check rebuilt from the store"
+    );
+    let mut tokens = HashMap::new();
+    tokens.insert(sha256_hex(admin), vec![Scope::Admin]);
+    for (hash, scopes) in store.api_tokens().await? {
+        tokens.insert(
+            hash,
+            scopes.split_whitespace().filter_map(Scope::parse).collect(),
+        );
+    }
+    Ok(AppState {
+        intake: Arc::new(Mutex::new(intake)),
+        store,
+        tokens: Arc::new(RwLock::new(tokens)),
+        metrics: metrics_handle(),
+    })
+}

@@ -1,0 +1,51 @@
+//! `predial serve`: the control API over the store (leads in, campaigns, tokens, metrics).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use predial::api;
+use predial::store::Store;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The data folder: the SQLite database (predial.db) and admin.token live here.
+    #[arg(long, value_name = "DIR", default_value = "data")]
+    data: PathBuf,
+    /// The database instead of DIR/predial.db: postgres://USER@HOST/NAME or sqlite:PATH.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Where the HTTP API listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    http: String,
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let store = Store::open(args.database.as_deref(), &args.data).await?;
+        let (token, made) = api::admin_token(&args.data)?;
+        if made {
+            eprintln!(
+                "predial: the admin token was written to {} (mode 0600)",
+                args.data.join("admin.token").display()
+            );
+        }
+        let state = api::state(store.clone(), &token).await?;
+        let listener = tokio::net::TcpListener::bind(&args.http)
+            .await
+            .map_err(|e| anyhow::anyhow!("--http {}: cannot listen: {e}", args.http))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, database = %store.name, "API listening");
+        eprintln!("predial: API on http://{addr}/v1/ (OpenAPI at http://{addr}/openapi.json), database {}", store.name);
+        api::serve(listener, state, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+        store.close().await;
+        eprintln!("predial: stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,588 @@
+//! The control API and the store, as an integrator and an admin use them: `predial serve` on
+//! SQLite and on PostgreSQL (a database of the test's own on the local server), leads in one at
+//! a time and in bulk, errors with their fields, tokens and scopes, a restart that remembers,
+//! `predial leads import`, `predial bench ingest`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{json, predial};
+
+/// The PostgreSQL server of this machine (trust auth).
+const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "predial-it-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A database of the test's own on the local PostgreSQL server, dropped at the end.
+struct PgDatabase {
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    fn new(tag: &str) -> PgDatabase {
+        let name = format!(
+            "predial_test_{tag}_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_micros()
+        );
+        pg(&format!("CREATE DATABASE {name}"));
+        PgDatabase {
+            url: predial::bench::ingest::replace_db_name(POSTGRES, &name),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        pg(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+fn pg(sql: &str) {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(POSTGRES)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("the PostgreSQL server at {POSTGRES} is needed by this test: {e}")
+            });
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    });
+}
+
+/// `predial serve` running.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    token: String,
+}
+
+impl Server {
+    fn start(data: &Path, database: Option<&str>) -> Server {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_predial"));
+        cmd.args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--http",
+            &addr.to_string(),
+        ])
+        .env_remove("PREDIAL_ADMIN_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        if let Some(db) = database {
+            cmd.args(["--database", db]);
+        }
+        let child = cmd.spawn().unwrap();
+        let mut server = Server {
+            child,
+            addr,
+            token: String::new(),
+        };
+        for _ in 0..200 {
+            if let Ok((200, _)) = server.try_call("GET", "/health", None, None) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server.token = std::fs::read_to_string(data.join("admin.token"))
+            .expect("serve made the admin token")
+            .trim()
+            .to_string();
+        server
+    }
+
+    fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, &[u8])>,
+    ) -> std::io::Result<(u16, String)> {
+        let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
+        if let Some(t) = token {
+            head += &format!("Authorization: Bearer {t}\r\n");
+        }
+        let (kind, bytes) = body.unwrap_or(("", b""));
+        if !kind.is_empty() {
+            head += &format!("Content-Type: {kind}\r\n");
+        }
+        head += &format!("Content-Length: {}\r\n\r\n", bytes.len());
+        s.write_all(head.as_bytes())?;
+        s.write_all(bytes)?;
+        let mut answer = String::new();
+        s.read_to_string(&mut answer)?;
+        let status = answer.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        Ok((status, body))
+    }
+
+    /// A call with the admin token; the answer's status and JSON.
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let token = self.token.clone();
+        self.call_as(&token, method, path, body)
+    }
+
+    fn call_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let text = body.map(|b| b.to_string());
+        let (status, answer) = self
+            .try_call(
+                method,
+                path,
+                Some(token),
+                text.as_deref().map(|t| ("application/json", t.as_bytes())),
+            )
+            .unwrap();
+        (
+            status,
+            serde_json::from_str(&answer).unwrap_or(Value::String(answer)),
+        )
+    }
+
+    fn stop(mut self) {
+        // SIGINT, as Ctrl-C: a clean stop.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Everything an integrator does, on whichever database.
+fn exercise(data: &Path, database: Option<&str>) {
+    let server = Server::start(data, database);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("admin.token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the admin token is private");
+    }
+
+    // One lead, then the same number again (rule B: a duplicate), then impossible input.
+    let (status, v) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "8 (916) 123-45-67", "order_id": "A-1", "name": "Anna", "items": ["kettle"], "sum_minor": 249900})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    assert_eq!(v["phone"], "+79161234567");
+    let (status, v) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+7 916 123 45 67"})),
+    );
+    assert_eq!(status, 409, "{v}");
+    assert_eq!(v["error"], "duplicate");
+    assert_eq!(v["duplicate_of"], id);
+    let (status, v) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+7 000 000-00-00"})),
+    );
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["field"], "phone");
+    assert!(v["message"].as_str().unwrap().contains("000"), "{v}");
+    let (status, v) = server.call("POST", "/v1/leads", Some(json!({"name": "no phone"})));
+    assert_eq!((status, v["field"].as_str()), (422, Some("phone")), "{v}");
+    let (status, v) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+79161234500", "sum_minor": "lots"})),
+    );
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (422, Some("sum_minor")),
+        "{v}"
+    );
+    let (status, v) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+79161234501", "campaign": "nope"})),
+    );
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (422, Some("campaign")),
+        "{v}"
+    );
+    let (status, _) = server
+        .try_call("POST", "/v1/leads", None, Some(("application/json", b"{}")))
+        .unwrap();
+    assert_eq!(status, 401);
+    let (status, v) = server.call_as("wrong", "GET", "/v1/leads/1", None);
+    assert_eq!((status, v["error"].as_str()), (401, Some("unauthorized")));
+    let (status, body) = server
+        .try_call(
+            "POST",
+            "/v1/leads",
+            Some(&server.token),
+            Some(("text/plain", b"phone=1")),
+        )
+        .unwrap();
+    assert_eq!(status, 415, "{body}");
+
+    // Read it back, find it by the number written another way, by order id.
+    let (status, v) = server.call("GET", &format!("/v1/leads/{id}"), None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        (v["state"].as_str(), v["name"].as_str()),
+        (Some("queued"), Some("Anna"))
+    );
+    assert_eq!(v["items"], json!(["kettle"]));
+    let (status, v) = server.call("GET", "/v1/leads?phone=%2B7%20916%20123-45-67", None);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["leads"][0]["id"], id);
+    let (_, v) = server.call("GET", "/v1/leads?order_id=A-1", None);
+    assert_eq!(v["leads"].as_array().unwrap().len(), 1);
+    let (status, _) = server.call("GET", "/v1/leads/999999", None);
+    assert_eq!(status, 404);
+
+    // A token with one scope only.
+    let (status, v) = server.call(
+        "POST",
+        "/v1/tokens",
+        Some(json!({"name": "wallboard", "scopes": ["reports:read"]})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let reader = v["token"].as_str().unwrap().to_string();
+    let (status, _) = server.call_as(&reader, "GET", &format!("/v1/leads/{id}"), None);
+    assert_eq!(status, 200);
+    let (status, v) = server.call_as(
+        &reader,
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+79161234502"})),
+    );
+    assert_eq!((status, v["error"].as_str()), (403, Some("forbidden")));
+    let (status, v) = server.call(
+        "POST",
+        "/v1/tokens",
+        Some(json!({"name": "x", "scopes": ["everything"]})),
+    );
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (422, Some("scopes[0]")),
+        "{v}"
+    );
+
+    // Bulk, NDJSON: 1,000 lines with 10 repeats, 5 impossible numbers and a broken line.
+    let mut ndjson = String::new();
+    for i in 0..1000 {
+        let phone = if i % 200 == 7 {
+            format!("+7 000 {i:03} 00 00")
+        } else if i % 100 == 50 {
+            format!("+7926{:07}", i - 1)
+        } else {
+            format!("+7926{i:07}")
+        };
+        ndjson += &format!("{{\"phone\":\"{phone}\",\"order_id\":\"B-{i}\"}}\n");
+    }
+    ndjson += "{\"phone\": \n";
+    let (status, body) = server
+        .try_call(
+            "POST",
+            "/v1/leads:bulk",
+            Some(&server.token),
+            Some(("application/x-ndjson", ndjson.as_bytes())),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["received"], 1001);
+    assert_eq!(v["accepted"], 985, "{v}");
+    assert_eq!(v["duplicates"], 10);
+    assert_eq!(v["invalid"], 6);
+    let rejected = v["rejected"].as_array().unwrap();
+    assert!(
+        rejected
+            .iter()
+            .any(|r| r["index"] == 51 && r["duplicate_of"].is_i64())
+    );
+    assert!(
+        rejected
+            .iter()
+            .any(|r| r["index"] == 8 && r["field"] == "phone")
+    );
+    assert!(rejected.iter().any(|r| r["index"] == 1001));
+
+    // Bulk, a JSON array; one item of the wrong shape is judged alone.
+    let (status, v) = server.call(
+        "POST",
+        "/v1/leads:bulk",
+        Some(json!([{"phone": "+79031112233"}, {"phone": 5}, {"phone": "+79031112233"}])),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (
+            v["accepted"].as_u64(),
+            v["duplicates"].as_u64(),
+            v["invalid"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(v["rejected"][0]["index"], 2);
+    assert_eq!(v["rejected"][0]["field"], "phone");
+
+    // A campaign catching duplicates by order id (rule A), and a policy out of range.
+    let (status, v) = server.call(
+        "POST",
+        "/v1/campaigns",
+        Some(json!({"name": "shop-a", "policy": {"dedup": {"rule": "A", "window": "48h"}}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+79161234567", "campaign": "shop-a"})),
+    );
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (422, Some("order_id")),
+        "{v}"
+    );
+    let (status, _) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+79161234567", "campaign": "shop-a", "order_id": "Z-1"})),
+    );
+    assert_eq!(status, 201);
+    let (status, _) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+79161234567", "campaign": "shop-a", "order_id": "Z-2"})),
+    );
+    assert_eq!(status, 201, "a new order from a known phone is a new lead");
+    let (status, v) = server.call(
+        "POST",
+        "/v1/campaigns",
+        Some(json!({"name": "bad", "policy": {"max_attempts": 50}})),
+    );
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (422, Some("policy.max_attempts")),
+        "{v}"
+    );
+    let (status, v) = server.call("POST", "/v1/campaigns/shop-a/start", None);
+    assert_eq!((status, v["state"].as_str()), (200, Some("running")), "{v}");
+
+    // Cancel: once, then it is closed.
+    let (status, v) = server.call("POST", &format!("/v1/leads/{id}/cancel"), None);
+    assert_eq!((status, v["state"].as_str()), (200, Some("cancelled")));
+    let (status, v) = server.call("POST", &format!("/v1/leads/{id}/cancel"), None);
+    assert_eq!((status, v["error"].as_str()), (409, Some("lead_closed")));
+
+    // The document and the metrics, without a token.
+    let (status, doc) = server.try_call("GET", "/openapi.json", None, None).unwrap();
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(doc["paths"]["/v1/leads:bulk"]["post"].is_object());
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    let (status, text) = server.try_call("GET", "/metrics", None, None).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("predial_leads_received_total{result=\"accepted\"}"),
+        "{text}"
+    );
+    server.stop();
+
+    // After a restart the store remembers: the lead, the duplicate check, the tokens.
+    let server = Server::start(data, database);
+    let (status, v) = server.call("POST", "/v1/leads", Some(json!({"phone": "+79260000001"})));
+    assert_eq!((status, v["duplicate_of"].is_i64()), (409, true), "{v}");
+    let (status, v) = server.call_as(&reader, "GET", &format!("/v1/leads/{id}"), None);
+    assert_eq!((status, v["state"].as_str()), (200, Some("cancelled")));
+    let (status, v) = server.call("POST", "/v1/leads", Some(json!({"phone": "+79169999999"})));
+    assert_eq!(status, 201);
+    assert!(
+        v["id"].as_i64().unwrap() >= 990,
+        "ids go on after the stored ones: {v}"
+    );
+    server.stop();
+}
+
+#[test]
+fn the_api_takes_leads_into_sqlite() {
+    let data = temp_dir("api-sqlite");
+    exercise(&data, None);
+    assert!(data.join("predial.db").exists());
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn the_api_takes_leads_into_postgres() {
+    let db = PgDatabase::new("api");
+    let data = temp_dir("api-pg");
+    exercise(&data, Some(&db.url));
+    assert!(!data.join("predial.db").exists(), "nothing went to SQLite");
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn leads_import_counts_and_points_at_bad_lines() {
+    let data = temp_dir("import");
+    let file = data.join("orders.csv");
+    std::fs::write(
+        &file,
+        "# export of 2026-11-28\n\
+         order_id,name,phone,sum_minor\n\
+         1001,\"Petrova, Anna\",+7 916 111-22-33,150000\n\
+         1002,Ivan,8 916 111 22 34,99000\n\
+         1003,Ivan again,+79161112234,99000\n\
+         1004,Fake,+7 000 000 00 00,100\n\
+         1005,Nobody,,100\n\
+         1006,Bad sum,+79161112235,lots\n",
+    )
+    .unwrap();
+    let d = data.to_str().unwrap();
+    let f = file.to_str().unwrap();
+    let out = predial(&["leads", "import", f, "--campaign", "shop", "--data", d]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "bad lines make the exit non-zero"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("orders.csv:6: phone:"), "{stderr}");
+    assert!(stderr.contains("orders.csv:7: phone"), "{stderr}");
+    assert!(stderr.contains("orders.csv:8: sum_minor"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("2 accepted, 1 duplicates, 3 invalid"),
+        "{stdout}"
+    );
+
+    // A clean file: exit 0, one JSON object; the numbers seen before are duplicates.
+    let clean = data.join("more.ndjson");
+    std::fs::write(
+        &clean,
+        "{\"phone\":\"+79161112233\",\"order_id\":\"1001\"}\n{\"phone\":\"+79035556677\",\"name\":\"Oleg\"}\n",
+    )
+    .unwrap();
+    let out = predial(&[
+        "leads",
+        "import",
+        clean.to_str().unwrap(),
+        "--campaign",
+        "shop",
+        "--data",
+        d,
+        "--json",
+    ]);
+    let v = json(&out);
+    assert_eq!(
+        (
+            v["accepted"].as_u64(),
+            v["duplicates"].as_u64(),
+            v["invalid"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0))
+    );
+
+    // The API sees what was imported.
+    let server = Server::start(&data, None);
+    let (status, v) = server.call("GET", "/v1/leads?phone=89035556677", None);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["leads"][0]["campaign"], "shop");
+    assert_eq!(v["leads"][0]["source"], "import");
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn bench_ingest_reports_its_keys_on_both_databases() {
+    let v = json(&predial(&["bench", "ingest", "--leads", "3000", "--json"]));
+    for key in ["leads", "leads_per_s", "duplicates", "invalid", "database"] {
+        assert!(!v[key].is_null(), "{key} missing: {v}");
+    }
+    assert_eq!(v["database"], "sqlite");
+    assert_eq!(v["leads"], 3000);
+    let (dups, invalid) = (
+        v["duplicates"].as_u64().unwrap(),
+        v["invalid"].as_u64().unwrap(),
+    );
+    assert!((60..=240).contains(&dups), "about 5% duplicates: {v}");
+    assert!((30..=160).contains(&invalid), "about 3% invalid: {v}");
+    assert_eq!(
+        v["api"]["accepted"], v["cli"]["accepted"],
+        "both paths judge alike: {v}"
+    );
+    assert_eq!(v["api"]["rebuilt_leads"], v["api"]["accepted"]);
+
+    let v = json(&predial(&[
+        "bench",
+        "ingest",
+        "--leads",
+        "2000",
+        "--database",
+        POSTGRES,
+        "--via",
+        "api",
+        "--json",
+    ]));
+    assert_eq!(v["database"], "postgres");
+    assert_eq!(v["api"]["leads"], 2000);
+}
