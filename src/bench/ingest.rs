@@ -38,6 +38,8 @@ pub struct Run {
     /// Every stored lead read back into the duplicate check, as at start-up.
     pub rebuild_ms: f64,
     pub rebuilt_leads: u64,
+    /// The campaign's open leads read back into the dialing core's scheduler, as at start-up.
+    pub scheduler_rebuild_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -184,6 +186,41 @@ async fn rebuild(store: &Store) -> anyhow::Result<(f64, u64)> {
     Ok((started.elapsed().as_secs_f64() * 1000.0, rebuilt.leads))
 }
 
+/// The default campaign's open leads into a fresh scheduler; milliseconds.
+async fn rebuild_scheduler(store: &Store) -> anyhow::Result<f64> {
+    use predial_core::dialer::{CampaignId, CampaignPolicy, Event};
+    let started = Instant::now();
+    let campaign = store
+        .campaign(crate::store::campaigns::DEFAULT)
+        .await?
+        .context("no default campaign")?;
+    let mut scheduler = predial_core::Scheduler::new();
+    let now = predial_core::Timestamp::from_millis(crate::store::now_ms());
+    let policy: CampaignPolicy = campaign.policy.clone();
+    scheduler
+        .handle(
+            now,
+            Event::CampaignSaved {
+                campaign: CampaignId(1),
+                policy: Box::new(policy),
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut refused = 0u64;
+    for l in store.open_leads(campaign.id).await? {
+        if scheduler
+            .handle(now, crate::engine::restore_event(l, CampaignId(1)))
+            .is_err()
+        {
+            refused += 1;
+        }
+    }
+    if refused > 0 {
+        bail!("{refused} stored leads were refused by the scheduler");
+    }
+    Ok(started.elapsed().as_secs_f64() * 1000.0)
+}
+
 async fn via_cli(data: &[u8], n: u64, fresh: &Fresh) -> anyhow::Result<Run> {
     let file = fresh.dir.join("leads.ndjson");
     std::fs::write(&file, data)?;
@@ -195,8 +232,10 @@ async fn via_cli(data: &[u8], n: u64, fresh: &Fresh) -> anyhow::Result<Run> {
     let seconds = started.elapsed().as_secs_f64();
     drop(intake);
     let (rebuild_ms, rebuilt_leads) = rebuild(&store).await?;
+    let scheduler_rebuild_ms = rebuild_scheduler(&store).await?;
     store.close().await;
     Ok(Run {
+        scheduler_rebuild_ms,
         leads: n,
         accepted: report.counts.accepted,
         duplicates: report.counts.duplicates,
@@ -256,8 +295,10 @@ async fn via_api(data: &[u8], n: u64, fresh: &Fresh) -> anyhow::Result<Run> {
     let _ = stop_tx.send(());
     let _ = server.await;
     let (rebuild_ms, rebuilt_leads) = rebuild(&store).await?;
+    let scheduler_rebuild_ms = rebuild_scheduler(&store).await?;
     store.close().await;
     Ok(Run {
+        scheduler_rebuild_ms,
         leads: n,
         accepted,
         duplicates,

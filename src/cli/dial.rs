@@ -1,6 +1,7 @@
-//! `predial dial`: run a campaign of leads from a file through the configured trunks, with
-//! stand-in operators, until every lead is closed (or the time is up). For trying trunks and
-//! policies against real SIP peers; the service itself is `predial serve` (later).
+//! `predial dial`: run a campaign of leads through the configured trunks, with stand-in
+//! operators, until every lead is closed (or the time is up). Without `--data` / `--database`
+//! everything is in memory; with them the leads, attempts and outcomes are stored, and a run
+//! stopped by a crash goes on where it stopped.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,18 +11,33 @@ use anyhow::{Context, bail};
 use clap::Args;
 use predial::config::ConfigFile;
 use predial::engine::media::MediaConfig;
-use predial::engine::{Engine, EngineConfig};
+use predial::engine::{Engine, EngineConfig, RunReport};
+use predial::leads::file::Format;
+use predial::leads::import::import;
+use predial::leads::intake::Intake;
 use predial::media::phrases::{Lang, Prompts};
 use predial::sip::SipOptions;
+use predial::store::Store;
 use predial::trunks;
 use predial_core::Timestamp;
 use predial_core::dialer::{CampaignPolicy, LeadId, NewLead};
 
 #[derive(Debug, Args)]
 pub struct DialArgs {
-    /// Leads, one per line: PHONE[,ORDER_ID]. Lines starting with # are skipped.
+    /// Leads, one per line: PHONE[,ORDER_ID]. Lines starting with # are skipped. With a store,
+    /// they are imported (CSV or NDJSON as `predial leads import`) and the campaign's open
+    /// leads are dialled.
     #[arg(long, value_name = "FILE")]
-    leads: PathBuf,
+    leads: Option<PathBuf>,
+    /// Keep leads, attempts and outcomes in the store of this data folder (DIR/predial.db).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// The store's database instead: postgres://USER@HOST/NAME or sqlite:PATH.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// With a store: the campaign dialled (made if missing).
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    campaign_name: String,
     /// The folder of trunk profiles.
     #[arg(long, value_name = "DIR", default_value = "sip-profiles")]
     profiles: PathBuf,
@@ -112,6 +128,62 @@ fn read_leads(path: &Path) -> anyhow::Result<Vec<NewLead>> {
     Ok(leads)
 }
 
+/// A run over the store: leads imported, attempts a crash left open closed, open leads dialled.
+async fn run_stored(args: &DialArgs, mut config: EngineConfig) -> anyhow::Result<RunReport> {
+    let data = args.data.clone().unwrap_or_else(|| PathBuf::from("data"));
+    let store = Store::open(args.database.as_deref(), &data).await?;
+    let (mut intake, _) = Intake::open(store.clone()).await?;
+    let (campaign, _) = intake.ensure_campaign(&args.campaign_name).await?;
+    if args.campaign.is_some() {
+        store
+            .set_campaign_policy(&args.campaign_name, &config.campaign)
+            .await?;
+    } else {
+        config.campaign = campaign.policy.clone();
+    }
+    let mut refused = Vec::new();
+    if let Some(path) = &args.leads {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("--leads: cannot read {}", path.display()))?;
+        let imported = import(
+            &mut intake,
+            std::io::BufReader::new(file),
+            Format::of(path),
+            &args.campaign_name,
+            |_| {},
+        )
+        .await?;
+        for bad in imported.bad_lines {
+            refused.push((format!("{}:{}", path.display(), bad.line), bad.message));
+        }
+        if imported.counts.duplicates > 0 {
+            tracing::info!(
+                duplicates = imported.counts.duplicates,
+                "leads already in the store were not added again"
+            );
+        }
+    }
+    drop(intake);
+    let (journal, recovered) = store.open_journal().await?;
+    if recovered.interrupted_attempts > 0 {
+        tracing::warn!(
+            attempts = recovered.interrupted_attempts,
+            "attempts left open by an earlier run were closed as interrupted; their leads are dialled again"
+        );
+    }
+    config.journal = Some((journal.clone(), campaign.id));
+    let mut engine = Engine::start(config).await?;
+    let open = store.open_leads(campaign.id).await?;
+    let (ids, more) = engine.restore_leads(open);
+    refused.extend(more);
+    let mut report = engine.run(ids, refused).await;
+    report.recovered = Some(recovered);
+    // Everything the run wrote is stored before the process ends.
+    journal.sync().await;
+    store.close().await;
+    Ok(report)
+}
+
 fn seconds(flag: &str, v: f64) -> anyhow::Result<Duration> {
     if !(v.is_finite() && v > 0.0 && v <= 86_400.0) {
         bail!("{flag}: use a number of seconds above 0 (at most 86400)");
@@ -148,7 +220,12 @@ pub fn dial(args: DialArgs) -> anyhow::Result<ExitCode> {
             args.sip_listen
         )
     })?;
-    let leads = read_leads(&args.leads)?;
+    let stored = args.data.is_some() || args.database.is_some();
+    let leads = match (&args.leads, stored) {
+        (Some(path), false) => read_leads(path)?,
+        (None, false) => bail!("--leads: give a file of leads (or --data DIR to dial stored ones)"),
+        (_, true) => Vec::new(),
+    };
     let config = EngineConfig {
         sip: SipOptions {
             listen,
@@ -173,12 +250,16 @@ pub fn dial(args: DialArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("--lang: `{}`: use ru or en", args.lang))?,
             callback_number: args.callback_number.clone(),
         },
+        journal: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let report = runtime.block_on(async {
+        if stored {
+            return run_stored(&args, config).await;
+        }
         let mut engine = Engine::start(config).await?;
         let ids: Vec<LeadId> = leads.iter().map(|l| l.id).collect();
         let refused = engine.add_leads(leads);

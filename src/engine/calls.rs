@@ -12,6 +12,7 @@ use super::{Engine, now_ts};
 use crate::sip::{
     CallControl, CallEnd, CallEvent, CallUpdate, Ending, Outbound, TrunkVerdict, classify,
 };
+use crate::store::journal::Entry;
 use crate::trunks::Pick;
 
 /// A dial the core asked for, not yet on a trunk.
@@ -55,15 +56,30 @@ impl Engine {
             }
             Pick::Full => {
                 debug!(attempt = %dial.attempt, "no trunk channel free");
-                let _ = self.scheduler.handle(
-                    now_ts(),
-                    Event::AttemptFinished {
-                        attempt: dial.attempt,
-                        outcome: Outcome::TrunkFailure,
-                    },
-                );
+                self.not_placed(&dial);
             }
         }
+    }
+
+    /// A dial that could not be placed on our side: a trunk failure, the lead retried soon.
+    fn not_placed(&mut self, dial: &PendingDial) {
+        self.journal(dial.attempt, |row, _| Entry::Ended {
+            attempt: row,
+            at_ms: now_ts().millis(),
+            outcome: Outcome::TrunkFailure.as_str().into(),
+            trunk: None,
+            sip_code: None,
+            recording: None,
+        });
+        self.attempt_rows.remove(&dial.attempt);
+        let _ = self.scheduler.handle(
+            now_ts(),
+            Event::AttemptFinished {
+                attempt: dial.attempt,
+                outcome: Outcome::TrunkFailure,
+            },
+        );
+        self.persist_lead(dial.lead);
     }
 
     pub(crate) fn retry_waiting(&mut self) {
@@ -93,13 +109,7 @@ impl Engine {
             Err(e) => {
                 warn!(attempt = %dial.attempt, error = %e, "no RTP port for the call");
                 self.pool.release(trunk);
-                let _ = self.scheduler.handle(
-                    now_ts(),
-                    Event::AttemptFinished {
-                        attempt: dial.attempt,
-                        outcome: Outcome::TrunkFailure,
-                    },
-                );
+                self.not_placed(&dial);
                 return;
             }
         };
@@ -145,9 +155,17 @@ impl Engine {
     pub(crate) fn on_update(&mut self, update: CallUpdate) {
         let attempt = AttemptId(update.id);
         match update.event {
-            CallEvent::Ringing => {}
+            CallEvent::Ringing => self.journal(attempt, |row, _| Entry::Rang {
+                attempt: row,
+                at_ms: now_ts().millis(),
+            }),
             CallEvent::Answered { sdp, call_id, .. } => {
                 self.answered += 1;
+                self.journal(attempt, |row, _| Entry::Answered {
+                    attempt: row,
+                    at_ms: now_ts().millis(),
+                    call_id: call_id.clone(),
+                });
                 let detect = self.config.campaign.amd.clone();
                 if let Some(call) = self.calls.get_mut(&attempt) {
                     call.answered = true;
@@ -190,8 +208,12 @@ impl Engine {
                 self.pool.release(call.trunk);
                 self.media.release(call.port);
                 self.finish_media(&call);
+                let mut sip_code = None;
                 let outcome = match end {
                     CallEnd::NotAnswered { ending, rang } => {
+                        if let Ending::Status(code) = ending {
+                            sip_code = Some(i64::from(code));
+                        }
                         let (outcome, verdict) = classify(ending, rang);
                         match verdict {
                             TrunkVerdict::Fine => self.pool.worked(call.trunk),
@@ -224,9 +246,24 @@ impl Engine {
                         }
                     }
                 };
+                let recording = call
+                    .recorder
+                    .as_ref()
+                    .and_then(|r| r.lock().ok().map(|r| r.path().display().to_string()));
+                let trunk = self.pool.trunks[call.trunk].profile.name.clone();
+                self.journal(attempt, |row, _| Entry::Ended {
+                    attempt: row,
+                    at_ms: now_ts().millis(),
+                    outcome: outcome.as_str().into(),
+                    trunk: Some(trunk),
+                    sip_code,
+                    recording,
+                });
+                self.attempt_rows.remove(&attempt);
                 let _ = self
                     .scheduler
                     .handle(now_ts(), Event::AttemptFinished { attempt, outcome });
+                self.persist_lead(call.dial.lead);
             }
         }
     }

@@ -25,6 +25,7 @@ use crate::sip::{
     CallUpdate, KeepAlive, RegisterTo, Registered, RegistrationState, SipAgent, SipError,
     SipOptions,
 };
+use crate::store::journal::{Entry, Journal, OpenLead};
 use crate::trunks::{TrunkPool, TrunkProfile, TrunkState};
 
 pub use calls::LiveCall;
@@ -42,6 +43,9 @@ pub struct EngineConfig {
     pub deadline: Duration,
     /// RTP ports, prompts, recordings.
     pub media: media::MediaConfig,
+    /// The store's journal and the campaign's id there: attempts written as started before
+    /// their INVITE leaves, their course, the leads' state. None: nothing is stored.
+    pub journal: Option<(Journal, i64)>,
 }
 
 /// A lead's end, as the run saw it.
@@ -82,9 +86,36 @@ pub struct RunReport {
     pub trunks: Vec<TrunkReport>,
     /// Whether every lead was closed before the deadline.
     pub finished: bool,
+    /// With a store: what start-up found of an earlier run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<crate::store::journal::Recovered>,
 }
 
 const CAMPAIGN: CampaignId = CampaignId(1);
+
+/// The core's event that puts back a lead read from the store.
+pub fn restore_event(l: OpenLead, campaign: CampaignId) -> Event {
+    let mut history = predial_core::dialer::History::default();
+    for o in l.history.split(',').filter(|o| !o.is_empty()) {
+        if let Ok(outcome) = serde_json::from_value(serde_json::Value::String(o.into())) {
+            history.push(outcome);
+        }
+    }
+    let mut lead = NewLead::new(
+        l.id as u64,
+        campaign.0,
+        &l.phone,
+        Timestamp::from_millis(l.created_ms),
+    );
+    lead.order_id = l.order_id;
+    lead.time_zone = l.time_zone;
+    Event::LeadRestored {
+        lead: Box::new(lead),
+        attempts: u8::try_from(l.attempts).unwrap_or(u8::MAX),
+        history,
+        due: Timestamp::from_millis(l.next_at_ms.unwrap_or(l.created_ms)),
+    }
+}
 
 fn now_ts() -> Timestamp {
     Timestamp::from_utc(Utc::now())
@@ -101,6 +132,8 @@ enum Note {
     AbandonDone(AttemptId),
     /// Delete recordings past their keeping time.
     SweepRecordings,
+    /// An attempt's start is stored (true) or could not be (false): the call may go.
+    Persisted(calls::PendingDial, bool),
 }
 
 pub struct Engine {
@@ -129,6 +162,9 @@ pub struct Engine {
     lead_media: HashMap<LeadId, LeadMedia>,
     /// Calls ended whose legs are closing: the lead their figures go to.
     closing: HashMap<AttemptId, LeadId>,
+    /// With a store: each attempt's row id there, while it lasts.
+    attempt_rows: HashMap<AttemptId, i64>,
+    attempt_rows_made: i64,
 }
 
 /// What a lead's calls carried.
@@ -261,6 +297,8 @@ impl Engine {
             legs,
             lead_media: HashMap::new(),
             closing: HashMap::new(),
+            attempt_rows: HashMap::new(),
+            attempt_rows_made: 0,
         })
     }
 
@@ -280,6 +318,64 @@ impl Engine {
             }
         }
         refused
+    }
+
+    /// Puts back leads read from the store, with their attempts and next due time; those that
+    /// cannot be taken come back with the reason.
+    pub fn restore_leads(&mut self, leads: Vec<OpenLead>) -> (Vec<LeadId>, Vec<(String, String)>) {
+        let now = now_ts();
+        let mut ids = Vec::new();
+        let mut refused = Vec::new();
+        for l in leads {
+            let (id, phone) = (LeadId(l.id as u64), l.phone.clone());
+            let event = restore_event(l, CAMPAIGN);
+            match self.scheduler.handle(now, event) {
+                Ok(()) => ids.push(id),
+                Err(e) => refused.push((phone, e.to_string())),
+            }
+        }
+        (ids, refused)
+    }
+
+    /// Writes a lead's state as the core holds it now.
+    fn persist_lead(&self, id: LeadId) {
+        let (Some((journal, _)), Some(view)) = (&self.config.journal, self.scheduler.lead(id))
+        else {
+            return;
+        };
+        use predial_core::dialer::LeadState as S;
+        let state = match view.state {
+            S::New => "queued",
+            S::Scheduled => "scheduled",
+            S::Dialing => "dialing",
+            S::Done => "done",
+            S::Exhausted => "exhausted",
+            S::Cancelled => "cancelled",
+        };
+        let now = now_ts().millis();
+        journal.write(Entry::Lead {
+            lead: id.0 as i64,
+            state: state.into(),
+            attempts: i64::from(view.attempts),
+            history: view
+                .history
+                .iter()
+                .map(|o| o.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            next_at_ms: view.due.map(|t| t.millis()),
+            closed_ms: view.state.is_final().then_some(now),
+        });
+    }
+
+    /// Writes to the journal (when there is one) about an attempt: `entry` gets the attempt's
+    /// row id and the campaign's id in the store.
+    pub(crate) fn journal(&self, attempt: AttemptId, entry: impl FnOnce(i64, i64) -> Entry) {
+        if let (Some((journal, campaign)), Some(row)) =
+            (&self.config.journal, self.attempt_rows.get(&attempt))
+        {
+            journal.write(entry(*row, *campaign));
+        }
     }
 
     /// Runs until every lead is closed or the deadline passes.
@@ -385,6 +481,7 @@ impl Engine {
             answered: self.answered,
             trunks,
             finished,
+            recovered: None,
         }
     }
 
@@ -408,16 +505,41 @@ impl Engine {
                 phone,
                 ..
             } => {
-                self.dial(calls::PendingDial {
+                let dial = calls::PendingDial {
                     attempt,
                     lead,
                     campaign: campaign.0,
                     phone,
                     tried: Vec::new(),
-                });
+                };
+                match &self.config.journal {
+                    // Persist before acting: the INVITE leaves once the start is stored.
+                    Some((journal, store_campaign)) => {
+                        let row = journal.attempt_offset + self.attempt_rows_made + 1;
+                        self.attempt_rows_made += 1;
+                        self.attempt_rows.insert(attempt, row);
+                        let stored = journal.write_and_confirm(Entry::Started {
+                            attempt: row,
+                            lead: lead.0 as i64,
+                            campaign: *store_campaign,
+                            at_ms: now_ts().millis(),
+                        });
+                        let tx = self.notes_tx.clone();
+                        tokio::spawn(async move {
+                            let ok = stored.await.unwrap_or(false);
+                            let _ = tx.send(Note::Persisted(dial, ok));
+                        });
+                    }
+                    None => self.dial(dial),
+                }
             }
-            Action::Bridge { attempt, .. } => {
+            Action::Bridge { attempt, operator } => {
                 // A stand-in operator talks for a while, then hangs up; the call is recorded.
+                self.journal(attempt, |row, _| Entry::Bridged {
+                    attempt: row,
+                    at_ms: now_ts().millis(),
+                    operator: format!("stand-in-{}", operator.0),
+                });
                 self.record(attempt);
                 if let Some(call) = self.calls.get_mut(&attempt) {
                     call.bridged = true;
@@ -431,6 +553,14 @@ impl Engine {
             }
             Action::Abandon { attempt, audit } => {
                 info!(lead = %audit.lead, waited_ms = audit.waited_ms, "abandoned: no operator free");
+                self.journal(attempt, |row, campaign| Entry::Abandoned {
+                    attempt: row,
+                    lead: audit.lead.0 as i64,
+                    campaign,
+                    answered_ms: audit.answered_at.millis(),
+                    ended_ms: audit.at.millis(),
+                    reason: "no operator free".into(),
+                });
                 // The callee hears the abandoned-call message, then the call ends.
                 self.abandon(attempt);
             }
@@ -440,12 +570,24 @@ impl Engine {
                     .scheduler
                     .handle(now_ts(), Event::PreviewDial { operator });
             }
-            Action::LeadClosed { .. } | Action::OperatorState { .. } => {}
+            Action::LeadClosed { lead, .. } => self.persist_lead(lead),
+            Action::OperatorState { .. } => {}
         }
     }
 
     fn on_note(&mut self, note: Note) {
         match note {
+            Note::Persisted(dial, true) => self.dial(dial),
+            Note::Persisted(dial, false) => {
+                warn!(attempt = %dial.attempt, "the attempt could not be stored: not dialled");
+                let _ = self.scheduler.handle(
+                    now_ts(),
+                    Event::AttemptFinished {
+                        attempt: dial.attempt,
+                        outcome: predial_core::dialer::Outcome::TrunkFailure,
+                    },
+                );
+            }
             Note::TalkDone(attempt) => {
                 if let Some(call) = self.calls.get(&attempt) {
                     call.control.hang_up();

@@ -172,8 +172,15 @@ mod tests {
     fn all(text: &str, format: Format) -> Vec<Record> {
         let mut r = Reader::new(text.as_bytes(), format);
         let mut out = Vec::new();
-        while r.read(2, &mut out).unwrap() {}
-        out
+        loop {
+            let mut batch = Vec::new();
+            let more = r.read(2, &mut batch).unwrap();
+            assert!(batch.len() <= 2);
+            out.extend(batch);
+            if !more {
+                return out;
+            }
+        }
     }
 
     #[test]

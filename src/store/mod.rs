@@ -16,6 +16,7 @@ use sqlx::{PgPool, SqlitePool};
 use thiserror::Error;
 
 pub mod campaigns;
+pub mod journal;
 pub mod leads;
 pub mod tokens;
 
@@ -142,16 +143,30 @@ impl Store {
 /// The migrations of one database: (version, description, SQL).
 type Migrations = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE: Migrations = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES: Migrations = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const SQLITE: Migrations = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "lead history",
+        include_str!("../../migrations/sqlite/0002_lead_history.sql"),
+    ),
+];
+const POSTGRES: Migrations = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "lead history",
+        include_str!("../../migrations/postgres/0002_lead_history.sql"),
+    ),
+];
 
 fn migrator(list: Migrations) -> Migrator {
     Migrator::with_migrations(

@@ -446,3 +446,133 @@ fn an_abandoned_callee_hears_the_whole_message() {
     }
     assert_eq!(report["finished"], true, "{report}");
 }
+
+/// With a store, a run killed mid-call goes on where it stopped: the attempts it left open are
+/// closed as interrupted (they do not use up an attempt), the leads are dialled again, and what
+/// was finished before is not.
+#[test]
+fn a_crash_mid_call_loses_nothing_with_a_store() {
+    let sipp = Peer::sipp_uas("uas-population.xml", &[]);
+    let w = Workdir::new("crash");
+    w.trunk("sipp.toml", &trunk_profile("sipp", "own", &sipp, ""));
+    w.leads(&["+74951110000", "+74951110007"]);
+    let data = w.path("data");
+
+    // The first run: the answered call is held 60 s by the stand-in operator; kill -9 in it.
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_predial"))
+        .args([
+            "dial",
+            "--leads",
+            &w.path("leads.csv"),
+            "--profiles",
+            &w.path("profiles"),
+            "--campaign",
+            &w.path("campaign.toml"),
+            "--sip-listen",
+            &listen,
+            "--data",
+            &data,
+            "--talk-s",
+            "60",
+            "--json",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = std::path::Path::new(&data).join("predial.db");
+    let rows = |sql: &str| -> Vec<(i64, String)> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use sqlx::{Connection, Row};
+            let url = format!("sqlite:{}?mode=ro", db.display());
+            let Ok(mut c) = sqlx::SqliteConnection::connect(&url).await else {
+                return Vec::new();
+            };
+            let out = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_all(&mut c)
+                .await
+                .unwrap_or_default()
+                .iter()
+                .map(|r| {
+                    (
+                        r.get::<i64, _>(0),
+                        r.get::<Option<String>, _>(1).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            let _ = c.close().await;
+            out
+        })
+    };
+    // Wait (bounded) until the answered call is bridged, as the store says.
+    let mut bridged = false;
+    for _ in 0..150 {
+        if !rows("SELECT id, operator FROM attempts WHERE bridge_ms IS NOT NULL").is_empty() {
+            bridged = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    first.kill().unwrap();
+    let _ = first.wait();
+    assert!(bridged, "the first run bridged the answered call");
+    let open = rows("SELECT lead_id, outcome FROM attempts WHERE end_ms IS NULL");
+    assert_eq!(
+        open.len(),
+        1,
+        "one attempt was in progress at the crash: {open:?}"
+    );
+
+    // The second run, from the store alone.
+    let listen = format!("127.0.0.1:{}", free_port());
+    let out = predial(&[
+        "dial",
+        "--profiles",
+        &w.path("profiles"),
+        "--sip-listen",
+        &listen,
+        "--data",
+        &data,
+        "--talk-s",
+        "1",
+        "--json",
+    ]);
+    let report = json(&out);
+    assert_eq!(report["recovered"]["interrupted_attempts"], 1, "{report}");
+    let answered = lead(&report, "0000");
+    assert_eq!(answered["state"], "done", "{answered}");
+    assert_eq!(
+        outcomes(answered),
+        vec!["contact"],
+        "the interrupted call is not an attempt"
+    );
+    assert!(
+        report["leads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["phone"] != "+74951110007"),
+        "the lead closed before the crash is not dialled again: {report}"
+    );
+    let attempts = rows("SELECT lead_id, outcome FROM attempts ORDER BY id");
+    let of_answered: Vec<&str> = attempts
+        .iter()
+        .filter(|(lead, _)| *lead == 1)
+        .map(|(_, o)| o.as_str())
+        .collect();
+    assert_eq!(of_answered, vec!["interrupted", "contact"], "{attempts:?}");
+    let leads = rows("SELECT id, state FROM leads ORDER BY id");
+    assert_eq!(
+        leads,
+        vec![(1, "done".to_string()), (2, "done".to_string())],
+        "404 closes its lead as done (a wrong number)"
+    );
+    assert!(rows("SELECT id, outcome FROM attempts WHERE end_ms IS NULL").is_empty());
+    sipp.finish();
+}

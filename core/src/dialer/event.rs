@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Serialize;
 use thiserror::Error;
 
-use super::lead::{CampaignId, LeadId, LeadState, NewLead, Outcome};
+use super::lead::{CampaignId, History, LeadId, LeadState, NewLead, Outcome};
 use super::phone::{Phone, PhoneError};
 use super::policy::{CampaignPolicy, PolicyError};
 use super::zones::TzId;
@@ -52,6 +52,15 @@ pub enum Event {
         channels: u32,
     },
     LeadAdded(Box<NewLead>),
+    /// A lead read back from the store at start-up, with the attempts it already had: it
+    /// waits until `due` (or the next open hour of its callee) as it did before the restart.
+    /// Its duplicate-check entry dates from the lead's `created_at`.
+    LeadRestored {
+        lead: Box<NewLead>,
+        attempts: u8,
+        history: History,
+        due: Timestamp,
+    },
     LeadCancelled {
         lead: LeadId,
     },

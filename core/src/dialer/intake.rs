@@ -69,7 +69,14 @@ impl Scheduler {
         Ok(())
     }
 
-    pub(crate) fn add_lead(&mut self, now: Timestamp, lead: NewLead) -> Result<(), EventError> {
+    /// A new lead, or (`restored`: attempts made, their outcomes, when the next is due) one read
+    /// back from the store.
+    pub(crate) fn add_lead(
+        &mut self,
+        now: Timestamp,
+        lead: NewLead,
+        restored: Option<(u8, History, Timestamp)>,
+    ) -> Result<(), EventError> {
         let c = self.campaign(lead.campaign)?;
         if self.leads.find(lead.id).is_some() {
             return Err(EventError::LeadIdInUse(lead.id));
@@ -91,8 +98,18 @@ impl Scheduler {
         };
         let (tz, _source) = self.zones.resolve(phone, explicit_tz, policy.default_tz);
         let dedup = policy.policy.dedup;
+        if let Some((attempts, _, _)) = restored
+            && attempts >= policy.policy.max_attempts
+        {
+            return Err(EventError::NoAttemptsLeft(lead.id, attempts));
+        }
+        let seen_at = if restored.is_some() {
+            lead.created_at.min(now)
+        } else {
+            now
+        };
         match self.dedup.admit(
-            now,
+            seen_at,
             &dedup,
             lead.campaign.0,
             phone.digits(),
@@ -108,20 +125,25 @@ impl Scheduler {
         }
         let quiet = policy.policy.quiet_hours;
         let zone = self.quiet.slot_for(c, tz, quiet);
+        let (attempts, history, due) = restored.unwrap_or((0, History::default(), now));
         let i = self.leads.insert(LeadSlot {
             id: lead.id,
             phone,
             due: DueSecond::of(now),
-            history: History::default(),
+            history,
             generation: 0,
             campaign: c,
             zone,
-            attempts: 0,
+            attempts,
             state: LeadState::New,
             flags: 0,
         });
         self.stats.leads_in += 1;
-        self.make_due(i);
+        if restored.is_some() {
+            self.schedule(i, due);
+        } else {
+            self.make_due(i);
+        }
         Ok(())
     }
 

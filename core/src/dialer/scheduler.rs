@@ -158,7 +158,13 @@ impl Scheduler {
                 self.dial_check = true;
                 Ok(())
             }
-            Event::LeadAdded(lead) => self.add_lead(now, *lead),
+            Event::LeadAdded(lead) => self.add_lead(now, *lead, None),
+            Event::LeadRestored {
+                lead,
+                attempts,
+                history,
+                due,
+            } => self.add_lead(now, *lead, Some((attempts, history, due))),
             Event::LeadCancelled { lead } => self.cancel_lead(lead),
             Event::CallbackAgreed { lead, at } => self.agree_callback(now, lead, at),
             Event::AttemptAnswered { attempt } => self.answered(attempt),

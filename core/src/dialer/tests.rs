@@ -608,3 +608,59 @@ fn a_lead_may_carry_its_own_zone() {
         Err(EventError::InvalidTimeZone("Omsk".into()))
     );
 }
+
+#[test]
+fn a_restored_lead_waits_for_its_due_time_and_keeps_its_attempts() {
+    let mut w = World::new(CampaignPolicy::default());
+    w.operators(1);
+    let mut history = History::default();
+    history.push(Outcome::Busy);
+    history.push(Outcome::NoAnswer);
+    let created = w.now.plus_millis(-3_600_000);
+    w.s.handle(
+        w.now,
+        Event::LeadRestored {
+            lead: Box::new(NewLead::new(7, 1, MOSCOW_1, created)),
+            attempts: 2,
+            history,
+            due: w.now.plus(Duration::from_secs(600)),
+        },
+    )
+    .unwrap();
+    assert!(w.dials().is_empty(), "not before it is due");
+    let view = w.s.lead(LeadId(7)).unwrap();
+    assert_eq!((view.state, view.attempts), (LeadState::Scheduled, 2));
+    assert!(w.sleep_until_dial(700).is_some());
+    let dials = w.dials();
+    assert_eq!(dials.len(), 1);
+    assert_eq!(
+        (dials[0].1, dials[0].2),
+        (LeadId(7), 3),
+        "the third attempt"
+    );
+
+    // Its number is remembered from when it arrived: the same number again is a duplicate.
+    let again = w.s.handle(
+        w.now,
+        Event::LeadAdded(Box::new(NewLead::new(8, 1, MOSCOW_1, w.now))),
+    );
+    assert!(
+        matches!(again, Err(EventError::Duplicate { duplicate_of }) if duplicate_of == LeadId(7))
+    );
+
+    // A lead with every attempt used is not taken back.
+    let mut spent = History::default();
+    for _ in 0..7 {
+        spent.push(Outcome::NoAnswer);
+    }
+    let r = w.s.handle(
+        w.now,
+        Event::LeadRestored {
+            lead: Box::new(NewLead::new(9, 1, MOSCOW_2, created)),
+            attempts: 7,
+            history: spent,
+            due: w.now,
+        },
+    );
+    assert!(matches!(r, Err(EventError::NoAttemptsLeft(..))));
+}

@@ -1,0 +1,344 @@
+//! The engine's journal: what happens to calls and leads, written to the store by one task in
+//! batches (group commit: whatever is waiting goes in one transaction). An attempt is written as
+//! started before its INVITE leaves (the engine waits for that write); the rest is written
+//! without making the engine wait.
+//!
+//! At start-up, attempts a crash left open are closed as `interrupted` (they do not count as
+//! attempts: the lead is dialled again), and the campaign's open leads are read back with their
+//! attempts, outcomes and next due time.
+
+use futures_util::TryStreamExt;
+use sqlx::Row;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Store, StoreError, now_ms, on_pool};
+
+/// One thing to write.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    Started {
+        attempt: i64,
+        lead: i64,
+        campaign: i64,
+        at_ms: i64,
+    },
+    Rang {
+        attempt: i64,
+        at_ms: i64,
+    },
+    Answered {
+        attempt: i64,
+        at_ms: i64,
+        call_id: String,
+    },
+    Bridged {
+        attempt: i64,
+        at_ms: i64,
+        operator: String,
+    },
+    Ended {
+        attempt: i64,
+        at_ms: i64,
+        outcome: String,
+        trunk: Option<String>,
+        sip_code: Option<i64>,
+        recording: Option<String>,
+    },
+    Lead {
+        lead: i64,
+        state: String,
+        attempts: i64,
+        history: String,
+        next_at_ms: Option<i64>,
+        closed_ms: Option<i64>,
+    },
+    Abandoned {
+        attempt: i64,
+        lead: i64,
+        campaign: i64,
+        answered_ms: i64,
+        ended_ms: i64,
+        reason: String,
+    },
+    /// Nothing: written to know that everything before it is.
+    Sync,
+}
+
+/// A lead read back at start-up.
+#[derive(Debug, Clone)]
+pub struct OpenLead {
+    pub id: i64,
+    pub phone: String,
+    pub order_id: Option<String>,
+    pub time_zone: Option<String>,
+    pub created_ms: i64,
+    pub attempts: i64,
+    pub history: String,
+    pub next_at_ms: Option<i64>,
+}
+
+/// The engine's handle on the journal.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    tx: mpsc::UnboundedSender<(Entry, Option<oneshot::Sender<bool>>)>,
+    /// Stored attempt ids are the core's plus this (the core counts from 1 on every start).
+    pub attempt_offset: i64,
+}
+
+impl Journal {
+    /// Writes `entry` soon, with others.
+    pub fn write(&self, entry: Entry) {
+        let _ = self.tx.send((entry, None));
+    }
+
+    /// Waits until everything written before is stored.
+    pub async fn sync(&self) {
+        let _ = self.write_and_confirm(Entry::Sync).await;
+    }
+
+    /// Writes `entry`; the receiver says whether it is stored.
+    pub fn write_and_confirm(&self, entry: Entry) -> oneshot::Receiver<bool> {
+        let (tx, rx) = oneshot::channel();
+        if let Err(mpsc::error::SendError((_, Some(tx)))) = self.tx.send((entry, Some(tx))) {
+            let _ = tx.send(false);
+        }
+        rx
+    }
+}
+
+/// What start-up found.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Recovered {
+    /// Attempts a crash left open, now closed as interrupted.
+    pub interrupted_attempts: u64,
+}
+
+impl Store {
+    /// Closes attempts left open (a crash) as interrupted and starts the journal's writer.
+    pub async fn open_journal(&self) -> Result<(Journal, Recovered), StoreError> {
+        let now = now_ms();
+        let (interrupted, max) = on_pool!(&self.db, |p| {
+            let mut tx = p.begin().await?;
+            let leads: Vec<i64> = sqlx::query_scalar(
+                "UPDATE attempts SET end_ms = $1, outcome = 'interrupted' \
+                 WHERE end_ms IS NULL RETURNING lead_id",
+            )
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+            for lead in &leads {
+                sqlx::query(
+                    "UPDATE leads SET state = CASE WHEN attempts = 0 THEN 'queued' ELSE 'scheduled' END, \
+                     next_at_ms = $2 WHERE id = $1 AND closed_ms IS NULL",
+                )
+                .bind(lead)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM attempts")
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            (leads.len() as u64, max.unwrap_or(0))
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(writer(self.clone(), rx));
+        Ok((
+            Journal {
+                tx,
+                attempt_offset: max,
+            },
+            Recovered {
+                interrupted_attempts: interrupted,
+            },
+        ))
+    }
+
+    /// The campaign's open leads, oldest first.
+    pub async fn open_leads(&self, campaign: i64) -> Result<Vec<OpenLead>, StoreError> {
+        on_pool!(&self.db, |p| {
+            let mut rows = sqlx::query(
+                "SELECT id, phone, order_id, time_zone, created_ms, attempts, history, next_at_ms \
+                 FROM leads WHERE campaign_id = $1 AND closed_ms IS NULL ORDER BY id",
+            )
+            .bind(campaign)
+            .fetch(p);
+            let mut out = Vec::new();
+            while let Some(r) = rows.try_next().await? {
+                out.push(OpenLead {
+                    id: r.try_get("id")?,
+                    phone: r.try_get("phone")?,
+                    order_id: r.try_get("order_id")?,
+                    time_zone: r.try_get("time_zone")?,
+                    created_ms: r.try_get("created_ms")?,
+                    attempts: r.try_get("attempts")?,
+                    history: r.try_get("history")?,
+                    next_at_ms: r.try_get("next_at_ms")?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// A lead's attempts: (outcome, start, end), oldest first.
+    pub async fn attempts_of(
+        &self,
+        lead: i64,
+    ) -> Result<Vec<(Option<String>, i64, Option<i64>)>, StoreError> {
+        on_pool!(&self.db, |p| {
+            let rows = sqlx::query(
+                "SELECT outcome, started_ms, end_ms FROM attempts WHERE lead_id = $1 ORDER BY id",
+            )
+            .bind(lead)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("outcome")?,
+                        r.try_get("started_ms")?,
+                        r.try_get("end_ms")?,
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    async fn write_entries(&self, entries: &[Entry]) -> Result<(), StoreError> {
+        on_pool!(&self.db, |p| {
+            let mut tx = p.begin().await?;
+            for e in entries {
+                let q = match e {
+                    Entry::Sync => continue,
+                    Entry::Started {
+                        attempt,
+                        lead,
+                        campaign,
+                        at_ms,
+                    } => {
+                        sqlx::query("UPDATE leads SET state = 'dialing' WHERE id = $1")
+                            .bind(lead)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(
+                            "INSERT INTO attempts (id, lead_id, campaign_id, started_ms) \
+                             VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(attempt)
+                        .bind(lead)
+                        .bind(campaign)
+                        .bind(at_ms)
+                    }
+                    Entry::Rang { attempt, at_ms } => {
+                        sqlx::query("UPDATE attempts SET ring_ms = $2 WHERE id = $1")
+                            .bind(attempt)
+                            .bind(at_ms)
+                    }
+                    Entry::Answered {
+                        attempt,
+                        at_ms,
+                        call_id,
+                    } => sqlx::query(
+                        "UPDATE attempts SET answer_ms = $2, call_id = $3 WHERE id = $1",
+                    )
+                    .bind(attempt)
+                    .bind(at_ms)
+                    .bind(call_id),
+                    Entry::Bridged {
+                        attempt,
+                        at_ms,
+                        operator,
+                    } => sqlx::query(
+                        "UPDATE attempts SET bridge_ms = $2, operator = $3 WHERE id = $1",
+                    )
+                    .bind(attempt)
+                    .bind(at_ms)
+                    .bind(operator),
+                    Entry::Ended {
+                        attempt,
+                        at_ms,
+                        outcome,
+                        trunk,
+                        sip_code,
+                        recording,
+                    } => sqlx::query(
+                        "UPDATE attempts SET end_ms = $2, outcome = $3, trunk = $4, sip_code = $5, \
+                         recording = $6 WHERE id = $1",
+                    )
+                    .bind(attempt)
+                    .bind(at_ms)
+                    .bind(outcome)
+                    .bind(trunk)
+                    .bind(sip_code)
+                    .bind(recording),
+                    Entry::Lead {
+                        lead,
+                        state,
+                        attempts,
+                        history,
+                        next_at_ms,
+                        closed_ms,
+                    } => sqlx::query(
+                        "UPDATE leads SET state = $2, attempts = $3, history = $4, next_at_ms = $5, \
+                         closed_ms = $6 WHERE id = $1",
+                    )
+                    .bind(lead)
+                    .bind(state)
+                    .bind(attempts)
+                    .bind(history)
+                    .bind(next_at_ms)
+                    .bind(closed_ms),
+                    Entry::Abandoned {
+                        attempt,
+                        lead,
+                        campaign,
+                        answered_ms,
+                        ended_ms,
+                        reason,
+                    } => sqlx::query(
+                        "INSERT INTO abandon_log (attempt_id, lead_id, campaign_id, answered_ms, \
+                         ended_ms, reason) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(attempt)
+                    .bind(lead)
+                    .bind(campaign)
+                    .bind(answered_ms)
+                    .bind(ended_ms)
+                    .bind(reason),
+                };
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
+
+type Queued = (Entry, Option<oneshot::Sender<bool>>);
+
+async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Queued>) {
+    let mut entries = Vec::new();
+    let mut acks = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some((e, ack)) = next.take() {
+            entries.push(e);
+            acks.extend(ack);
+            if entries.len() < 5_000 {
+                next = rx.try_recv().ok();
+            }
+        }
+        let ok = match store.write_entries(&entries).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, entries = entries.len(), "the journal could not be written");
+                false
+            }
+        };
+        entries.clear();
+        for a in acks.drain(..) {
+            let _ = a.send(ok);
+        }
+    }
+}
