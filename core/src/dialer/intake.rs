@@ -82,13 +82,19 @@ impl Scheduler {
             return Err(EventError::LeadIdInUse(lead.id));
         }
         let policy = &self.campaigns[usize::from(c)].policy;
-        let phone = match Phone::parse(&lead.phone, policy.policy.country) {
-            Ok(p) => p,
-            Err(e) => {
-                self.stats.invalid += 1;
-                return Err(EventError::InvalidPhone(e));
-            }
-        };
+        // A restored lead's number was normalised when it arrived: E.164 is read directly.
+        let stored = restored
+            .is_some()
+            .then(|| Phone::from_e164(&lead.phone))
+            .flatten();
+        let phone =
+            match stored.map_or_else(|| Phone::parse(&lead.phone, policy.policy.country), Ok) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.stats.invalid += 1;
+                    return Err(EventError::InvalidPhone(e));
+                }
+            };
         let explicit_tz = match lead.time_zone.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(name) => Some(
