@@ -11,3 +11,4 @@ pub mod media;
 pub mod sip;
 pub mod store;
 pub mod trunks;
+pub mod webhooks;

@@ -84,6 +84,8 @@ fn start_logging() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     start_logging();
+    // One TLS crypto provider for the whole process (trunks over TLS, webhooks over https).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
         Command::Sim(args) => cli::sim::run(*args),
         Command::Bench(BenchCommand::Scheduler(args)) => cli::bench::scheduler(args),

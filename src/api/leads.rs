@@ -315,10 +315,24 @@ pub async fn cancel_lead(
     scopes.require(Scope::LeadsWrite)?;
     let id = lead_id(&id)?;
     match st.store.cancel_lead(id, now_ms()).await? {
-        Some(true) => Ok(axum::Json(Cancelled {
-            id,
-            state: "cancelled".into(),
-        })),
+        Some(true) => {
+            if st.store.webhook_config().await?.is_some() {
+                let key = format!("lead.closed:{id}");
+                let payload = crate::webhooks::payload(
+                    "lead.closed",
+                    &key,
+                    now_ms(),
+                    serde_json::json!({"lead": id, "state": "cancelled"}),
+                );
+                st.store
+                    .enqueue_webhook("lead.closed", &key, &payload)
+                    .await?;
+            }
+            Ok(axum::Json(Cancelled {
+                id,
+                state: "cancelled".into(),
+            }))
+        }
         Some(false) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "lead_closed",

@@ -29,6 +29,7 @@ pub mod campaigns;
 pub mod error;
 pub mod leads;
 pub mod tokens;
+pub mod webhook;
 
 use error::ApiError;
 
@@ -106,6 +107,8 @@ pub struct AppState {
         campaigns::set_policy,
         campaigns::set_state,
         tokens::create_token,
+        webhook::set_webhook,
+        webhook::get_webhook,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -163,6 +166,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/campaigns/{name}/{action}", post(campaigns::set_state))
         .route("/v1/tokens", post(tokens::create_token))
+        .route(
+            "/v1/webhook",
+            get(webhook::get_webhook).put(webhook::set_webhook),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,

@@ -18,6 +18,9 @@ pub struct ServeArgs {
     /// Where the HTTP API listens.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     http: String,
+    /// The first wait before a failed webhook is sent again (it doubles up to an hour).
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    webhook_retry_s: f64,
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -34,6 +37,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let state = api::state(store.clone(), &token).await?;
+        if !(args.webhook_retry_s > 0.0 && args.webhook_retry_s <= 3600.0) {
+            anyhow::bail!("--webhook-retry-s: use more than 0 and at most 3600 seconds");
+        }
+        tokio::spawn(predial::webhooks::deliver_forever(
+            store.clone(),
+            std::time::Duration::from_secs_f64(args.webhook_retry_s),
+        ));
         let listener = tokio::net::TcpListener::bind(&args.http)
             .await
             .map_err(|e| anyhow::anyhow!("--http {}: cannot listen: {e}", args.http))?;

@@ -251,6 +251,22 @@ impl Engine {
                     .as_ref()
                     .and_then(|r| r.lock().ok().map(|r| r.path().display().to_string()));
                 let trunk = self.pool.trunks[call.trunk].profile.name.clone();
+                if let Some(row) = self.attempt_rows.get(&attempt) {
+                    self.notify(
+                        "call.ended",
+                        format!("call.ended:{row}"),
+                        serde_json::json!({
+                            "attempt": row,
+                            "lead": call.dial.lead.0,
+                            "phone": call.dial.phone.to_string(),
+                            "outcome": outcome.as_str(),
+                            "trunk": trunk,
+                            "sip_code": sip_code,
+                            "call_id": call.call_id,
+                            "recording": recording,
+                        }),
+                    );
+                }
                 self.journal(attempt, |row, _| Entry::Ended {
                     attempt: row,
                     at_ms: now_ts().millis(),

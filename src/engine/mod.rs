@@ -353,19 +353,43 @@ impl Engine {
             S::Cancelled => "cancelled",
         };
         let now = now_ts().millis();
+        let outcomes: Vec<&str> = view.history.iter().map(|o| o.as_str()).collect();
         journal.write(Entry::Lead {
             lead: id.0 as i64,
             state: state.into(),
             attempts: i64::from(view.attempts),
-            history: view
-                .history
-                .iter()
-                .map(|o| o.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
+            history: outcomes.join(","),
             next_at_ms: view.due.map(|t| t.millis()),
             closed_ms: view.state.is_final().then_some(now),
         });
+        if view.state.is_final() {
+            self.notify(
+                "lead.closed",
+                format!("lead.closed:{}", id.0),
+                serde_json::json!({
+                    "lead": id.0,
+                    "phone": view.phone.to_string(),
+                    "state": state,
+                    "attempts": view.attempts,
+                    "outcomes": outcomes,
+                }),
+            );
+        }
+    }
+
+    /// Queues a notification for the shop's CRM, when a webhook is configured.
+    pub(crate) fn notify(&self, event: &str, key: String, data: serde_json::Value) {
+        if let Some((journal, _)) = &self.config.journal
+            && journal.webhooks
+        {
+            let at_ms = now_ts().millis();
+            journal.write(Entry::Webhook {
+                event: event.into(),
+                payload: crate::webhooks::payload(event, &key, at_ms, data),
+                key,
+                at_ms,
+            });
+        }
     }
 
     /// Writes to the journal (when there is one) about an attempt: `entry` gets the attempt's

@@ -60,6 +60,13 @@ pub enum Entry {
         ended_ms: i64,
         reason: String,
     },
+    /// A notification for the shop's CRM (the webhook outbox), stored with what it tells of.
+    Webhook {
+        event: String,
+        key: String,
+        payload: String,
+        at_ms: i64,
+    },
     /// Nothing: written to know that everything before it is.
     Sync,
 }
@@ -81,8 +88,10 @@ pub struct OpenLead {
 #[derive(Debug, Clone)]
 pub struct Journal {
     tx: mpsc::UnboundedSender<(Entry, Option<oneshot::Sender<bool>>)>,
-    /// Stored attempt ids are the core's plus this (the core counts from 1 on every start).
+    /// Attempt rows made by this run are numbered after this (the largest stored).
     pub attempt_offset: i64,
+    /// Whether notifications for the shop's CRM are queued (a webhook is configured).
+    pub webhooks: bool,
 }
 
 impl Journal {
@@ -148,6 +157,7 @@ impl Store {
             Journal {
                 tx,
                 attempt_offset: max,
+                webhooks: self.webhook_config().await?.is_some(),
             },
             Recovered {
                 interrupted_attempts: interrupted,
@@ -211,6 +221,16 @@ impl Store {
             for e in entries {
                 let q = match e {
                     Entry::Sync => continue,
+                    Entry::Webhook {
+                        event,
+                        key,
+                        payload,
+                        at_ms,
+                    } => sqlx::query(super::webhooks::ENQUEUE)
+                        .bind(event)
+                        .bind(key)
+                        .bind(payload)
+                        .bind(at_ms),
                     Entry::Started {
                         attempt,
                         lead,

@@ -19,6 +19,7 @@ pub mod campaigns;
 pub mod journal;
 pub mod leads;
 pub mod tokens;
+pub mod webhooks;
 
 /// Runs `$body` with `$p` bound to the pool, whichever database it is.
 macro_rules! on_pool {
@@ -154,6 +155,11 @@ const SQLITE: Migrations = &[
         "lead history",
         include_str!("../../migrations/sqlite/0002_lead_history.sql"),
     ),
+    (
+        3,
+        "settings",
+        include_str!("../../migrations/sqlite/0003_settings.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -165,6 +171,11 @@ const POSTGRES: Migrations = &[
         2,
         "lead history",
         include_str!("../../migrations/postgres/0002_lead_history.sql"),
+    ),
+    (
+        3,
+        "settings",
+        include_str!("../../migrations/postgres/0003_settings.sql"),
     ),
 ];
 

@@ -16,7 +16,7 @@ use super::{json, predial};
 /// The PostgreSQL server of this machine (trust auth).
 const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-fn temp_dir(tag: &str) -> PathBuf {
+pub fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
         "predial-it-{tag}-{}-{}",
         std::process::id(),
@@ -83,14 +83,18 @@ fn pg(sql: &str) {
 }
 
 /// `predial serve` running.
-struct Server {
+pub struct Server {
     child: Child,
     addr: SocketAddr,
     token: String,
 }
 
 impl Server {
-    fn start(data: &Path, database: Option<&str>) -> Server {
+    pub fn start(data: &Path, database: Option<&str>) -> Server {
+        Server::start_with(data, database, &[])
+    }
+
+    pub fn start_with(data: &Path, database: Option<&str>, extra: &[&str]) -> Server {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
@@ -111,6 +115,7 @@ impl Server {
         if let Some(db) = database {
             cmd.args(["--database", db]);
         }
+        cmd.args(extra);
         let child = cmd.spawn().unwrap();
         let mut server = Server {
             child,
@@ -130,7 +135,7 @@ impl Server {
         server
     }
 
-    fn try_call(
+    pub fn try_call(
         &self,
         method: &str,
         path: &str,
@@ -164,12 +169,18 @@ impl Server {
     }
 
     /// A call with the admin token; the answer's status and JSON.
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let token = self.token.clone();
         self.call_as(&token, method, path, body)
     }
 
-    fn call_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let text = body.map(|b| b.to_string());
         let (status, answer) = self
             .try_call(
@@ -185,7 +196,7 @@ impl Server {
         )
     }
 
-    fn stop(mut self) {
+    pub fn stop(mut self) {
         // SIGINT, as Ctrl-C: a clean stop.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGINT);

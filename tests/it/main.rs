@@ -11,6 +11,7 @@ mod peers;
 mod register;
 mod sim;
 mod sip;
+mod webhooks;
 
 use std::process::{Command, Output};
 

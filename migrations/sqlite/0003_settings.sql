@@ -1,0 +1,5 @@
+-- Settings changed through the API (the webhook's address and secret).
+CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
