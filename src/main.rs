@@ -43,6 +43,10 @@ enum Command {
     /// Leads in the store.
     #[command(subcommand)]
     Leads(cli::leads::LeadsCommand),
+    /// The business's numbers from the store (contact and approve rates, duplicates, fakes,
+    /// average check, upsells, times to first attempt and confirmation, calls per operator),
+    /// by date, hour, campaign, group or operator.
+    Report(cli::report::ReportArgs),
     /// Measure a part of predial on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         Command::CheckConfig(args) => cli::check::check(args),
         Command::Serve(args) => cli::serve::serve(args),
         Command::Leads(cmd) => cli::leads::leads(cmd),
+        Command::Report(args) => cli::report::report(args),
         Command::Dial(args) => cli::dial::dial(*args),
         Command::Amd(args) => cli::amd::amd(args),
         Command::Call(args) => cli::call::call(*args),

@@ -28,6 +28,7 @@ use crate::store::Store;
 pub mod campaigns;
 pub mod error;
 pub mod leads;
+pub mod reports;
 pub mod tokens;
 pub mod webhook;
 
@@ -109,6 +110,8 @@ pub struct AppState {
         tokens::create_token,
         webhook::set_webhook,
         webhook::get_webhook,
+        reports::create_disposition,
+        reports::kpis,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -166,6 +169,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/campaigns/{name}/{action}", post(campaigns::set_state))
         .route("/v1/tokens", post(tokens::create_token))
+        .route("/v1/dispositions", post(reports::create_disposition))
+        .route("/v1/reports/kpis", get(reports::kpis))
         .route(
             "/v1/webhook",
             get(webhook::get_webhook).put(webhook::set_webhook),

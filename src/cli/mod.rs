@@ -6,5 +6,6 @@ pub mod call;
 pub mod check;
 pub mod dial;
 pub mod leads;
+pub mod report;
 pub mod serve;
 pub mod sim;

@@ -16,8 +16,10 @@ use sqlx::{PgPool, SqlitePool};
 use thiserror::Error;
 
 pub mod campaigns;
+pub mod dispositions;
 pub mod journal;
 pub mod leads;
+pub mod reports;
 pub mod tokens;
 pub mod webhooks;
 

@@ -597,3 +597,172 @@ fn bench_ingest_reports_its_keys_on_both_databases() {
     assert_eq!(v["database"], "postgres");
     assert_eq!(v["api"]["leads"], 2000);
 }
+
+#[test]
+fn dispositions_feed_the_reports() {
+    let data = temp_dir("reports");
+    let server = Server::start(&data, None);
+    let mut ids = Vec::new();
+    for (i, phone) in [
+        "+79161110001",
+        "+79161110002",
+        "+79161110003",
+        "+79161110004",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (status, v) = server.call(
+            "POST",
+            "/v1/leads",
+            Some(json!({"phone": phone, "order_id": format!("R-{i}"), "sum_minor": 100_000})),
+        );
+        assert_eq!(status, 201, "{v}");
+        ids.push(v["id"].as_i64().unwrap());
+    }
+    assert_eq!(
+        server
+            .call("POST", "/v1/leads", Some(json!({"phone": "+79161110001"})))
+            .0,
+        409
+    );
+    assert_eq!(
+        server
+            .call("POST", "/v1/leads", Some(json!({"phone": "+7000"})))
+            .0,
+        422
+    );
+
+    // What the desk may not say.
+    let bad = [
+        (
+            json!({"lead": ids[0], "kind": "upsell", "sum_minor": 5}),
+            "items",
+        ),
+        (
+            json!({"lead": ids[0], "kind": "upsell", "items": ["a"]}),
+            "sum_minor",
+        ),
+        (
+            json!({"lead": ids[0], "kind": "callback", "callback_at": "2001-01-01T00:00:00Z"}),
+            "callback_at",
+        ),
+        (json!({"lead": ids[0], "kind": "callback"}), "callback_at"),
+        (json!({"lead": ids[0], "kind": "maybe"}), "kind"),
+        (
+            json!({"lead": ids[0], "kind": "confirmed", "sum_minor": -1}),
+            "sum_minor",
+        ),
+    ];
+    for (body, field) in bad {
+        let (status, v) = server.call("POST", "/v1/dispositions", Some(body.clone()));
+        assert_eq!(
+            (status, v["field"].as_str()),
+            (422, Some(field)),
+            "{body}: {v}"
+        );
+    }
+    let (status, _) = server.call(
+        "POST",
+        "/v1/dispositions",
+        Some(json!({"lead": 999_999, "kind": "confirmed"})),
+    );
+    assert_eq!(status, 404);
+
+    // What it says: confirmed, upsell, fake, a call-back tomorrow.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    for body in [
+        json!({"lead": ids[0], "kind": "confirmed", "operator": "ann"}),
+        json!({"lead": ids[1], "kind": "upsell", "items": ["kettle", "cups"], "sum_minor": 300_000, "operator": "ann"}),
+        json!({"lead": ids[2], "kind": "fake", "operator": "bob"}),
+        json!({"lead": ids[3], "kind": "callback", "callback_at": tomorrow, "operator": "bob"}),
+    ] {
+        let (status, v) = server.call("POST", "/v1/dispositions", Some(body));
+        assert_eq!(status, 201, "{v}");
+    }
+    let (_, v) = server.call("GET", &format!("/v1/leads/{}", ids[1]), None);
+    assert_eq!(
+        (v["state"].as_str(), v["sum_minor"].as_i64()),
+        (Some("done"), Some(300_000))
+    );
+    let (_, v) = server.call("GET", &format!("/v1/leads/{}", ids[3]), None);
+    assert_eq!(v["state"], "scheduled", "a call-back reopens the lead: {v}");
+
+    let (status, v) = server.call(
+        "GET",
+        "/v1/reports/kpis?from=2000-01-01&to=2100-01-01&by=campaign",
+        None,
+    );
+    assert_eq!(status, 200, "{v}");
+    let t = &v["total"];
+    assert_eq!(t["received"], 6, "{t}");
+    assert_eq!(
+        (
+            t["duplicates"].as_u64(),
+            t["invalid"].as_u64(),
+            t["fakes"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(t["approved"], 2);
+    assert_eq!(t["upsell_rate"], 0.5);
+    assert_eq!(t["average_check_minor"], 200_000.0);
+    assert!((t["approve_rate"].as_f64().unwrap() - 2.0 / 6.0).abs() < 1e-9);
+    assert!(
+        (t["approve_rate_valid"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9,
+        "{t}"
+    );
+    assert_eq!(v["rows"][0]["group"], "default");
+    let (status, csv) = server
+        .try_call(
+            "GET",
+            "/v1/reports/kpis?from=2000-01-01&to=2100-01-01&by=operator&format=csv",
+            Some(&server.token),
+            None,
+        )
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(csv.starts_with("group,received,"), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with("ann,")), "{csv}");
+    let (status, v) = server.call(
+        "GET",
+        "/v1/reports/kpis?from=2000-01-01&to=1999-01-01",
+        None,
+    );
+    assert_eq!((status, v["field"].as_str()), (422, Some("to")));
+    server.stop();
+
+    // The same from the command line.
+    let d = data.to_str().unwrap();
+    let v = json(&predial(&[
+        "report",
+        "--data",
+        d,
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2100-01-01",
+        "--by",
+        "operator",
+        "--json",
+    ]));
+    let ann = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["group"] == "ann")
+        .unwrap();
+    assert_eq!(ann["approved"], 2);
+    let out = predial(&[
+        "report",
+        "--data",
+        d,
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2100-01-01",
+        "--csv",
+    ]);
+    assert!(out.status.success());
+    let _ = std::fs::remove_dir_all(&data);
+}
