@@ -53,6 +53,13 @@ pub async fn create_lead(
     };
     flush.wait().await.map_err(ApiError::internal)?;
     counted(&verdict);
+    if let Verdict::Accepted { id, phone } = &verdict {
+        super::events::publish(
+            &st.events,
+            "lead.accepted",
+            serde_json::json!({"id": id, "phone": phone, "source": "api"}),
+        );
+    }
     match verdict {
         Verdict::Accepted { .. } => Ok((StatusCode::CREATED, axum::Json(verdict))),
         Verdict::Duplicate {
@@ -186,6 +193,12 @@ pub async fn create_leads_bulk(
     if let Some(last) = in_flight {
         last.wait().await.map_err(ApiError::internal)?;
     }
+    super::events::publish(
+        &st.events,
+        "leads.bulk",
+        serde_json::json!({"received": result.received, "accepted": result.counts.accepted,
+            "duplicates": result.counts.duplicates, "invalid": result.counts.invalid}),
+    );
     Ok(axum::Json(result))
 }
 
@@ -316,6 +329,7 @@ pub async fn cancel_lead(
     let id = lead_id(&id)?;
     match st.store.cancel_lead(id, now_ms()).await? {
         Some(true) => {
+            super::events::publish(&st.events, "lead.cancelled", serde_json::json!({"id": id}));
             if st.store.webhook_config().await?.is_some() {
                 let key = format!("lead.closed:{id}");
                 let payload = crate::webhooks::payload(

@@ -27,7 +27,10 @@ use crate::store::Store;
 
 pub mod campaigns;
 pub mod error;
+pub mod events;
 pub mod leads;
+pub mod operators;
+pub mod recordings;
 pub mod reports;
 pub mod tokens;
 pub mod webhook;
@@ -87,6 +90,8 @@ pub struct AppState {
     /// SHA-256 (hex) of each token, with its scopes.
     pub tokens: Arc<RwLock<HashMap<String, Vec<Scope>>>>,
     pub metrics: PrometheusHandle,
+    /// What happens, for `/v1/events` listeners.
+    pub events: tokio::sync::broadcast::Sender<events::Happening>,
 }
 
 #[derive(OpenApi)]
@@ -112,6 +117,12 @@ pub struct AppState {
         webhook::get_webhook,
         reports::create_disposition,
         reports::kpis,
+        recordings::list,
+        recordings::download,
+        events::events,
+        operators::create_operator,
+        operators::list_operators,
+        operators::set_operator_state,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -171,6 +182,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tokens", post(tokens::create_token))
         .route("/v1/dispositions", post(reports::create_disposition))
         .route("/v1/reports/kpis", get(reports::kpis))
+        .route("/v1/recordings", get(recordings::list))
+        .route("/v1/recordings/{attempt}", get(recordings::download))
+        .route("/v1/events", get(events::events))
+        .route(
+            "/v1/operators",
+            get(operators::list_operators).post(operators::create_operator),
+        )
+        .route(
+            "/v1/operators/{login}/{action}",
+            post(operators::set_operator_state),
+        )
         .route(
             "/v1/webhook",
             get(webhook::get_webhook).put(webhook::set_webhook),
@@ -195,6 +217,17 @@ async fn openapi_json() -> Response {
 }
 
 async fn metrics_text(State(st): State<AppState>) -> Response {
+    let now = crate::store::now_ms();
+    if let Ok(queues) = st.store.queue_figures(now).await {
+        for (campaign, open, lag_ms) in queues {
+            metrics::gauge!("predial_leads_open", "campaign" => campaign.clone()).set(open as f64);
+            metrics::gauge!("predial_oldest_due_lead_lag_seconds", "campaign" => campaign)
+                .set(lag_ms as f64 / 1000.0);
+        }
+    }
+    if let Ok(f) = st.store.outbox_figures().await {
+        metrics::gauge!("predial_webhook_backlog").set(f.backlog as f64);
+    }
     st.metrics.run_upkeep();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -315,5 +348,6 @@ pub async fn state(store: Store, admin: &str) -> anyhow::Result<AppState> {
         store,
         tokens: Arc::new(RwLock::new(tokens)),
         metrics: metrics_handle(),
+        events: tokio::sync::broadcast::channel(4096).0,
     })
 }

@@ -153,14 +153,21 @@ pub async fn create_disposition(
         note: d.note.clone(),
     };
     match st.store.add_disposition(&new, webhook).await? {
-        Some(id) => Ok((
-            StatusCode::CREATED,
-            axum::Json(DispositionOut {
-                id,
-                lead: d.lead,
-                kind: d.kind,
-            }),
-        )),
+        Some(id) => {
+            super::events::publish(
+                &st.events,
+                "disposition",
+                serde_json::json!({"id": id, "lead": d.lead, "kind": d.kind, "operator": d.operator}),
+            );
+            Ok((
+                StatusCode::CREATED,
+                axum::Json(DispositionOut {
+                    id,
+                    lead: d.lead,
+                    kind: d.kind,
+                }),
+            ))
+        }
         None => Err(ApiError::not_found(&format!("lead {}", d.lead))),
     }
 }

@@ -207,6 +207,12 @@ impl Engine {
                 };
                 self.pool.release(call.trunk);
                 self.media.release(call.port);
+                // Where the recording is, before finishing it takes it out of the call.
+                let recording = call
+                    .recorder
+                    .as_ref()
+                    .and_then(|r| r.lock().ok().map(|r| r.path().display().to_string()))
+                    .filter(|p| !p.is_empty());
                 self.finish_media(&call);
                 let mut sip_code = None;
                 let outcome = match end {
@@ -246,10 +252,6 @@ impl Engine {
                         }
                     }
                 };
-                let recording = call
-                    .recorder
-                    .as_ref()
-                    .and_then(|r| r.lock().ok().map(|r| r.path().display().to_string()));
                 let trunk = self.pool.trunks[call.trunk].profile.name.clone();
                 if let Some(row) = self.attempt_rows.get(&attempt) {
                     self.notify(

@@ -19,6 +19,8 @@ pub mod campaigns;
 pub mod dispositions;
 pub mod journal;
 pub mod leads;
+pub mod operators;
+pub mod recordings;
 pub mod reports;
 pub mod tokens;
 pub mod webhooks;
@@ -162,6 +164,11 @@ const SQLITE: Migrations = &[
         "settings",
         include_str!("../../migrations/sqlite/0003_settings.sql"),
     ),
+    (
+        4,
+        "operator state",
+        include_str!("../../migrations/sqlite/0004_operator_state.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -178,6 +185,11 @@ const POSTGRES: Migrations = &[
         3,
         "settings",
         include_str!("../../migrations/postgres/0003_settings.sql"),
+    ),
+    (
+        4,
+        "operator state",
+        include_str!("../../migrations/postgres/0004_operator_state.sql"),
     ),
 ];
 

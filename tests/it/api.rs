@@ -766,3 +766,170 @@ fn dispositions_feed_the_reports() {
     assert!(out.status.success());
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn operators_events_and_recordings() {
+    let data = temp_dir("ops");
+    // A recorded call through SIPp first, stored in the data folder.
+    let sipp = super::peers::Peer::sipp_uas("uas-population.xml", &[]);
+    let profiles = data.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(
+        profiles.join("sipp.toml"),
+        format!(
+            "name = \"sipp\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 5\ncps = 10\ncaller_id = \"+74951234567\"\n",
+            sipp.addr
+        ),
+    )
+    .unwrap();
+    std::fs::write(data.join("leads.csv"), "+74951110000,REC-1\n").unwrap();
+    let listen = format!("127.0.0.1:{}", super::peers::free_port());
+    let d = data.to_str().unwrap();
+    let rec = data.join("rec");
+    let out = predial(&[
+        "dial",
+        "--data",
+        d,
+        "--leads",
+        data.join("leads.csv").to_str().unwrap(),
+        "--profiles",
+        profiles.to_str().unwrap(),
+        "--sip-listen",
+        &listen,
+        "--recordings",
+        rec.to_str().unwrap(),
+        "--talk-s",
+        "1",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sipp.finish();
+
+    let server = Server::start(&data, None);
+    // Recordings of the lead, and a ranged download.
+    let (_, v) = server.call("GET", "/v1/leads?order_id=REC-1", None);
+    let lead = v["leads"][0]["id"].as_i64().unwrap();
+    assert_eq!(v["leads"][0]["state"], "done", "{v}");
+    let (status, v) = server.call("GET", &format!("/v1/recordings?lead={lead}"), None);
+    assert_eq!(status, 200, "{v}");
+    let url = v["recordings"][0]["url"]
+        .as_str()
+        .expect("a recording")
+        .to_string();
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    write!(
+        s,
+        "GET {url} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nRange: bytes=0-3\r\nConnection: close\r\n\r\n",
+        server.token
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 206"), "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("content-type: audio/wav"),
+        "{text}"
+    );
+    assert!(text.ends_with("RIFF"), "{text}");
+    assert_eq!(server.call("GET", "/v1/recordings/999999", None).0, 404);
+
+    // The event stream sees a lead arrive and an operator pause.
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        server.token
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Operators: made with a password kept only as digests, set ready and paused.
+    let (status, v) = server.call(
+        "POST",
+        "/v1/operators",
+        Some(json!({"login": "ann", "name": "Anna", "group": "day", "skills": ["default"], "password": "s3cret-pass"})),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["state"], "logged_out");
+    assert!(
+        v.get("password").is_none() && v.get("ha1_md5").is_none(),
+        "{v}"
+    );
+    let (status, v) = server.call(
+        "POST",
+        "/v1/operators",
+        Some(json!({"login": "ann", "password": "another-pass"})),
+    );
+    assert_eq!((status, v["field"].as_str()), (409, Some("login")));
+    let (status, v) = server.call(
+        "POST",
+        "/v1/operators",
+        Some(json!({"login": "b b", "password": "another-pass"})),
+    );
+    assert_eq!((status, v["field"].as_str()), (422, Some("login")));
+    let (status, v) = server.call(
+        "POST",
+        "/v1/operators",
+        Some(json!({"login": "bob", "password": "short"})),
+    );
+    assert_eq!((status, v["field"].as_str()), (422, Some("password")));
+    assert_eq!(server.call("POST", "/v1/operators/ann/ready", None).0, 200);
+    let (status, v) = server.call(
+        "POST",
+        "/v1/operators/ann/pause",
+        Some(json!({"reason": "lunch"})),
+    );
+    assert_eq!(
+        (status, v["state"].as_str(), v["pause_reason"].as_str()),
+        (200, Some("paused"), Some("lunch"))
+    );
+    let (_, v) = server.call("GET", "/v1/operators", None);
+    assert_eq!(v["operators"][0]["login"], "ann");
+    assert_eq!(
+        server.call("POST", "/v1/operators/nobody/ready", None).0,
+        404
+    );
+    let (status, _) = server.call("POST", "/v1/leads", Some(json!({"phone": "+79167770000"})));
+    assert_eq!(status, 201);
+
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !(seen.contains("event: lead.accepted") && seen.contains("event: operator.state"))
+        && std::time::Instant::now() < until
+    {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen += &String::from_utf8_lossy(&buf[..n]),
+        }
+    }
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    assert!(seen.contains("event: operator.state"), "{seen}");
+    assert!(
+        seen.contains("event: lead.accepted") && seen.contains("+79167770000"),
+        "{seen}"
+    );
+
+    // The gauges of the queue.
+    let (_, text) = server.try_call("GET", "/metrics", None, None).unwrap();
+    assert!(
+        text.contains("predial_leads_open{campaign=\"default\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("predial_oldest_due_lead_lag_seconds"),
+        "{text}"
+    );
+    drop(stream);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -1,0 +1,59 @@
+//! `GET /v1/events`: a live stream of what happens (Server-Sent Events), one JSON object per
+//! event: leads taken or cancelled, dispositions; call and operator events join when the engine
+//! runs inside the service.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use super::error::ApiError;
+use super::{AppState, Scope, Scopes};
+
+/// One happening, as streamed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Happening {
+    /// `lead.accepted`, `lead.cancelled`, `disposition`, ...
+    pub event: String,
+    pub at_ms: i64,
+    pub data: serde_json::Value,
+}
+
+/// Publishes a happening to whoever listens (nobody: dropped).
+pub fn publish(tx: &broadcast::Sender<Happening>, event: &str, data: serde_json::Value) {
+    let _ = tx.send(Happening {
+        event: event.into(),
+        at_ms: crate::store::now_ms(),
+        data,
+    });
+}
+
+/// A live stream of events (text/event-stream). A listener too slow to keep up is told how
+/// many events it missed (`lagged`).
+#[utoipa::path(get, path = "/v1/events", tag = "events",
+    responses((status = 200, content_type = "text/event-stream", body = String)))]
+pub async fn events(
+    State(st): State<AppState>,
+    Extension(scopes): Extension<Scopes>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    scopes.require(Scope::ReportsRead)?;
+    let rx = st.events.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let event = match rx.recv().await {
+            Ok(h) => Event::default()
+                .event(h.event.clone())
+                .data(serde_json::to_string(&h).unwrap_or_default()),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                Event::default().event("lagged").data(n.to_string())
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(event), rx))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

@@ -1,0 +1,167 @@
+//! Operators through the API: make an account, list them, set ready / pause / log out.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use md5::Digest as _;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ApiJson, ErrorBody};
+use super::{AppState, Scope, Scopes};
+use crate::store::operators::{NewOperator, Operator};
+
+/// The digest realm of operators' accounts (their softphones answer challenges in it).
+pub const REALM: &str = "predial";
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorIn {
+    /// The SIP user name the softphone registers with: letters, digits, `.`, `-`, `_`.
+    pub login: String,
+    pub name: Option<String>,
+    pub group: Option<String>,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    /// At least 8 characters; only its digest HA1s (MD5 and SHA-256) are kept.
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Operators {
+    pub operators: Vec<Operator>,
+}
+
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateIn {
+    /// For a pause: why (lunch, training).
+    pub reason: Option<String>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Make an operator account.
+#[utoipa::path(post, path = "/v1/operators", tag = "operators", request_body = OperatorIn,
+    responses((status = 201, body = Operator), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn create_operator(
+    State(st): State<AppState>,
+    Extension(scopes): Extension<Scopes>,
+    ApiJson(o): ApiJson<OperatorIn>,
+) -> Result<(StatusCode, axum::Json<Operator>), ApiError> {
+    scopes.require(Scope::Admin)?;
+    let ok_login = !o.login.is_empty()
+        && o.login.len() <= 64
+        && o.login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if !ok_login {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_login",
+            format!("`{}`: 1-64 letters, digits, . - or _", o.login),
+        )
+        .field("login"));
+    }
+    if o.password.chars().count() < 8 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "weak_password",
+            "a password of at least 8 characters",
+        )
+        .field("password"));
+    }
+    let a1 = format!("{}:{REALM}:{}", o.login, o.password);
+    let new = NewOperator {
+        login: o.login.clone(),
+        name: o.name.clone(),
+        group: o.group.clone(),
+        skills: o.skills.clone(),
+        ha1_md5: Some(hex(&md5::Md5::digest(a1.as_bytes()))),
+        ha1_sha256: Some(hex(&sha2::Sha256::digest(a1.as_bytes()))),
+    };
+    match st.store.add_operator(&new).await? {
+        Some(_) => {
+            let made = st
+                .store
+                .operators()
+                .await?
+                .into_iter()
+                .find(|x| x.login == o.login)
+                .ok_or_else(|| ApiError::internal("the operator vanished"))?;
+            Ok((StatusCode::CREATED, axum::Json(made)))
+        }
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "login_taken",
+            format!("an operator `{}` exists", o.login),
+        )
+        .field("login")),
+    }
+}
+
+/// List operators with their state.
+#[utoipa::path(get, path = "/v1/operators", tag = "operators",
+    responses((status = 200, body = Operators)))]
+pub async fn list_operators(
+    State(st): State<AppState>,
+    Extension(scopes): Extension<Scopes>,
+) -> Result<axum::Json<Operators>, ApiError> {
+    scopes.require(Scope::ReportsRead)?;
+    Ok(axum::Json(Operators {
+        operators: st.store.operators().await?,
+    }))
+}
+
+/// Set an operator ready, paused (with a reason) or logged out (`action`: ready, pause, logout).
+#[utoipa::path(post, path = "/v1/operators/{login}/{action}", tag = "operators",
+    params(("login" = String, Path, description = "the operator's login"),
+        ("action" = String, Path, description = "ready, pause or logout")),
+    request_body(content = Option<StateIn>, description = "a pause's reason"),
+    responses((status = 200, body = Operator), (status = 404, body = ErrorBody)))]
+pub async fn set_operator_state(
+    State(st): State<AppState>,
+    Extension(scopes): Extension<Scopes>,
+    Path((login, action)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<Operator>, ApiError> {
+    scopes.require(Scope::Admin)?;
+    let reason = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        super::error::parse::<StateIn>(&body)?.reason
+    };
+    let state = match action.as_str() {
+        "ready" => "ready",
+        "pause" => "paused",
+        "logout" => "logged_out",
+        _ => return Err(ApiError::not_found("such action: ready, pause or logout")),
+    };
+    let reason = if state == "paused" {
+        Some(reason.unwrap_or_else(|| "pause".into()))
+    } else {
+        None
+    };
+    if !st
+        .store
+        .set_operator_state(&login, state, reason.as_deref())
+        .await?
+    {
+        return Err(ApiError::not_found(&format!("operator `{login}`")));
+    }
+    super::events::publish(
+        &st.events,
+        "operator.state",
+        serde_json::json!({"login": login, "state": state, "reason": reason}),
+    );
+    let op = st
+        .store
+        .operators()
+        .await?
+        .into_iter()
+        .find(|x| x.login == login)
+        .ok_or_else(|| ApiError::not_found(&format!("operator `{login}`")))?;
+    Ok(axum::Json(op))
+}
