@@ -308,6 +308,9 @@ async fn serve(
         let _ = s.events.send((s.id, Event::Digit(d)));
     }
     s.stats.sent = s.out.state.lock().map_or(0, |st| st.sent);
+    // Let go of the recording before saying so: whoever hears `Closed` may finish it.
+    s.recorder = None;
+    s.bridge = None;
     let _ = s.events.send((s.id, Event::Closed(s.stats)));
 }
 
