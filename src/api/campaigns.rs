@@ -20,6 +20,10 @@ pub struct CampaignView {
     #[schema(value_type = Object)]
     pub policy: serde_json::Value,
     pub created_ms: i64,
+    /// Open leads (queued, scheduled, dialling).
+    pub open_leads: Option<i64>,
+    /// How late its most overdue open lead is, seconds (0: none overdue).
+    pub oldest_due_lag_s: Option<f64>,
 }
 
 impl From<Campaign> for CampaignView {
@@ -30,8 +34,25 @@ impl From<Campaign> for CampaignView {
             state: c.state,
             policy: serde_json::to_value(&c.policy).unwrap_or_default(),
             created_ms: c.created_ms,
+            open_leads: None,
+            oldest_due_lag_s: None,
         }
     }
+}
+
+/// The views with their queue figures.
+async fn with_figures(st: &AppState, list: Vec<Campaign>) -> Result<Vec<CampaignView>, ApiError> {
+    let figures = st.store.queue_figures(crate::store::now_ms()).await?;
+    Ok(list
+        .into_iter()
+        .map(|c| {
+            let f = figures.iter().find(|(n, _, _)| n == &c.name).cloned();
+            let mut v = CampaignView::from(c);
+            v.open_leads = Some(f.as_ref().map_or(0, |f| f.1));
+            v.oldest_due_lag_s = Some(f.map_or(0.0, |f| f.2 as f64 / 1000.0));
+            v
+        })
+        .collect())
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -62,7 +83,7 @@ pub async fn list_campaigns(
         .or_else(|_| scopes.require(Scope::LeadsWrite))?;
     let campaigns = st.store.campaigns().await?;
     Ok(axum::Json(Campaigns {
-        campaigns: campaigns.into_iter().map(CampaignView::from).collect(),
+        campaigns: with_figures(&st, campaigns).await?,
     }))
 }
 
@@ -154,7 +175,12 @@ pub async fn get_campaign(
         .require(Scope::ReportsRead)
         .or_else(|_| scopes.require(Scope::LeadsWrite))?;
     match st.store.campaign(&name).await? {
-        Some(c) => Ok(axum::Json(c.into())),
+        Some(c) => Ok(axum::Json(
+            with_figures(&st, vec![c])
+                .await?
+                .pop()
+                .ok_or_else(|| ApiError::internal("the campaign vanished"))?,
+        )),
         None => Err(ApiError::not_found(&format!("campaign `{name}`"))),
     }
 }

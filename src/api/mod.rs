@@ -33,6 +33,7 @@ pub mod operators;
 pub mod recordings;
 pub mod reports;
 pub mod tokens;
+pub mod trunks;
 pub mod webhook;
 
 use error::ApiError;
@@ -92,6 +93,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// What happens, for `/v1/events` listeners.
     pub events: tokio::sync::broadcast::Sender<events::Happening>,
+    /// The trunk profiles the service was started with.
+    pub trunks: Arc<Vec<crate::trunks::TrunkProfile>>,
 }
 
 #[derive(OpenApi)]
@@ -123,6 +126,7 @@ pub struct AppState {
         operators::create_operator,
         operators::list_operators,
         operators::set_operator_state,
+        trunks::list_trunks,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -185,6 +189,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/recordings", get(recordings::list))
         .route("/v1/recordings/{attempt}", get(recordings::download))
         .route("/v1/events", get(events::events))
+        .route("/v1/trunks", get(trunks::list_trunks))
         .route(
             "/v1/operators",
             get(operators::list_operators).post(operators::create_operator),
@@ -227,6 +232,15 @@ async fn metrics_text(State(st): State<AppState>) -> Response {
     }
     if let Ok(f) = st.store.outbox_figures().await {
         metrics::gauge!("predial_webhook_backlog").set(f.backlog as f64);
+    }
+    if let Ok(states) = st.store.operator_states().await {
+        for state in ["logged_out", "ready", "paused"] {
+            let n = states
+                .iter()
+                .find(|(s, _)| s == state)
+                .map_or(0, |(_, n)| *n);
+            metrics::gauge!("predial_operators", "state" => state).set(n as f64);
+        }
     }
     st.metrics.run_upkeep();
     (
@@ -349,5 +363,6 @@ pub async fn state(store: Store, admin: &str) -> anyhow::Result<AppState> {
         tokens: Arc::new(RwLock::new(tokens)),
         metrics: metrics_handle(),
         events: tokio::sync::broadcast::channel(4096).0,
+        trunks: Arc::new(Vec::new()),
     })
 }

@@ -123,25 +123,40 @@ pub async fn create_disposition(
         return Err(ApiError::not_found(&format!("lead {}", d.lead)));
     };
     let sum = d.sum_minor.or(lead_sum);
-    // The CRM hears of approvals and complaints (webhook), with the order.
-    let webhook = if st.store.webhook_config().await?.is_some() {
+    // The CRM hears of approvals, complaints and large orders (webhooks), with the order.
+    let mut webhooks = Vec::new();
+    if st.store.webhook_config().await?.is_some() {
         let data = serde_json::json!({
             "lead": d.lead, "order_id": order_id, "phone": phone, "kind": d.kind,
             "items": d.items, "sum_minor": sum, "operator": d.operator, "note": d.note,
         });
-        let event = match d.kind {
-            k if k.approves() => Some("lead.confirmed"),
-            Kind::Complaint => Some("alert"),
-            _ => None,
-        };
-        event.map(|e| {
-            let key = format!("{e}:{}:{}", d.lead, now_ms());
-            let payload = crate::webhooks::payload(e, &key, now_ms(), data);
-            (e.to_string(), key, payload)
-        })
-    } else {
-        None
-    };
+        let large = st
+            .store
+            .setting("alert.sum_minor")
+            .await?
+            .and_then(|v| v.parse::<i64>().ok())
+            .is_some_and(|limit| d.kind.approves() && sum.is_some_and(|s| s >= limit));
+        let mut events: Vec<(&str, Option<&str>)> = Vec::new();
+        if d.kind.approves() {
+            events.push(("lead.confirmed", None));
+        }
+        if d.kind == Kind::Complaint {
+            events.push(("alert", Some("complaint")));
+        }
+        if large {
+            events.push(("alert", Some("large_order")));
+        }
+        let now = now_ms();
+        for (event, alert) in events {
+            let key = format!("{event}:{}:{}:{now}", alert.unwrap_or("-"), d.lead);
+            let mut data = data.clone();
+            if let Some(a) = alert {
+                data["alert"] = serde_json::json!(a);
+            }
+            let payload = crate::webhooks::payload(event, &key, now, data);
+            webhooks.push((event.to_string(), key, payload));
+        }
+    }
     let new = NewDisposition {
         lead: d.lead,
         attempt: d.attempt,
@@ -152,7 +167,7 @@ pub async fn create_disposition(
         callback_ms,
         note: d.note.clone(),
     };
-    match st.store.add_disposition(&new, webhook).await? {
+    match st.store.add_disposition(&new, webhooks).await? {
         Some(id) => {
             super::events::publish(
                 &st.events,

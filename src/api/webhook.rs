@@ -17,11 +17,15 @@ pub struct SetWebhook {
     /// The HMAC-SHA256 secret (at least 16 characters); made by predial when not given.
     #[serde(default)]
     pub secret: Option<String>,
+    /// An `alert` is sent for every order confirmed at this sum or more (minor units).
+    #[serde(default)]
+    pub alert_sum_minor: Option<i64>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
     pub url: Option<String>,
+    pub alert_sum_minor: Option<i64>,
     /// Only in the answer to PUT.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -38,9 +42,24 @@ pub async fn set_webhook(
 ) -> Result<axum::Json<WebhookView>, ApiError> {
     scopes.require(Scope::Admin)?;
     let url = req.url.trim().to_string();
+    if let Some(limit) = req.alert_sum_minor {
+        if limit <= 0 {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_sum",
+                "an alert threshold is a positive sum in minor units",
+            )
+            .field("alert_sum_minor"));
+        }
+        st.store
+            .set_setting("alert.sum_minor", &limit.to_string())
+            .await?;
+    }
+    let alert_sum_minor = alert_sum(&st).await?;
     if url.is_empty() {
         st.store.set_webhook_config(None).await?;
         return Ok(axum::Json(WebhookView {
+            alert_sum_minor,
             url: None,
             secret: None,
             outbox: st.store.outbox_figures().await?,
@@ -72,6 +91,7 @@ pub async fn set_webhook(
     };
     st.store.set_webhook_config(Some(&config)).await?;
     Ok(axum::Json(WebhookView {
+        alert_sum_minor,
         url: Some(url),
         secret: Some(secret),
         outbox: st.store.outbox_figures().await?,
@@ -89,8 +109,17 @@ pub async fn get_webhook(
         .require(Scope::ReportsRead)
         .or_else(|_| scopes.require(Scope::Admin))?;
     Ok(axum::Json(WebhookView {
+        alert_sum_minor: alert_sum(&st).await?,
         url: st.store.webhook_config().await?.map(|c| c.url),
         secret: None,
         outbox: st.store.outbox_figures().await?,
     }))
+}
+
+async fn alert_sum(st: &AppState) -> Result<Option<i64>, ApiError> {
+    Ok(st
+        .store
+        .setting("alert.sum_minor")
+        .await?
+        .and_then(|v| v.parse().ok()))
 }

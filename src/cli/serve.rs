@@ -18,6 +18,9 @@ pub struct ServeArgs {
     /// Where the HTTP API listens.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     http: String,
+    /// The folder of trunk profiles (listed by GET /v1/trunks).
+    #[arg(long, value_name = "DIR", default_value = "sip-profiles")]
+    profiles: PathBuf,
     /// The first wait before a failed webhook is sent again (it doubles up to an hour).
     #[arg(long, value_name = "S", default_value_t = 10.0)]
     webhook_retry_s: f64,
@@ -36,7 +39,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 args.data.join("admin.token").display()
             );
         }
-        let state = api::state(store.clone(), &token).await?;
+        let mut state = api::state(store.clone(), &token).await?;
+        // Profiles are checked as `predial check-config` does; a folder that is not there is
+        // no trunk at all (an API-only service).
+        if args.profiles.is_dir() {
+            let loaded = predial::trunks::load_dir(&args.profiles)?;
+            state.trunks = std::sync::Arc::new(loaded.into_iter().map(|t| t.profile).collect());
+        }
         if !(args.webhook_retry_s > 0.0 && args.webhook_retry_s <= 3600.0) {
             anyhow::bail!("--webhook-retry-s: use more than 0 and at most 3600 seconds");
         }

@@ -62,7 +62,7 @@ impl Store {
     pub async fn add_disposition(
         &self,
         d: &NewDisposition,
-        webhook: Option<(String, String, String)>,
+        webhooks: Vec<(String, String, String)>,
     ) -> Result<Option<i64>, StoreError> {
         let now = now_ms();
         on_pool!(&self.db, |p| {
@@ -119,7 +119,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            if let Some((event, key, payload)) = &webhook {
+            for (event, key, payload) in &webhooks {
                 sqlx::query(super::webhooks::ENQUEUE)
                     .bind(event)
                     .bind(key)

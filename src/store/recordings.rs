@@ -74,3 +74,63 @@ impl Store {
         })
     }
 }
+
+/// A trunk's calls over a recent period, as the attempts table tells.
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct TrunkFigures {
+    pub calls: i64,
+    pub answered: i64,
+    /// Calls the trunk failed (5xx, no answer from it, refused credentials).
+    pub trunk_failures: i64,
+    /// Calls per second over the period.
+    pub cps: f64,
+}
+
+impl Store {
+    /// Per trunk name: its calls ended since `since_ms`.
+    pub async fn trunk_figures(
+        &self,
+        since_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<(String, TrunkFigures)>, StoreError> {
+        let seconds = ((now_ms - since_ms) as f64 / 1000.0).max(1.0);
+        on_pool!(&self.db, |p| {
+            let rows = sqlx::query(
+                "SELECT trunk, COUNT(*), COUNT(answer_ms), \
+                 COUNT(CASE WHEN outcome = 'trunk_failure' THEN 1 END) \
+                 FROM attempts WHERE trunk IS NOT NULL AND started_ms >= $1 GROUP BY trunk",
+            )
+            .bind(since_ms)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let calls: i64 = r.try_get(1)?;
+                    Ok((
+                        r.try_get(0)?,
+                        TrunkFigures {
+                            calls,
+                            answered: r.try_get(2)?,
+                            trunk_failures: r.try_get(3)?,
+                            cps: calls as f64 / seconds,
+                        },
+                    ))
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(StoreError::from)
+        })
+    }
+
+    /// Operators per state.
+    pub async fn operator_states(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        on_pool!(&self.db, |p| {
+            let rows = sqlx::query("SELECT state, COUNT(*) FROM operators GROUP BY state")
+                .fetch_all(p)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(StoreError::from)
+        })
+    }
+}

@@ -58,6 +58,29 @@ impl Store {
         })
     }
 
+    /// A setting's value.
+    pub async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(on_pool!(&self.db, |p| {
+            sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                .bind(name)
+                .fetch_optional(p)
+                .await?
+        }))
+    }
+
+    pub async fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        on_pool!(&self.db, |p| {
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES ($1, $2)                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(name)
+            .bind(value)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
     pub async fn set_webhook_config(&self, c: Option<&WebhookConfig>) -> Result<(), StoreError> {
         let (url, secret) = c.map_or((String::new(), String::new()), |c| {
             (c.url.clone(), c.secret.clone())

@@ -599,9 +599,34 @@ fn bench_ingest_reports_its_keys_on_both_databases() {
 }
 
 #[test]
-fn dispositions_feed_the_reports() {
+fn dispositions_feed_the_reports_on_sqlite() {
     let data = temp_dir("reports");
-    let server = Server::start(&data, None);
+    dispositions_feed_the_reports(&data, None);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn dispositions_feed_the_reports_on_postgres() {
+    let db = PgDatabase::new("reports");
+    let data = temp_dir("reports-pg");
+    dispositions_feed_the_reports(&data, Some(&db.url));
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+fn dispositions_feed_the_reports(data: &Path, database: Option<&str>) {
+    let server = Server::start(data, database);
+    // Notifications go to a CRM that is not there: they wait in the outbox, counted.
+    let (status, v) = server.call(
+        "PUT",
+        "/v1/webhook",
+        Some(json!({"url": "http://127.0.0.1:9/crm", "alert_sum_minor": 250_000})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["alert_sum_minor"], 250_000);
+    assert!(
+        v["secret"].as_str().unwrap().len() >= 16,
+        "a secret was made: {v}"
+    );
     let mut ids = Vec::new();
     for (i, phone) in [
         "+79161110001",
@@ -730,11 +755,17 @@ fn dispositions_feed_the_reports() {
         None,
     );
     assert_eq!((status, v["field"].as_str()), (422, Some("to")));
+    // Two confirmations and the large order's alert wait for the CRM.
+    let (_, v) = server.call("GET", "/v1/webhook", None);
+    assert_eq!(v["outbox"]["backlog"], 3, "{v}");
+    // The campaign's queue: the call-back is the one lead still open.
+    let (_, v) = server.call("GET", "/v1/campaigns/default", None);
+    assert_eq!(v["open_leads"], 1, "{v}");
     server.stop();
 
     // The same from the command line.
     let d = data.to_str().unwrap();
-    let v = json(&predial(&[
+    let mut args = vec![
         "report",
         "--data",
         d,
@@ -745,7 +776,11 @@ fn dispositions_feed_the_reports() {
         "--by",
         "operator",
         "--json",
-    ]));
+    ];
+    if let Some(db) = database {
+        args.extend(["--database", db]);
+    }
+    let v = json(&predial(&args));
     let ann = v["rows"]
         .as_array()
         .unwrap()
@@ -753,18 +788,15 @@ fn dispositions_feed_the_reports() {
         .find(|r| r["group"] == "ann")
         .unwrap();
     assert_eq!(ann["approved"], 2);
-    let out = predial(&[
-        "report",
-        "--data",
-        d,
-        "--from",
-        "2000-01-01",
-        "--to",
-        "2100-01-01",
-        "--csv",
-    ]);
-    assert!(out.status.success());
-    let _ = std::fs::remove_dir_all(&data);
+    let json_at = args.iter().position(|a| *a == "--json").unwrap();
+    args[json_at] = "--csv";
+    let out = predial(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("group,"));
 }
 
 #[test]
@@ -809,7 +841,13 @@ fn operators_events_and_recordings() {
     );
     sipp.finish();
 
-    let server = Server::start(&data, None);
+    let server = Server::start_with(&data, None, &["--profiles", profiles.to_str().unwrap()]);
+    let (status, v) = server.call("GET", "/v1/trunks", None);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["trunks"][0]["name"], "sipp");
+    assert_eq!(v["trunks"][0]["channels"], 5);
+    assert_eq!(v["trunks"][0]["last_hour"]["calls"], 1, "{v}");
+    assert_eq!(v["trunks"][0]["last_hour"]["answered"], 1, "{v}");
     // Recordings of the lead, and a ranged download.
     let (_, v) = server.call("GET", "/v1/leads?order_id=REC-1", None);
     let lead = v["leads"][0]["id"].as_i64().unwrap();
