@@ -1,6 +1,7 @@
 //! `GET /v1/events`: a live stream of what happens (Server-Sent Events), one JSON object per
-//! event: leads taken or cancelled, dispositions; call and operator events join when the engine
-//! runs inside the service.
+//! event: leads taken or cancelled, dispositions, operators' states, and calls started and
+//! ended (read from the store's journal, whichever process's engine writes it, about a second
+//! after they happen).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -56,4 +57,30 @@ pub async fn events(
         Some((Ok(event), rx))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Publishes the calls the journal records, for as long as the process runs: each turn reads
+/// the calls started or ended up to a second ago (the journal's writes have landed by then).
+pub async fn follow_calls(store: crate::store::Store, tx: broadcast::Sender<Happening>) {
+    let mut from = crate::store::now_ms() - 1000;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let to = crate::store::now_ms() - 1000;
+        if to <= from {
+            continue;
+        }
+        match store.call_changes(from, to).await {
+            Ok(changes) => {
+                for c in changes {
+                    let _ = tx.send(Happening {
+                        event: c.event.to_string(),
+                        at_ms: c.at_ms,
+                        data: serde_json::to_value(&c).unwrap_or_default(),
+                    });
+                }
+                from = to;
+            }
+            Err(e) => tracing::warn!(error = %e, "events: cannot read the calls"),
+        }
+    }
 }

@@ -233,6 +233,41 @@ async fn metrics_text(State(st): State<AppState>) -> Response {
     if let Ok(f) = st.store.outbox_figures().await {
         metrics::gauge!("predial_webhook_backlog").set(f.backlog as f64);
     }
+    if let Ok(f) = st.store.call_figures(now).await {
+        for (campaign, trunk, n) in &f.in_progress {
+            metrics::gauge!("predial_calls_in_progress", "campaign" => campaign.clone(), "trunk" => trunk.clone())
+                .set(*n as f64);
+        }
+        metrics::gauge!("predial_attempts_per_second").set(f.started_last_minute as f64 / 60.0);
+        let rate = |a: i64, b: i64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+        metrics::gauge!("predial_answer_rate", "window" => "1h")
+            .set(rate(f.answered_hour, f.ended_hour));
+        metrics::gauge!("predial_abandon_rate", "window" => "1h")
+            .set(rate(f.abandoned_hour, f.answered_hour));
+        metrics::gauge!("predial_abandon_rate", "window" => "24h")
+            .set(rate(f.abandoned_day, f.answered_day));
+    }
+    if let Ok(live) = st.store.trunk_live().await {
+        for (name, v) in live {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&v) {
+                let fresh = v["engine_running"].as_bool().unwrap_or(false)
+                    && now - v["at_ms"].as_i64().unwrap_or(0) < 30_000;
+                let in_use = if fresh {
+                    v["channels_in_use"].as_f64().unwrap_or(0.0)
+                } else {
+                    0.0
+                };
+                metrics::gauge!("predial_trunk_channels_in_use", "trunk" => name.clone())
+                    .set(in_use);
+                let up = fresh && v["state"] == "up";
+                metrics::gauge!("predial_trunk_up", "trunk" => name).set(if up {
+                    1.0
+                } else {
+                    0.0
+                });
+            }
+        }
+    }
     if let Ok(states) = st.store.operator_states().await {
         for state in ["logged_out", "ready", "paused"] {
             let n = states

@@ -24,8 +24,9 @@ pub struct TrunkView {
     pub registers: bool,
     /// Its calls of the last hour.
     pub last_hour: TrunkFigures,
-    /// Live state (up, failing, registration, channels in use) is known to the engine that
-    /// places the calls; `null` while it does not run in this process.
+    /// The live state the engine placing the calls last wrote (every 2 s while it runs):
+    /// state (up, failing, disabled), problem, registered, channels_in_use, calls,
+    /// engine_running, at_ms, and its age_s. `null`: no engine has used this trunk.
     #[schema(value_type = Option<Object>)]
     pub live: Option<serde_json::Value>,
 }
@@ -44,6 +45,7 @@ pub async fn list_trunks(
     scopes.require(Scope::ReportsRead)?;
     let now = now_ms();
     let figures = st.store.trunk_figures(now - 3_600_000, now).await?;
+    let live = st.store.trunk_live().await?;
     let trunks = st
         .trunks
         .iter()
@@ -63,7 +65,15 @@ pub async fn list_trunks(
                     .find(|(n, _)| n == &t.name)
                     .map(|(_, f)| f.clone())
                     .unwrap_or_default(),
-                live: None,
+                live: live
+                    .iter()
+                    .find(|(n, _)| n == &t.name)
+                    .and_then(|(_, v)| serde_json::from_str::<serde_json::Value>(v).ok())
+                    .map(|mut v| {
+                        let age = (now - v["at_ms"].as_i64().unwrap_or(now)) as f64 / 1000.0;
+                        v["age_s"] = serde_json::json!(age);
+                        v
+                    }),
             }
         })
         .collect();

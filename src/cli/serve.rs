@@ -49,6 +49,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         if !(args.webhook_retry_s > 0.0 && args.webhook_retry_s <= 3600.0) {
             anyhow::bail!("--webhook-retry-s: use more than 0 and at most 3600 seconds");
         }
+        tokio::spawn(predial::api::events::follow_calls(
+            store.clone(),
+            state.events.clone(),
+        ));
         tokio::spawn(predial::webhooks::deliver_forever(
             store.clone(),
             std::time::Duration::from_secs_f64(args.webhook_retry_s),

@@ -130,6 +130,11 @@ impl Engine {
             headers: Vec::new(),
         };
         debug!(attempt = %dial.attempt, lead = %dial.lead, trunk = %profile.name, "INVITE");
+        let trunk_name = profile.name.clone();
+        self.journal(dial.attempt, |row, _| Entry::Placed {
+            attempt: row,
+            trunk: trunk_name,
+        });
         self.placed += 1;
         let control = self.sip.call(call, self.updates_tx.clone());
         self.calls.insert(

@@ -134,6 +134,8 @@ enum Note {
     SweepRecordings,
     /// An attempt's start is stored (true) or could not be (false): the call may go.
     Persisted(calls::PendingDial, bool),
+    /// Time to write the trunks' live state to the store.
+    TrunkSnapshot,
 }
 
 pub struct Engine {
@@ -408,6 +410,9 @@ impl Engine {
         if self.config.media.recordings.is_some() {
             let _ = self.notes_tx.send(Note::SweepRecordings);
         }
+        if self.config.journal.is_some() {
+            let _ = self.notes_tx.send(Note::TrunkSnapshot);
+        }
         let mut finished = false;
         loop {
             self.sync_channels();
@@ -453,6 +458,7 @@ impl Engine {
         for call in self.calls.values() {
             call.control.hang_up();
         }
+        self.snapshot_trunks(false);
         // The last legs report their figures as they close (bounded).
         let until = tokio::time::Instant::now() + Duration::from_secs(2);
         while !self.closing.is_empty() {
@@ -599,8 +605,39 @@ impl Engine {
         }
     }
 
+    /// Writes each trunk's live state to the store (`running`: the engine goes on).
+    fn snapshot_trunks(&self, running: bool) {
+        let Some((journal, _)) = &self.config.journal else {
+            return;
+        };
+        let at_ms = now_ts().millis();
+        for (i, t) in self.pool.trunks.iter().enumerate() {
+            let state = serde_json::json!({
+                "state": t.state,
+                "problem": t.problem,
+                "registered": self.registered.get(i).copied().flatten(),
+                "channels_in_use": t.in_use,
+                "calls": t.calls,
+                "engine_running": running,
+                "at_ms": at_ms,
+            });
+            journal.write(Entry::TrunkState {
+                name: t.profile.name.clone(),
+                state: state.to_string(),
+            });
+        }
+    }
+
     fn on_note(&mut self, note: Note) {
         match note {
+            Note::TrunkSnapshot => {
+                self.snapshot_trunks(true);
+                let tx = self.notes_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    let _ = tx.send(Note::TrunkSnapshot);
+                });
+            }
             Note::Persisted(dial, true) => self.dial(dial),
             Note::Persisted(dial, false) => {
                 warn!(attempt = %dial.attempt, "the attempt could not be stored: not dialled");

@@ -67,6 +67,16 @@ pub enum Entry {
         payload: String,
         at_ms: i64,
     },
+    /// The trunk a started attempt went out through.
+    Placed {
+        attempt: i64,
+        trunk: String,
+    },
+    /// A trunk's live state as the engine sees it (JSON), for the API and metrics.
+    TrunkState {
+        name: String,
+        state: String,
+    },
     /// Nothing: written to know that everything before it is.
     Sync,
 }
@@ -221,6 +231,17 @@ impl Store {
             for e in entries {
                 let q = match e {
                     Entry::Sync => continue,
+                    Entry::Placed { attempt, trunk } => {
+                        sqlx::query("UPDATE attempts SET trunk = $2 WHERE id = $1")
+                            .bind(attempt)
+                            .bind(trunk)
+                    }
+                    Entry::TrunkState { name, state } => sqlx::query(
+                        "INSERT INTO settings (name, value) VALUES ($1, $2) \
+                         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    )
+                    .bind(format!("trunk.{name}"))
+                    .bind(state),
                     Entry::Webhook {
                         event,
                         key,

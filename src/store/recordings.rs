@@ -134,3 +134,146 @@ impl Store {
         })
     }
 }
+
+/// What the store tells of calls now, for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct CallFigures {
+    /// (campaign, trunk or "", calls in progress)
+    pub in_progress: Vec<(String, String, i64)>,
+    pub started_last_minute: i64,
+    /// Over the last hour: attempts ended, answered, abandoned.
+    pub ended_hour: i64,
+    pub answered_hour: i64,
+    pub abandoned_hour: i64,
+    /// Over the last 24 hours: answered, abandoned.
+    pub answered_day: i64,
+    pub abandoned_day: i64,
+}
+
+impl Store {
+    pub async fn call_figures(&self, now_ms: i64) -> Result<CallFigures, StoreError> {
+        let (minute, hour, day) = (now_ms - 60_000, now_ms - 3_600_000, now_ms - 86_400_000);
+        on_pool!(&self.db, |p| {
+            let mut f = CallFigures::default();
+            for r in sqlx::query(
+                "SELECT c.name, COALESCE(a.trunk, ''), COUNT(*) FROM attempts a \
+                 JOIN campaigns c ON c.id = a.campaign_id WHERE a.end_ms IS NULL \
+                 GROUP BY c.name, COALESCE(a.trunk, '')",
+            )
+            .fetch_all(p)
+            .await?
+            {
+                f.in_progress
+                    .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+            }
+            f.started_last_minute =
+                sqlx::query_scalar("SELECT COUNT(*) FROM attempts WHERE started_ms >= $1")
+                    .bind(minute)
+                    .fetch_one(p)
+                    .await?;
+            let r = sqlx::query(
+                "SELECT COUNT(end_ms), COUNT(answer_ms) FROM attempts WHERE end_ms >= $1",
+            )
+            .bind(hour)
+            .fetch_one(p)
+            .await?;
+            f.ended_hour = r.try_get(0)?;
+            f.answered_hour = r.try_get(1)?;
+            f.answered_day =
+                sqlx::query_scalar("SELECT COUNT(*) FROM attempts WHERE answer_ms >= $1")
+                    .bind(day)
+                    .fetch_one(p)
+                    .await?;
+            let r = sqlx::query(
+                "SELECT COUNT(CASE WHEN ended_ms >= $1 THEN 1 END), COUNT(*) FROM abandon_log \
+                 WHERE ended_ms >= $2",
+            )
+            .bind(hour)
+            .bind(day)
+            .fetch_one(p)
+            .await?;
+            f.abandoned_hour = r.try_get(0)?;
+            f.abandoned_day = r.try_get(1)?;
+            Ok(f)
+        })
+    }
+
+    /// The trunks' live state as the engine last wrote it: (name, JSON).
+    pub async fn trunk_live(&self) -> Result<Vec<(String, String)>, StoreError> {
+        on_pool!(&self.db, |p| {
+            let rows = sqlx::query("SELECT name, value FROM settings WHERE name LIKE 'trunk.%'")
+                .fetch_all(p)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let name: String = r.try_get(0)?;
+                    Ok((name.trim_start_matches("trunk.").to_string(), r.try_get(1)?))
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(StoreError::from)
+        })
+    }
+}
+
+/// A call's start or end, for the event stream.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CallChange {
+    pub event: &'static str,
+    pub attempt: i64,
+    pub lead: i64,
+    pub campaign: String,
+    pub trunk: Option<String>,
+    pub outcome: Option<String>,
+    pub operator: Option<String>,
+    pub at_ms: i64,
+}
+
+impl Store {
+    /// Calls started or ended in `[from_ms, to_ms)`, in time order.
+    pub async fn call_changes(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<CallChange>, StoreError> {
+        on_pool!(&self.db, |p| {
+            let rows = sqlx::query(
+                "SELECT a.id, a.lead_id, c.name, a.trunk, a.outcome, a.operator, a.started_ms, a.end_ms \
+                 FROM attempts a JOIN campaigns c ON c.id = a.campaign_id \
+                 WHERE (a.started_ms >= $1 AND a.started_ms < $2) OR (a.end_ms >= $1 AND a.end_ms < $2)",
+            )
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(p)
+            .await?;
+            let mut out = Vec::new();
+            for r in &rows {
+                let started: i64 = r.try_get(6)?;
+                let ended: Option<i64> = r.try_get(7)?;
+                let base = |event: &'static str, at_ms: i64| -> Result<CallChange, sqlx::Error> {
+                    Ok(CallChange {
+                        event,
+                        attempt: r.try_get(0)?,
+                        lead: r.try_get(1)?,
+                        campaign: r.try_get(2)?,
+                        trunk: r.try_get(3)?,
+                        outcome: if event == "call.ended" {
+                            r.try_get(4)?
+                        } else {
+                            None
+                        },
+                        operator: r.try_get(5)?,
+                        at_ms,
+                    })
+                };
+                if (from_ms..to_ms).contains(&started) {
+                    out.push(base("call.started", started)?);
+                }
+                if let Some(e) = ended.filter(|e| (from_ms..to_ms).contains(e)) {
+                    out.push(base("call.ended", e)?);
+                }
+            }
+            out.sort_by_key(|c| c.at_ms);
+            Ok(out)
+        })
+    }
+}

@@ -848,6 +848,13 @@ fn operators_events_and_recordings() {
     assert_eq!(v["trunks"][0]["channels"], 5);
     assert_eq!(v["trunks"][0]["last_hour"]["calls"], 1, "{v}");
     assert_eq!(v["trunks"][0]["last_hour"]["answered"], 1, "{v}");
+    let live = &v["trunks"][0]["live"];
+    assert_eq!(
+        live["state"], "up",
+        "the engine's last word on the trunk: {v}"
+    );
+    assert_eq!(live["engine_running"], false, "{v}");
+    assert_eq!(live["calls"], 1, "{v}");
     // Recordings of the lead, and a ranged download.
     let (_, v) = server.call("GET", "/v1/leads?order_id=REC-1", None);
     let lead = v["leads"][0]["id"].as_i64().unwrap();
@@ -967,6 +974,87 @@ fn operators_events_and_recordings() {
         text.contains("predial_oldest_due_lead_lag_seconds"),
         "{text}"
     );
+    assert!(
+        text.contains("predial_answer_rate{window=\"1h\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("predial_abandon_rate{window=\"24h\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("predial_operators{state=\"paused\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("predial_trunk_up{trunk=\"sipp\"} 0"),
+        "no engine runs now: {text}"
+    );
+    drop(stream);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn the_event_stream_follows_calls_of_an_engine() {
+    let data = temp_dir("follow");
+    let server = Server::start(&data, None);
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        server.token
+    )
+    .unwrap();
+
+    // Another process dials through SIPp into the same store.
+    let sipp = super::peers::Peer::sipp_uas("uas-population.xml", &[]);
+    let profiles = data.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(
+        profiles.join("sipp.toml"),
+        format!(
+            "name = \"sipp\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 5\ncps = 10\ncaller_id = \"+74951234567\"\n",
+            sipp.addr
+        ),
+    )
+    .unwrap();
+    std::fs::write(data.join("leads.csv"), "+74951110007\n").unwrap();
+    let listen = format!("127.0.0.1:{}", super::peers::free_port());
+    let out = predial(&[
+        "dial",
+        "--data",
+        data.to_str().unwrap(),
+        "--leads",
+        data.join("leads.csv").to_str().unwrap(),
+        "--profiles",
+        profiles.to_str().unwrap(),
+        "--sip-listen",
+        &listen,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sipp.finish();
+
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let until = std::time::Instant::now() + Duration::from_secs(15);
+    while !seen.contains("event: call.ended") && std::time::Instant::now() < until {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen += &String::from_utf8_lossy(&buf[..n]),
+        }
+    }
+    assert!(seen.contains("event: call.started"), "{seen}");
+    assert!(seen.contains("event: call.ended"), "{seen}");
+    assert!(seen.contains("invalid_number"), "{seen}");
     drop(stream);
     server.stop();
     let _ = std::fs::remove_dir_all(&data);

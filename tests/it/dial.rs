@@ -519,6 +519,20 @@ fn a_crash_mid_call_loses_nothing_with_a_store() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    // While it runs, the engine writes the trunk's live state for the API (every 2 s).
+    let mut live = serde_json::Value::Null;
+    for _ in 0..40 {
+        if let Some((_, v)) = rows("SELECT 1, value FROM settings WHERE name = 'trunk.sipp'").pop()
+        {
+            live = serde_json::from_str(&v).unwrap();
+            if live["channels_in_use"] == 1 {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(live["engine_running"], true, "{live}");
+    assert_eq!(live["channels_in_use"], 1, "the held call: {live}");
     first.kill().unwrap();
     let _ = first.wait();
     assert!(bridged, "the first run bridged the answered call");
