@@ -30,13 +30,13 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// A database of the test's own on the local PostgreSQL server, dropped at the end.
-struct PgDatabase {
+pub struct PgDatabase {
     name: String,
-    url: String,
+    pub url: String,
 }
 
 impl PgDatabase {
-    fn new(tag: &str) -> PgDatabase {
+    pub fn new(tag: &str) -> PgDatabase {
         let name = format!(
             "predial_test_{tag}_{}_{}",
             std::process::id(),

@@ -452,6 +452,16 @@ fn an_abandoned_callee_hears_the_whole_message() {
 /// was finished before is not.
 #[test]
 fn a_crash_mid_call_loses_nothing_with_a_store() {
+    crash_mid_call(None);
+}
+
+#[test]
+fn a_crash_mid_call_loses_nothing_with_postgres() {
+    let db = super::api::PgDatabase::new("crash");
+    crash_mid_call(Some(&db.url));
+}
+
+fn crash_mid_call(database: Option<&str>) {
     let sipp = Peer::sipp_uas("uas-population.xml", &[]);
     let w = Workdir::new("crash");
     w.trunk("sipp.toml", &trunk_profile("sipp", "own", &sipp, ""));
@@ -477,12 +487,17 @@ fn a_crash_mid_call_loses_nothing_with_a_store() {
             "60",
             "--json",
         ])
+        .args(database.map(|d| vec!["--database", d]).unwrap_or_default())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let db = std::path::Path::new(&data).join("predial.db");
+    let sqlite = format!(
+        "sqlite:{}?mode=ro",
+        std::path::Path::new(&data).join("predial.db").display()
+    );
+    let url = database.map_or(sqlite, str::to_string);
     let rows = |sql: &str| -> Vec<(i64, String)> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -490,24 +505,45 @@ fn a_crash_mid_call_loses_nothing_with_a_store() {
             .unwrap();
         rt.block_on(async {
             use sqlx::{Connection, Row};
-            let url = format!("sqlite:{}?mode=ro", db.display());
-            let Ok(mut c) = sqlx::SqliteConnection::connect(&url).await else {
-                return Vec::new();
-            };
-            let out = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-                .fetch_all(&mut c)
-                .await
-                .unwrap_or_default()
-                .iter()
-                .map(|r| {
-                    (
-                        r.get::<i64, _>(0),
-                        r.get::<Option<String>, _>(1).unwrap_or_default(),
-                    )
-                })
-                .collect();
-            let _ = c.close().await;
-            out
+            let sql = sqlx::AssertSqlSafe(sql.to_string());
+            if url.starts_with("postgres") {
+                let Ok(mut c) = sqlx::PgConnection::connect(&url).await else {
+                    return Vec::new();
+                };
+                let out = sqlx::query(sql)
+                    .fetch_all(&mut c)
+                    .await
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|r| {
+                        let id = r
+                            .try_get::<i64, _>(0)
+                            .or_else(|_| r.try_get::<i32, _>(0).map(i64::from))
+                            .unwrap_or(0);
+                        (id, r.get::<Option<String>, _>(1).unwrap_or_default())
+                    })
+                    .collect();
+                let _ = c.close().await;
+                out
+            } else {
+                let Ok(mut c) = sqlx::SqliteConnection::connect(&url).await else {
+                    return Vec::new();
+                };
+                let out = sqlx::query(sql)
+                    .fetch_all(&mut c)
+                    .await
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.get::<i64, _>(0),
+                            r.get::<Option<String>, _>(1).unwrap_or_default(),
+                        )
+                    })
+                    .collect();
+                let _ = c.close().await;
+                out
+            }
         })
     };
     // Wait (bounded) until the answered call is bridged, as the store says.
@@ -545,10 +581,11 @@ fn a_crash_mid_call_loses_nothing_with_a_store() {
 
     // The second run, from the store alone.
     let listen = format!("127.0.0.1:{}", free_port());
-    let out = predial(&[
+    let profiles = w.path("profiles");
+    let mut args = vec![
         "dial",
         "--profiles",
-        &w.path("profiles"),
+        &profiles,
         "--sip-listen",
         &listen,
         "--data",
@@ -556,7 +593,11 @@ fn a_crash_mid_call_loses_nothing_with_a_store() {
         "--talk-s",
         "1",
         "--json",
-    ]);
+    ];
+    if let Some(d) = database {
+        args.extend(["--database", d]);
+    }
+    let out = predial(&args);
     let report = json(&out);
     assert_eq!(report["recovered"]["interrupted_attempts"], 1, "{report}");
     let answered = lead(&report, "0000");
