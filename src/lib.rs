@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod leads;
 pub mod media;
+pub mod registrar;
 pub mod reports;
 pub mod sip;
 pub mod store;

@@ -95,6 +95,8 @@ pub struct AppState {
     pub events: tokio::sync::broadcast::Sender<events::Happening>,
     /// The trunk profiles the service was started with.
     pub trunks: Arc<Vec<crate::trunks::TrunkProfile>>,
+    /// The registrar of operators' softphones, when SIP runs in this process.
+    pub registrar: Option<Arc<std::sync::Mutex<crate::registrar::Registrar>>>,
 }
 
 #[derive(OpenApi)]
@@ -399,5 +401,55 @@ pub async fn state(store: Store, admin: &str) -> anyhow::Result<AppState> {
         metrics: metrics_handle(),
         events: tokio::sync::broadcast::channel(4096).0,
         trunks: Arc::new(Vec::new()),
+        registrar: None,
     })
+}
+
+/// Keeps operators' states in step with their softphones' registrations: a first registration
+/// logs an operator in (ready), the last one expiring logs them out.
+pub async fn follow_registrations(state: AppState) {
+    let Some(registrar) = state.registrar.clone() else {
+        return;
+    };
+    let mut before: Vec<String> = Vec::new();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let now = crate::store::now_ms();
+        let registered = match registrar.lock() {
+            Ok(mut r) => {
+                r.expire(now);
+                r.registered(now)
+            }
+            Err(_) => return,
+        };
+        let Ok(operators) = state.store.operators().await else {
+            continue;
+        };
+        for op in operators {
+            let on = registered.contains(&op.login);
+            let was = before.contains(&op.login);
+            // Only a change of registration changes the state: what the API set otherwise
+            // stands.
+            let new = match (was, on, op.state.as_str()) {
+                (false, true, "logged_out") => Some("ready"),
+                (true, false, "ready" | "paused") => Some("logged_out"),
+                _ => None,
+            };
+            if let Some(new) = new
+                && state
+                    .store
+                    .set_operator_state(&op.login, new, None)
+                    .await
+                    .is_ok()
+            {
+                tracing::info!(operator = %op.login, state = new, "operator's softphone registration");
+                events::publish(
+                    &state.events,
+                    "operator.state",
+                    serde_json::json!({"login": op.login, "state": new, "reason": "registration"}),
+                );
+            }
+        }
+        before = registered;
+    }
 }

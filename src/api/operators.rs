@@ -10,8 +10,7 @@ use super::error::{ApiError, ApiJson, ErrorBody};
 use super::{AppState, Scope, Scopes};
 use crate::store::operators::{NewOperator, Operator};
 
-/// The digest realm of operators' accounts (their softphones answer challenges in it).
-pub const REALM: &str = "predial";
+use crate::registrar::REALM;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +83,17 @@ pub async fn create_operator(
     };
     match st.store.add_operator(&new).await? {
         Some(_) => {
+            if let Some(r) = &st.registrar
+                && let Ok(mut r) = r.lock()
+            {
+                r.set_account(
+                    &o.login,
+                    crate::registrar::Account {
+                        ha1_md5: new.ha1_md5.clone(),
+                        ha1_sha256: new.ha1_sha256.clone(),
+                    },
+                );
+            }
             let made = st
                 .store
                 .operators()

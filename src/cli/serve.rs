@@ -21,6 +21,12 @@ pub struct ServeArgs {
     /// The folder of trunk profiles (listed by GET /v1/trunks).
     #[arg(long, value_name = "DIR", default_value = "sip-profiles")]
     profiles: PathBuf,
+    /// Where SIP listens (UDP and TCP): operators' softphones register here.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:5060")]
+    sip_listen: String,
+    /// Let an operator register several devices at once (default: one).
+    #[arg(long)]
+    many_devices: bool,
     /// The first wait before a failed webhook is sent again (it doubles up to an hour).
     #[arg(long, value_name = "S", default_value_t = 10.0)]
     webhook_retry_s: f64,
@@ -49,6 +55,36 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         if !(args.webhook_retry_s > 0.0 && args.webhook_retry_s <= 3600.0) {
             anyhow::bail!("--webhook-retry-s: use more than 0 and at most 3600 seconds");
         }
+        // SIP: the registrar of operators' softphones, with the accounts of the store.
+        let sip_listen: std::net::SocketAddr = args.sip_listen.parse().map_err(|_| {
+            anyhow::anyhow!("--sip-listen: `{}` is not an address like 0.0.0.0:5060", args.sip_listen)
+        })?;
+        let mut secret = [0u8; 32];
+        {
+            use std::io::Read;
+            std::fs::File::open("/dev/urandom")?.read_exact(&mut secret)?;
+        }
+        let mut registrar = predial::registrar::Registrar::new(secret);
+        registrar.many_devices = args.many_devices;
+        for (login, md5, sha256) in store.operator_credentials().await? {
+            registrar.set_account(
+                &login,
+                predial::registrar::Account {
+                    ha1_md5: md5,
+                    ha1_sha256: sha256,
+                },
+            );
+        }
+        let registrar = std::sync::Arc::new(std::sync::Mutex::new(registrar));
+        let sip = predial::sip::SipAgent::start(predial::sip::SipOptions {
+            listen: sip_listen,
+            registrar: Some(registrar.clone()),
+            ..predial::sip::SipOptions::default()
+        })
+        .await?;
+        eprintln!("predial: SIP on {} (UDP and TCP): operators register here", sip.local_addr());
+        state.registrar = Some(registrar);
+        tokio::spawn(predial::api::follow_registrations(state.clone()));
         tokio::spawn(predial::api::events::follow_calls(
             store.clone(),
             state.events.clone(),
@@ -67,6 +103,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+        sip.shutdown();
         store.close().await;
         eprintln!("predial: stopped");
         Ok(ExitCode::SUCCESS)

@@ -46,6 +46,8 @@ pub struct SipOptions {
     /// Certificates (PEM) trusted when connecting to trunks over TLS. Empty: TLS trunks cannot
     /// be verified, so they are refused.
     pub tls_trusted: Vec<u8>,
+    /// Operators' softphones register here (REGISTER is refused without one).
+    pub registrar: Option<Arc<std::sync::Mutex<crate::registrar::Registrar>>>,
 }
 
 impl Default for SipOptions {
@@ -55,6 +57,7 @@ impl Default for SipOptions {
             user_agent: format!("predial/{}", env!("CARGO_PKG_VERSION")),
             udp_buffer: 4 << 20,
             tls_trusted: Vec::new(),
+            registrar: None,
         }
     }
 }
@@ -120,7 +123,12 @@ impl SipAgent {
                 warn!(error = %e, "SIP endpoint stopped");
             }
         });
-        tokio::spawn(answer_incoming(incoming, layer.clone(), cancel.clone()));
+        tokio::spawn(answer_incoming(
+            incoming,
+            layer.clone(),
+            cancel.clone(),
+            options.registrar.clone(),
+        ));
         // The TCP listener binds when the endpoint starts serving.
         tokio::task::yield_now().await;
         Ok(SipAgent {
@@ -264,6 +272,7 @@ async fn answer_incoming(
     mut incoming: TransactionReceiver,
     layer: Arc<DialogLayer>,
     cancel: CancellationToken,
+    registrar: Option<Arc<std::sync::Mutex<crate::registrar::Registrar>>>,
 ) {
     loop {
         let tx = tokio::select! {
@@ -276,6 +285,30 @@ async fn answer_incoming(
                 if let Err(e) = dialog.handle(&mut tx).await {
                     debug!(error = %e, "in-dialog request failed");
                 }
+            });
+            continue;
+        }
+        if let (Method::Register, Some(reg)) = (&tx.original.method, &registrar) {
+            let request = super::registrations::read(&tx.original);
+            let now = chrono::Utc::now().timestamp_millis();
+            let reply = match (request, reg.lock()) {
+                (Some(r), Ok(mut registrar)) => registrar.register(&r, now),
+                _ => crate::registrar::Reply {
+                    status: 400,
+                    headers: Vec::new(),
+                    event: crate::registrar::RegEvent::Refused { why: "malformed" },
+                },
+            };
+            debug!(event = ?reply.event, status = reply.status, "REGISTER");
+            tokio::spawn(async move {
+                let headers = reply
+                    .headers
+                    .into_iter()
+                    .map(|(n, v)| Header::Other(n, v))
+                    .collect();
+                let _ = tx
+                    .reply_with(StatusCode::from(reply.status), headers, None)
+                    .await;
             });
             continue;
         }

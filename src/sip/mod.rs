@@ -7,6 +7,7 @@ pub mod digest;
 mod inspect;
 pub mod outcome;
 mod register;
+mod registrations;
 pub mod screen;
 pub mod sdp;
 
@@ -14,5 +15,6 @@ pub use agent::{SipAgent, SipError, SipOptions};
 pub use call::{
     CallControl, CallEnd, CallEvent, CallUpdate, Credentials, Outbound, Secret, Transport,
 };
+pub(crate) use inspect::split_params;
 pub use outcome::{Ending, TrunkVerdict, classify};
 pub use register::{KeepAlive, RegisterTo, Registered, RegistrationState};

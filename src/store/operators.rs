@@ -95,3 +95,20 @@ impl Store {
         Ok(n > 0)
     }
 }
+
+impl Store {
+    /// Every operator's login and digest HA1s, for the registrar.
+    pub async fn operator_credentials(
+        &self,
+    ) -> Result<Vec<(String, Option<String>, Option<String>)>, StoreError> {
+        on_pool!(&self.db, |p| {
+            let rows = sqlx::query("SELECT login, ha1_md5, ha1_sha256 FROM operators")
+                .fetch_all(p)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(StoreError::from)
+        })
+    }
+}

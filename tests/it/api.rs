@@ -86,6 +86,8 @@ fn pg(sql: &str) {
 pub struct Server {
     child: Child,
     addr: SocketAddr,
+    /// Where its SIP listens (the registrar).
+    pub sip: SocketAddr,
     token: String,
 }
 
@@ -100,6 +102,9 @@ impl Server {
             l.local_addr().unwrap().port()
         };
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let sip: SocketAddr = format!("127.0.0.1:{}", super::peers::free_port())
+            .parse()
+            .unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_predial"));
         cmd.args([
             "serve",
@@ -115,11 +120,13 @@ impl Server {
         if let Some(db) = database {
             cmd.args(["--database", db]);
         }
+        cmd.args(["--sip-listen".to_string(), sip.to_string()]);
         cmd.args(extra);
         let child = cmd.spawn().unwrap();
         let mut server = Server {
             child,
             addr,
+            sip,
             token: String::new(),
         };
         for _ in 0..200 {
@@ -1056,6 +1063,123 @@ fn the_event_stream_follows_calls_of_an_engine() {
     assert!(seen.contains("event: call.ended"), "{seen}");
     assert!(seen.contains("invalid_number"), "{seen}");
     drop(stream);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Runs SIPp's REGISTER scenario against predial's registrar once; true when SIPp saw what it
+/// expected.
+fn sipp_register(scenario: &str, registrar: SocketAddr, user: &str, password: &str) -> bool {
+    super::peers::need("sipp", "sip-tester");
+    let dir = temp_dir("sipp-reg");
+    let csv = dir.join("users.csv");
+    std::fs::write(
+        &csv,
+        format!("SEQUENTIAL\n{user};{password};127.0.0.1:5999\n"),
+    )
+    .unwrap();
+    let port = super::peers::free_port();
+    let status = Command::new("sipp")
+        .arg("-sf")
+        .arg(super::peers::scenario(scenario))
+        .arg("-inf")
+        .arg(&csv)
+        .arg(registrar.to_string())
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "10s",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    status.success()
+}
+
+#[test]
+fn softphones_register_with_digest_and_strangers_are_refused() {
+    let data = temp_dir("registrar");
+    let server = Server::start(&data, None);
+    let (status, v) = server.call(
+        "POST",
+        "/v1/operators",
+        Some(json!({"login": "ann", "password": "s3cret-pass", "skills": ["default"]})),
+    );
+    assert_eq!(status, 201, "{v}");
+
+    // A wrong password and an unknown user get the same 403; the operator stays logged out.
+    assert!(sipp_register(
+        "uac-register-refused.xml",
+        server.sip,
+        "ann",
+        "wrong-pass"
+    ));
+    assert!(sipp_register(
+        "uac-register-refused.xml",
+        server.sip,
+        "nobody",
+        "whatever1"
+    ));
+    std::thread::sleep(Duration::from_millis(800));
+    let (_, v) = server.call("GET", "/v1/operators", None);
+    assert_eq!(v["operators"][0]["state"], "logged_out", "{v}");
+
+    // The right one registers (MD5 digest, as SIPp answers) and logs the operator in.
+    assert!(sipp_register(
+        "uac-register.xml",
+        server.sip,
+        "ann",
+        "s3cret-pass"
+    ));
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    let mut state = Value::Null;
+    while std::time::Instant::now() < until {
+        let (_, v) = server.call("GET", "/v1/operators", None);
+        state = v["operators"][0]["state"].clone();
+        if state == "ready" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        state, "ready",
+        "a registered softphone logs its operator in"
+    );
+
+    // An INVITE from anyone to an outside number never reaches a trunk: refused.
+    let sipp_uac = Command::new("sipp")
+        .args(["-sn", "uac", "-s", "74951110000", &server.sip.to_string()])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &super::peers::free_port().to_string(),
+        ])
+        .args(["-m", "1", "-nostdin", "-timeout", "10s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!sipp_uac.success(), "SIPp's call was refused, not answered");
+
+    // Five failures from one address: even the right password is refused for a while.
+    for _ in 0..5 {
+        sipp_register("uac-register-refused.xml", server.sip, "ann", "wrong-pass");
+    }
+    assert!(
+        !sipp_register("uac-register.xml", server.sip, "ann", "s3cret-pass"),
+        "the address is blocked"
+    );
     server.stop();
     let _ = std::fs::remove_dir_all(&data);
 }
