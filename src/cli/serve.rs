@@ -48,7 +48,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let mut state = api::state(store.clone(), &token).await?;
         // Profiles are checked as `predial check-config` does; a folder that is not there is
         // no trunk at all (an API-only service).
-        if args.profiles.is_dir() {
+        let has_trunks = std::fs::read_dir(&args.profiles).is_ok_and(|d| {
+            d.filter_map(Result::ok).any(|e| {
+                let p = e.path();
+                p.extension().is_some_and(|x| x == "toml")
+                    && p.file_name().is_some_and(|n| n != "operators.toml")
+            })
+        });
+        if has_trunks {
             let loaded = predial::trunks::load_dir(&args.profiles)?;
             state.trunks = std::sync::Arc::new(loaded.into_iter().map(|t| t.profile).collect());
         }
@@ -74,6 +81,22 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     ha1_sha256: sha256,
                 },
             );
+        }
+        // Static accounts of sip-profiles/operators.toml join the store's (so their states are
+        // kept like the others').
+        for op in predial::registrar::accounts::load(&args.profiles)? {
+            let account = op.account();
+            store
+                .add_operator(&predial::store::operators::NewOperator {
+                    login: op.login.clone(),
+                    name: op.name.clone(),
+                    group: op.group.clone(),
+                    skills: op.skills.clone(),
+                    ha1_md5: account.ha1_md5.clone(),
+                    ha1_sha256: account.ha1_sha256.clone(),
+                })
+                .await?;
+            registrar.set_account(&op.login, account);
         }
         let registrar = std::sync::Arc::new(std::sync::Mutex::new(registrar));
         let sip = predial::sip::SipAgent::start(predial::sip::SipOptions {

@@ -19,6 +19,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub mod accounts;
+
 use hmac::{KeyInit, Mac};
 use md5::{Digest, Md5};
 use sha2::Sha256;

@@ -1108,7 +1108,38 @@ fn sipp_register(scenario: &str, registrar: SocketAddr, user: &str, password: &s
 #[test]
 fn softphones_register_with_digest_and_strangers_are_refused() {
     let data = temp_dir("registrar");
-    let server = Server::start(&data, None);
+    // A static account too, from sip-profiles/operators.toml.
+    let profiles = data.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(
+        profiles.join("operators.toml"),
+        "[[operator]]\nlogin = \"1001\"\nname = \"Boris\"\ngroup = \"night\"\npassword = \"static-pass-1\"\n",
+    )
+    .unwrap();
+    let server = Server::start_with(&data, None, &["--profiles", profiles.to_str().unwrap()]);
+    assert!(sipp_register(
+        "uac-register.xml",
+        server.sip,
+        "1001",
+        "static-pass-1"
+    ));
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, v) = server.call("GET", "/v1/operators", None);
+        let boris = v["operators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["login"] == "1001")
+            .cloned()
+            .expect("the static operator is listed");
+        assert_eq!(boris["group"], "night");
+        if boris["state"] == "ready" || std::time::Instant::now() > until {
+            assert_eq!(boris["state"], "ready", "{boris}");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let (status, v) = server.call(
         "POST",
         "/v1/operators",
@@ -1130,8 +1161,17 @@ fn softphones_register_with_digest_and_strangers_are_refused() {
         "whatever1"
     ));
     std::thread::sleep(Duration::from_millis(800));
+    let ann = |v: &Value| {
+        v["operators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["login"] == "ann")
+            .cloned()
+            .unwrap()
+    };
     let (_, v) = server.call("GET", "/v1/operators", None);
-    assert_eq!(v["operators"][0]["state"], "logged_out", "{v}");
+    assert_eq!(ann(&v)["state"], "logged_out", "{v}");
 
     // The right one registers (MD5 digest, as SIPp answers) and logs the operator in.
     assert!(sipp_register(
@@ -1144,7 +1184,7 @@ fn softphones_register_with_digest_and_strangers_are_refused() {
     let mut state = Value::Null;
     while std::time::Instant::now() < until {
         let (_, v) = server.call("GET", "/v1/operators", None);
-        state = v["operators"][0]["state"].clone();
+        state = ann(&v)["state"].clone();
         if state == "ready" {
             break;
         }
