@@ -146,9 +146,19 @@ const SECRET: &str = "a-secret-of-the-shop-0123456789";
 
 #[test]
 fn notifications_arrive_signed_at_least_once_across_a_restart() {
+    notifications(None);
+}
+
+#[test]
+fn notifications_arrive_signed_at_least_once_with_postgres() {
+    let db = super::api::PgDatabase::new("webhooks");
+    notifications(Some(&db.url));
+}
+
+fn notifications(database: Option<&str>) {
     let data = temp_dir("webhooks");
     let port = free_port();
-    let server = Server::start_with(&data, None, &["--webhook-retry-s", "0.2"]);
+    let server = Server::start_with(&data, database, &["--webhook-retry-s", "0.2"]);
     let (status, v) = server.call(
         "PUT",
         "/v1/webhook",
@@ -192,18 +202,23 @@ fn notifications_arrive_signed_at_least_once_across_a_restart() {
     .unwrap();
     std::fs::write(data.join("leads.csv"), "+74951110007,W-1\n").unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
-    let out = predial(&[
+    let leads = data.join("leads.csv");
+    let mut args = vec![
         "dial",
         "--data",
         data.to_str().unwrap(),
         "--leads",
-        data.join("leads.csv").to_str().unwrap(),
+        leads.to_str().unwrap(),
         "--profiles",
         profiles.to_str().unwrap(),
         "--sip-listen",
         &listen,
         "--json",
-    ]);
+    ];
+    if let Some(db) = database {
+        args.extend(["--database", db]);
+    }
+    let out = predial(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -213,7 +228,7 @@ fn notifications_arrive_signed_at_least_once_across_a_restart() {
 
     // The CRM comes back and fails three times more; predial restarts and delivers all four.
     let receiver = Receiver::start(port, SECRET, 3);
-    let server = Server::start_with(&data, None, &["--webhook-retry-s", "0.2"]);
+    let server = Server::start_with(&data, database, &["--webhook-retry-s", "0.2"]);
     let got = receiver.wait_for(4);
     let keys: std::collections::BTreeSet<&str> = got.iter().map(|g| g.1.as_str()).collect();
     assert!(
