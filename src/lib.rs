@@ -5,6 +5,7 @@
 pub mod api;
 pub mod bench;
 pub mod config;
+pub mod crypto;
 pub mod engine;
 pub mod leads;
 pub mod media;

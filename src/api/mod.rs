@@ -18,7 +18,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use utoipa::OpenApi;
 
@@ -321,18 +320,7 @@ async fn authenticate(
     Ok(next.run(req).await)
 }
 
-pub fn sha256_hex(text: &str) -> String {
-    let d = Sha256::digest(text.as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A new random token: 32 bytes from the system's generator, hex.
-pub fn new_token() -> std::io::Result<String> {
-    use std::io::Read;
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
+pub use crate::crypto::{random_token as new_token, sha256_hex};
 
 /// The admin token: `PREDIAL_ADMIN_TOKEN`, else `DATA/admin.token`, made (mode 0600) when
 /// missing. The second value says whether it was made now.

@@ -3,14 +3,13 @@
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use md5::Digest as _;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiJson, ErrorBody};
 use super::{AppState, Scope, Scopes};
 use crate::store::operators::{NewOperator, Operator};
 
-use crate::registrar::REALM;
+use crate::registrar::Account;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,10 +34,6 @@ pub struct Operators {
 pub struct StateIn {
     /// For a pause: why (lunch, training).
     pub reason: Option<String>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Make an operator account.
@@ -72,27 +67,21 @@ pub async fn create_operator(
         )
         .field("password"));
     }
-    let a1 = format!("{}:{REALM}:{}", o.login, o.password);
+    let account = Account::from_password(&o.login, &o.password);
     let new = NewOperator {
         login: o.login.clone(),
         name: o.name.clone(),
         group: o.group.clone(),
         skills: o.skills.clone(),
-        ha1_md5: Some(hex(&md5::Md5::digest(a1.as_bytes()))),
-        ha1_sha256: Some(hex(&sha2::Sha256::digest(a1.as_bytes()))),
+        ha1_md5: account.ha1_md5.clone(),
+        ha1_sha256: account.ha1_sha256.clone(),
     };
     match st.store.add_operator(&new).await? {
         Some(_) => {
             if let Some(r) = &st.registrar
                 && let Ok(mut r) = r.lock()
             {
-                r.set_account(
-                    &o.login,
-                    crate::registrar::Account {
-                        ha1_md5: new.ha1_md5.clone(),
-                        ha1_sha256: new.ha1_sha256.clone(),
-                    },
-                );
+                r.set_account(&o.login, account);
             }
             let made = st
                 .store

@@ -66,11 +66,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let sip_listen: std::net::SocketAddr = args.sip_listen.parse().map_err(|_| {
             anyhow::anyhow!("--sip-listen: `{}` is not an address like 0.0.0.0:5060", args.sip_listen)
         })?;
-        let mut secret = [0u8; 32];
-        {
-            use std::io::Read;
-            std::fs::File::open("/dev/urandom")?.read_exact(&mut secret)?;
-        }
+        let secret = predial::crypto::random_bytes::<32>()?;
         let mut registrar = predial::registrar::Registrar::new(secret);
         registrar.many_devices = args.many_devices;
         for (login, md5, sha256) in store.operator_credentials().await? {

@@ -79,7 +79,18 @@ impl Engine {
                 outcome: Outcome::TrunkFailure,
             },
         );
-        self.persist_lead(dial.lead);
+        self.persist_open_lead(dial.lead);
+    }
+
+    /// Writes a lead after an attempt, unless it closed: `Action::LeadClosed` writes those.
+    fn persist_open_lead(&self, lead: LeadId) {
+        if self
+            .scheduler
+            .lead(lead)
+            .is_some_and(|v| !v.state.is_final())
+        {
+            self.persist_lead(lead);
+        }
     }
 
     pub(crate) fn retry_waiting(&mut self) {
@@ -286,7 +297,7 @@ impl Engine {
                 let _ = self
                     .scheduler
                     .handle(now_ts(), Event::AttemptFinished { attempt, outcome });
-                self.persist_lead(call.dial.lead);
+                self.persist_open_lead(call.dial.lead);
             }
         }
     }

@@ -340,7 +340,8 @@ impl Engine {
     }
 
     /// Writes a lead's state as the core holds it now.
-    fn persist_lead(&self, id: LeadId) {
+    /// A closed lead is written once, when the core says it closed (`Action::LeadClosed`).
+    pub(crate) fn persist_lead(&self, id: LeadId) {
         let (Some((journal, _)), Some(view)) = (&self.config.journal, self.scheduler.lead(id))
         else {
             return;
@@ -600,7 +601,18 @@ impl Engine {
                     .scheduler
                     .handle(now_ts(), Event::PreviewDial { operator });
             }
-            Action::LeadClosed { lead, .. } => self.persist_lead(lead),
+            Action::LeadClosed { lead, state } => {
+                if self.scheduler.lead(lead).is_some() {
+                    self.persist_lead(lead);
+                } else if let Some((journal, _)) = &self.config.journal {
+                    // Gone from the core already (cancelled): its state and closing time.
+                    journal.write(Entry::LeadClosed {
+                        lead: lead.0 as i64,
+                        state: state.as_str().into(),
+                        at_ms: now_ts().millis(),
+                    });
+                }
+            }
             Action::OperatorState { .. } => {}
         }
     }

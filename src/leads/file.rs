@@ -80,7 +80,12 @@ impl<R: BufRead> Reader<R> {
     pub fn read(&mut self, max: usize, out: &mut Vec<Record>) -> std::io::Result<bool> {
         while out.len() < max {
             self.buf.clear();
-            let n = self.input.read_line(&mut self.buf)?;
+            let n = self.input.read_line(&mut self.buf).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("line {}: {e} (save the file as UTF-8)", self.line + 1),
+                )
+            })?;
             if n == 0 {
                 return Ok(false);
             }
@@ -205,6 +210,14 @@ mod tests {
         let out = all("+79161234567,A-1\n89161234568\n", Format::Csv);
         assert_eq!(out[0].1.as_ref().unwrap().order_id.as_deref(), Some("A-1"));
         assert_eq!(out[1].1.as_ref().unwrap().phone, "89161234568");
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_named() {
+        let mut r = Reader::new(&b"+79161234567\n\xff\xfe,1\n"[..], Format::Csv);
+        let mut out = Vec::new();
+        let e = r.read(10, &mut out).unwrap_err().to_string();
+        assert!(e.starts_with("line 2:"), "{e}");
     }
 
     #[test]

@@ -21,9 +21,8 @@ use std::time::Duration;
 
 pub mod accounts;
 
-use hmac::{KeyInit, Mac};
-use md5::{Digest, Md5};
-use sha2::Sha256;
+use crate::crypto::{hex, hmac_sha256};
+use crate::sip::digest;
 
 /// The digest realm of operators' accounts.
 pub const REALM: &str = "predial";
@@ -46,10 +45,9 @@ pub struct Account {
 impl Account {
     /// From a password (never kept).
     pub fn from_password(login: &str, password: &str) -> Account {
-        let a1 = format!("{login}:{REALM}:{password}");
         Account {
-            ha1_md5: Some(hex(&Md5::digest(a1.as_bytes()))),
-            ha1_sha256: Some(hex(&Sha256::digest(a1.as_bytes()))),
+            ha1_md5: Some(digest::ha1(login, REALM, password, false)),
+            ha1_sha256: Some(digest::ha1(login, REALM, password, true)),
         }
     }
 }
@@ -115,32 +113,6 @@ pub struct Registrar {
     pub many_devices: bool,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn h(sha256: bool, text: &str) -> String {
-    if sha256 {
-        hex(&Sha256::digest(text.as_bytes()))
-    } else {
-        hex(&Md5::digest(text.as_bytes()))
-    }
-}
-
-/// `Digest a="b", c=d` -> lower-case names and unquoted values.
-fn params(header: &str) -> Option<HashMap<String, String>> {
-    let rest = header.trim_start().strip_prefix("Digest")?;
-    let mut out = HashMap::new();
-    for part in crate::sip::split_params(rest) {
-        let (name, value) = part.split_once('=')?;
-        out.insert(
-            name.trim().to_ascii_lowercase(),
-            value.trim().trim_matches('"').to_string(),
-        );
-    }
-    Some(out)
-}
-
 impl std::fmt::Debug for Registrar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The secret and the HA1s stay out of logs.
@@ -168,9 +140,7 @@ impl Registrar {
     }
 
     fn mac(&self, text: &str) -> String {
-        let mut m = hmac::Hmac::<Sha256>::new_from_slice(&self.secret).expect("any key length");
-        m.update(text.as_bytes());
-        hex(&m.finalize().into_bytes()[..12])
+        hex(&hmac_sha256(&self.secret, &[text.as_bytes()])[..12])
     }
 
     /// A nonce for now: `TIME-MAC`.
@@ -241,7 +211,7 @@ impl Registrar {
                 event: RegEvent::Blocked,
             };
         }
-        let Some(auth) = r.authorization.as_deref().and_then(params) else {
+        let Some(auth) = r.authorization.as_deref().and_then(digest::params) else {
             return Reply {
                 status: 401,
                 headers: self.challenge(now_ms, false),
@@ -267,7 +237,7 @@ impl Registrar {
             Some(true) => {}
         }
         let user = get("username").to_string();
-        let sha256 = get("algorithm").eq_ignore_ascii_case("SHA-256");
+        let sha256 = digest::is_sha256(&auth);
         let account = self.accounts.get(&user);
         let ha1 = account.and_then(|a| {
             if sha256 {
@@ -277,22 +247,8 @@ impl Registrar {
             }
         });
         // Compute the expected answer even for an unknown user, so both take the same time.
-        let ha1 = ha1.unwrap_or_else(|| h(sha256, &format!("{user}:{REALM}:-")));
-        let ha2 = h(sha256, &format!("REGISTER:{}", get("uri")));
-        let expected = if get("qop").is_empty() {
-            h(sha256, &format!("{ha1}:{}:{ha2}", get("nonce")))
-        } else {
-            h(
-                sha256,
-                &format!(
-                    "{ha1}:{}:{}:{}:{}:{ha2}",
-                    get("nonce"),
-                    get("nc"),
-                    get("cnonce"),
-                    get("qop")
-                ),
-            )
-        };
+        let ha1 = ha1.unwrap_or_else(|| digest::ha1(&user, REALM, "-", sha256));
+        let expected = digest::response(&auth, "REGISTER", &ha1).unwrap_or_default();
         let matches = subtle_eq(expected.as_bytes(), get("response").as_bytes());
         if account.is_none() || !matches || get("realm") != REALM {
             return self.refuse(r.source, now_ms, "wrong credentials");
@@ -410,12 +366,20 @@ mod tests {
 
     /// A softphone's answer to a challenge, as RFC 7616 computes it.
     fn answer(challenge: &str, user: &str, password: &str, sha256: bool) -> String {
-        let p = params(challenge).unwrap();
+        let p = digest::params(challenge).unwrap();
         let nonce = &p["nonce"];
         let uri = "sip:127.0.0.1";
-        let ha1 = h(sha256, &format!("{user}:{REALM}:{password}"));
-        let ha2 = h(sha256, &format!("REGISTER:{uri}"));
-        let resp = h(sha256, &format!("{ha1}:{nonce}:00000001:abc:auth:{ha2}"));
+        let hash = |t: String| {
+            use sha2::Digest;
+            if sha256 {
+                hex(&sha2::Sha256::digest(t.as_bytes()))
+            } else {
+                hex(&md5::Md5::digest(t.as_bytes()))
+            }
+        };
+        let ha1 = hash(format!("{user}:{REALM}:{password}"));
+        let ha2 = hash(format!("REGISTER:{uri}"));
+        let resp = hash(format!("{ha1}:{nonce}:00000001:abc:auth:{ha2}"));
         let alg = if sha256 { "SHA-256" } else { "MD5" };
         format!(
             "Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm={alg}, qop=auth, nc=00000001, cnonce=\"abc\""

@@ -11,6 +11,8 @@ use std::sync::RwLock;
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
+use crate::crypto::hex;
+
 /// The HA1 of the users whose digest answers are recomputed.
 #[derive(Debug, Default)]
 pub struct Ha1Book {
@@ -37,10 +39,6 @@ impl Ha1Book {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// H() of the algorithm named in the header (MD5 unless SHA-256).
 fn hash(sha256: bool, text: &str) -> String {
     if sha256 {
@@ -51,7 +49,7 @@ fn hash(sha256: bool, text: &str) -> String {
 }
 
 /// `Digest a="b", c=d` as a map of lower-case names to unquoted values.
-fn params(header: &str) -> Option<HashMap<String, String>> {
+pub(crate) fn params(header: &str) -> Option<HashMap<String, String>> {
     let rest = header.trim_start().strip_prefix("Digest")?;
     let mut out = HashMap::new();
     for part in super::inspect::split_params(rest) {
@@ -67,32 +65,7 @@ fn params(header: &str) -> Option<HashMap<String, String>> {
 /// Recomputes the `response` of an Authorization / Proxy-Authorization value from `ha1`.
 /// `None` when the header is not a digest answer or the HA1 does not fit its algorithm.
 pub fn answer_with_ha1(header: &str, method: &str, ha1: &str) -> Option<String> {
-    let p = params(header)?;
-    let algorithm = p
-        .get("algorithm")
-        .map_or("MD5", String::as_str)
-        .to_ascii_uppercase();
-    let sha256 = algorithm.starts_with("SHA-256") || algorithm.starts_with("SHA256");
-    if ha1.len() != if sha256 { 64 } else { 32 } || !ha1.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let (nonce, uri) = (p.get("nonce")?, p.get("uri")?);
-    let mut ha1 = ha1.to_ascii_lowercase();
-    if algorithm.ends_with("-SESS") {
-        ha1 = hash(sha256, &format!("{ha1}:{nonce}:{}", p.get("cnonce")?));
-    }
-    let ha2 = hash(sha256, &format!("{method}:{uri}"));
-    let response = match p.get("qop") {
-        Some(qop) => hash(
-            sha256,
-            &format!(
-                "{ha1}:{nonce}:{}:{}:{qop}:{ha2}",
-                p.get("nc")?,
-                p.get("cnonce")?
-            ),
-        ),
-        None => hash(sha256, &format!("{ha1}:{nonce}:{ha2}")),
-    };
+    let response = response(&params(header)?, method, ha1)?;
     // Replace the value of the response parameter, quoted as before.
     let mut out = String::with_capacity(header.len());
     let rest = header.trim_start().strip_prefix("Digest")?;
@@ -114,6 +87,44 @@ pub fn answer_with_ha1(header: &str, method: &str, ha1: &str) -> Option<String> 
         }
     }
     replaced.then_some(out)
+}
+
+/// Whether an answer's algorithm is SHA-256 (else MD5).
+pub(crate) fn is_sha256(p: &HashMap<String, String>) -> bool {
+    let algorithm = p
+        .get("algorithm")
+        .map_or("MD5", String::as_str)
+        .to_ascii_uppercase();
+    algorithm.starts_with("SHA-256") || algorithm.starts_with("SHA256")
+}
+
+/// The digest `response` an answer with these parameters (an Authorization header's) must
+/// carry for `method`, from `ha1` (RFC 2617, RFC 7616; MD5, SHA-256 and their -sess forms).
+/// `None` when a parameter is missing or the HA1 does not fit the algorithm.
+pub(crate) fn response(p: &HashMap<String, String>, method: &str, ha1: &str) -> Option<String> {
+    let sha256 = is_sha256(p);
+    if ha1.len() != if sha256 { 64 } else { 32 } || !ha1.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let (nonce, uri) = (p.get("nonce")?, p.get("uri")?);
+    let mut ha1 = ha1.to_ascii_lowercase();
+    if p.get("algorithm")
+        .is_some_and(|a| a.to_ascii_uppercase().ends_with("-SESS"))
+    {
+        ha1 = hash(sha256, &format!("{ha1}:{nonce}:{}", p.get("cnonce")?));
+    }
+    let ha2 = hash(sha256, &format!("{method}:{uri}"));
+    Some(match p.get("qop") {
+        Some(qop) => hash(
+            sha256,
+            &format!(
+                "{ha1}:{nonce}:{}:{}:{qop}:{ha2}",
+                p.get("nc")?,
+                p.get("cnonce")?
+            ),
+        ),
+        None => hash(sha256, &format!("{ha1}:{nonce}:{ha2}")),
+    })
 }
 
 /// HA1 = H(user:realm:password), as a PBX admin would compute it to store.

@@ -15,6 +15,5 @@ pub use agent::{SipAgent, SipError, SipOptions};
 pub use call::{
     CallControl, CallEnd, CallEvent, CallUpdate, Credentials, Outbound, Secret, Transport,
 };
-pub(crate) use inspect::split_params;
 pub use outcome::{Ending, TrunkVerdict, classify};
 pub use register::{KeepAlive, RegisterTo, Registered, RegistrationState};

@@ -13,10 +13,8 @@ fn user_of(value: &str) -> Option<String> {
     let rest = &value[start..];
     let rest = &rest[rest.find(':')? + 1..];
     let end = rest.find(['@', '>', ';'])?;
-    rest[..end]
-        .contains('@')
-        .then_some(())
-        .map_or(Some(rest[..end].to_string()), |_| None)
+    // No `@` first: the URI has no user part.
+    (rest.as_bytes()[end] == b'@' && end > 0).then(|| rest[..end].to_string())
 }
 
 /// The URI inside `<...>` (or the value up to `;`).
@@ -96,6 +94,7 @@ mod tests {
             Some("ann")
         );
         assert_eq!(user_of("sip:1001@pbx.example.com").as_deref(), Some("1001"));
+        assert_eq!(user_of("<sip:pbx.example.com>;tag=1"), None, "no user part");
         assert_eq!(
             uri_of("<sip:ann@10.0.0.5:5060;transport=udp>;expires=60"),
             "sip:ann@10.0.0.5:5060;transport=udp"

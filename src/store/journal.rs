@@ -67,6 +67,12 @@ pub enum Entry {
         payload: String,
         at_ms: i64,
     },
+    /// A lead closed that the engine no longer holds (cancelled).
+    LeadClosed {
+        lead: i64,
+        state: String,
+        at_ms: i64,
+    },
     /// The trunk a started attempt went out through.
     Placed {
         attempt: i64,
@@ -231,6 +237,12 @@ impl Store {
             for e in entries {
                 let q = match e {
                     Entry::Sync => continue,
+                    Entry::LeadClosed { lead, state, at_ms } => sqlx::query(
+                        "UPDATE leads SET state = $2, closed_ms = COALESCE(closed_ms, $3) WHERE id = $1",
+                    )
+                    .bind(lead)
+                    .bind(state)
+                    .bind(at_ms),
                     Entry::Placed { attempt, trunk } => {
                         sqlx::query("UPDATE attempts SET trunk = $2 WHERE id = $1")
                             .bind(attempt)

@@ -12,7 +12,6 @@
 
 use std::time::Duration;
 
-use hmac::{KeyInit, Mac};
 use serde_json::Value;
 
 use crate::store::webhooks::{NEVER, Pending, WebhookConfig};
@@ -34,15 +33,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 
 /// Hex HMAC-SHA256 of the parts, one after the other.
 fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
-    for p in parts {
-        mac.update(p);
-    }
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::crypto::hex(&crate::crypto::hmac_sha256(key, parts))
 }
 
 /// The body of a notification.

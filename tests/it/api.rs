@@ -811,41 +811,14 @@ fn operators_events_and_recordings() {
     let data = temp_dir("ops");
     // A recorded call through SIPp first, stored in the data folder.
     let sipp = super::peers::Peer::sipp_uas("uas-population.xml", &[]);
-    let profiles = data.join("profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    std::fs::write(
-        profiles.join("sipp.toml"),
-        format!(
-            "name = \"sipp\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 5\ncps = 10\ncaller_id = \"+74951234567\"\n",
-            sipp.addr
-        ),
-    )
-    .unwrap();
-    std::fs::write(data.join("leads.csv"), "+74951110000,REC-1\n").unwrap();
-    let listen = format!("127.0.0.1:{}", super::peers::free_port());
-    let d = data.to_str().unwrap();
     let rec = data.join("rec");
-    let out = predial(&[
-        "dial",
-        "--data",
-        d,
-        "--leads",
-        data.join("leads.csv").to_str().unwrap(),
-        "--profiles",
-        profiles.to_str().unwrap(),
-        "--sip-listen",
-        &listen,
-        "--recordings",
-        rec.to_str().unwrap(),
-        "--talk-s",
-        "1",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    super::peers::dial_into(
+        &data,
+        &sipp,
+        "+74951110000,REC-1\n",
+        &["--recordings", rec.to_str().unwrap(), "--talk-s", "1"],
     );
+    let profiles = data.join("profiles");
     sipp.finish();
 
     let server = Server::start_with(&data, None, &["--profiles", profiles.to_str().unwrap()]);
@@ -1019,35 +992,7 @@ fn the_event_stream_follows_calls_of_an_engine() {
 
     // Another process dials through SIPp into the same store.
     let sipp = super::peers::Peer::sipp_uas("uas-population.xml", &[]);
-    let profiles = data.join("profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    std::fs::write(
-        profiles.join("sipp.toml"),
-        format!(
-            "name = \"sipp\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 5\ncps = 10\ncaller_id = \"+74951234567\"\n",
-            sipp.addr
-        ),
-    )
-    .unwrap();
-    std::fs::write(data.join("leads.csv"), "+74951110007\n").unwrap();
-    let listen = format!("127.0.0.1:{}", super::peers::free_port());
-    let out = predial(&[
-        "dial",
-        "--data",
-        data.to_str().unwrap(),
-        "--leads",
-        data.join("leads.csv").to_str().unwrap(),
-        "--profiles",
-        profiles.to_str().unwrap(),
-        "--sip-listen",
-        &listen,
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    super::peers::dial_into(&data, &sipp, "+74951110007\n", &[]);
     sipp.finish();
 
     let mut seen = String::new();

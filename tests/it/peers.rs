@@ -314,3 +314,46 @@ fn make_test_certificates(dir: &std::path::Path) {
         "san.ext",
     ]);
 }
+
+/// Runs `predial dial --data DATA --json` (with `extra` flags) on `leads` (CSV lines) through
+/// one trunk to `peer`, written as `DATA/profiles/sipp.toml`; fails the test if it fails.
+pub fn dial_into(
+    data: &std::path::Path,
+    peer: &Peer,
+    leads: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let profiles = data.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(
+        profiles.join("sipp.toml"),
+        format!(
+            "name = \"sipp\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 5\ncps = 10\ncaller_id = \"+74951234567\"\n",
+            peer.addr
+        ),
+    )
+    .unwrap();
+    let file = data.join("leads.csv");
+    std::fs::write(&file, leads).unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut args = vec![
+        "dial",
+        "--data",
+        data.to_str().unwrap(),
+        "--leads",
+        file.to_str().unwrap(),
+        "--profiles",
+        profiles.to_str().unwrap(),
+        "--sip-listen",
+        &listen,
+        "--json",
+    ];
+    args.extend(extra);
+    let out = super::predial(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

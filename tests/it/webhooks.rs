@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 
 use super::api::{Server, temp_dir};
 use super::peers::{Peer, free_port};
-use super::predial;
 
 /// What the receiver got: (event, delivery key, body) of each request it answered 2xx, and how
 /// many it refused.
@@ -190,40 +189,10 @@ fn notifications(database: Option<&str>) {
 
     // The engine's calls add theirs while the service is stopped.
     let sipp = Peer::sipp_uas("uas-population.xml", &[]);
-    let profiles = data.join("profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    std::fs::write(
-        profiles.join("sipp.toml"),
-        format!(
-            "name = \"sipp\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 5\ncps = 10\ncaller_id = \"+74951234567\"\n",
-            sipp.addr
-        ),
-    )
-    .unwrap();
-    std::fs::write(data.join("leads.csv"), "+74951110007,W-1\n").unwrap();
-    let listen = format!("127.0.0.1:{}", free_port());
-    let leads = data.join("leads.csv");
-    let mut args = vec![
-        "dial",
-        "--data",
-        data.to_str().unwrap(),
-        "--leads",
-        leads.to_str().unwrap(),
-        "--profiles",
-        profiles.to_str().unwrap(),
-        "--sip-listen",
-        &listen,
-        "--json",
-    ];
-    if let Some(db) = database {
-        args.extend(["--database", db]);
-    }
-    let out = predial(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let extra = database
+        .map(|db| vec!["--database", db])
+        .unwrap_or_default();
+    super::peers::dial_into(&data, &sipp, "+74951110007,W-1\n", &extra);
     sipp.finish();
 
     // The CRM comes back and fails three times more; predial restarts and delivers all four.
