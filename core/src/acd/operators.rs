@@ -216,6 +216,18 @@ impl Operators {
         s.busy_since = now;
     }
 
+    /// The operator did not pick up the call given to them: paused (not ready), unless they
+    /// asked to log out meanwhile.
+    pub fn drop_call(&mut self, i: u32) -> OperatorState {
+        let s = &mut self.slots[i as usize];
+        s.attempt = None;
+        s.state = match s.after_call.take() {
+            Some(OperatorState::LoggedOut) => OperatorState::LoggedOut,
+            _ => OperatorState::Paused,
+        };
+        s.state
+    }
+
     /// A lead is shown to a ready operator: out of the ready line, keeping their place.
     pub fn preview(&mut self, i: u32, lead: Previewed) {
         self.leave_state(i);

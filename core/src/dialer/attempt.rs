@@ -16,18 +16,21 @@ pub(crate) enum Attempt {
         operator: Option<u32>,
         dialed_at: Timestamp,
     },
-    /// A live person answered at `answered_at` and waits for an operator.
+    /// A live person answered at `answered_at` and waits for an operator. `counted`: the
+    /// answer is in the pacer's books already (it reached an operator who did not pick up).
     Waiting {
         lead: u32,
         campaign: u16,
         answered_at: Timestamp,
+        counted: bool,
     },
-    /// A live person is talking to `operator` since `since`.
+    /// A live person answered at `answered_at` and is given to `operator` since `since`.
     Connected {
         lead: u32,
         campaign: u16,
         operator: u32,
         since: Timestamp,
+        answered_at: Timestamp,
     },
     /// Answered with no operator free in time: the abandoned-call message is playing.
     Abandoned { lead: u32, campaign: u16 },

@@ -132,7 +132,7 @@ impl Scheduler {
                 && self.operators.slots[op as usize].state == OperatorState::Reserved
         });
         if let Some(op) = reserved.or_else(|| self.operators.longest_ready_for(campaign)) {
-            self.connect(attempt, lead, campaign, op);
+            self.connect(attempt, lead, campaign, op, now, false);
             return Ok(());
         }
         if let Some(op) = operator.filter(|&op| self.holds(op, attempt)) {
@@ -144,6 +144,7 @@ impl Scheduler {
                 lead,
                 campaign,
                 answered_at: now,
+                counted: false,
             },
         );
         let camp = &mut self.campaigns[usize::from(campaign)];
@@ -157,7 +158,17 @@ impl Scheduler {
         Ok(())
     }
 
-    fn connect(&mut self, attempt: AttemptId, lead: u32, campaign: u16, op: u32) {
+    /// Gives an answered call to an operator. `counted`: the answer is in the pacer's books
+    /// already (an operator before this one did not pick up).
+    fn connect(
+        &mut self,
+        attempt: AttemptId,
+        lead: u32,
+        campaign: u16,
+        op: u32,
+        answered_at: Timestamp,
+        counted: bool,
+    ) {
         let now = self.now;
         self.attempts.set(
             attempt,
@@ -166,14 +177,17 @@ impl Scheduler {
                 campaign,
                 operator: op,
                 since: now,
+                answered_at,
             },
         );
         self.operators.connect(op, attempt, now);
-        let camp = &mut self.campaigns[usize::from(campaign)];
-        camp.pacing
-            .budget
-            .connected(now, &camp.policy.policy.pacing);
-        camp.pacing.vicidial.answered(false);
+        if !counted {
+            let camp = &mut self.campaigns[usize::from(campaign)];
+            camp.pacing
+                .budget
+                .connected(now, &camp.policy.policy.pacing);
+            camp.pacing.vicidial.answered(false);
+        }
         let operator = self.operators.slots[op as usize].id;
         self.pending.push_back(Action::Bridge { attempt, operator });
     }
@@ -188,6 +202,7 @@ impl Scheduler {
                     lead,
                     campaign,
                     answered_at,
+                    counted,
                 }) = self.attempts.get(attempt)
                 {
                     let camp = &self.campaigns[usize::from(campaign)];
@@ -196,12 +211,64 @@ impl Scheduler {
                         attempt,
                     ));
                     self.operators.slots[op as usize].skills = skills;
-                    self.connect(attempt, lead, campaign, op);
+                    self.connect(attempt, lead, campaign, op, answered_at, counted);
                     return;
                 }
             }
         }
         self.operators.slots[op as usize].skills = skills;
+    }
+
+    /// The operator given an answered call did not pick up (their phone did not answer or
+    /// refused): they are set paused (not ready) until they say otherwise, and the call goes to
+    /// the next ready operator, or waits out the rest of the campaign's `abandon_after`
+    /// (counted from the callee's answer), or is abandoned.
+    pub(crate) fn bridge_failed(&mut self, attempt: AttemptId) -> Result<(), EventError> {
+        let state = self
+            .attempts
+            .get(attempt)
+            .ok_or(EventError::UnknownAttempt(attempt))?;
+        let Attempt::Connected {
+            lead,
+            campaign,
+            operator,
+            answered_at,
+            ..
+        } = state
+        else {
+            return Ok(());
+        };
+        if self.holds(operator, attempt) {
+            let state = self.operators.drop_call(operator);
+            let id = self.operators.slots[operator as usize].id;
+            self.pending.push_back(Action::OperatorState {
+                operator: id,
+                state,
+            });
+        }
+        if let Some(op) = self.operators.longest_ready_for(campaign) {
+            self.connect(attempt, lead, campaign, op, answered_at, true);
+            return Ok(());
+        }
+        self.attempts.set(
+            attempt,
+            Attempt::Waiting {
+                lead,
+                campaign,
+                answered_at,
+                counted: true,
+            },
+        );
+        let camp = &mut self.campaigns[usize::from(campaign)];
+        let until = answered_at.plus(camp.policy.policy.pacing.abandon_after);
+        if until <= self.now {
+            self.abandon_waiting(attempt);
+        } else {
+            // It has waited longest of the campaign's answered calls.
+            camp.waiting.push_front(attempt);
+            self.answer_waits.insert((until, attempt));
+        }
+        Ok(())
     }
 
     /// No operator came in time: the callee hears the abandoned-call message; the regulator's
@@ -211,6 +278,7 @@ impl Scheduler {
             lead,
             campaign,
             answered_at,
+            counted,
         }) = self.attempts.get(attempt)
         else {
             return;
@@ -221,8 +289,12 @@ impl Scheduler {
         self.stats.abandoned += 1;
         let camp = &mut self.campaigns[usize::from(campaign)];
         let policy = &camp.policy.policy.pacing;
-        camp.pacing.budget.abandoned(now, policy);
-        camp.pacing.vicidial.answered(true);
+        if counted {
+            camp.pacing.budget.abandoned_after_connect(now, policy);
+        } else {
+            camp.pacing.budget.abandoned(now, policy);
+            camp.pacing.vicidial.answered(true);
+        }
         let (answered, abandoned, rate) = camp.pacing.budget.window(now, policy);
         let l = self.leads.get(lead);
         let audit = AbandonAudit {

@@ -78,6 +78,12 @@ pub enum Event {
         attempt: AttemptId,
         outcome: Outcome,
     },
+    /// The operator an answered call was given to (`Action::Bridge`) did not pick up: they are
+    /// paused, and the call goes to the next ready operator or, past the campaign's
+    /// `abandon_after`, is abandoned.
+    BridgeFailed {
+        attempt: AttemptId,
+    },
     /// An operator logged in, taking these campaigns in this order of preference. They start
     /// paused; `OperatorReady` puts them in line.
     OperatorLogin {

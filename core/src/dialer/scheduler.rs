@@ -169,6 +169,7 @@ impl Scheduler {
             Event::CallbackAgreed { lead, at } => self.agree_callback(now, lead, at),
             Event::AttemptAnswered { attempt } => self.answered(attempt),
             Event::AttemptFinished { attempt, outcome } => self.finished(now, attempt, outcome),
+            Event::BridgeFailed { attempt } => self.bridge_failed(attempt),
             Event::OperatorLogin {
                 operator,
                 campaigns,

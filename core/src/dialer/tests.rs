@@ -664,3 +664,50 @@ fn a_restored_lead_waits_for_its_due_time_and_keeps_its_attempts() {
     );
     assert!(matches!(r, Err(EventError::NoAttemptsLeft(..))));
 }
+
+#[test]
+fn an_operator_who_does_not_pick_up_is_paused_and_the_call_goes_on() {
+    let mut w = World::new(CampaignPolicy::default());
+    w.operators(2);
+    w.lead(MOSCOW_1);
+    let attempt = w.dials()[0].0;
+    w.s.handle(w.now, Event::AttemptAnswered { attempt })
+        .unwrap();
+    let first = match w.actions().as_slice() {
+        [Action::Bridge { operator, .. }] => *operator,
+        other => panic!("{other:?}"),
+    };
+    // Their phone did not answer: paused, and the call goes to the other operator.
+    w.s.handle(w.now, Event::BridgeFailed { attempt }).unwrap();
+    let a = w.actions();
+    assert!(a.contains(&Action::OperatorState {
+        operator: first,
+        state: OperatorState::Paused
+    }));
+    let second = a
+        .iter()
+        .find_map(|x| match x {
+            Action::Bridge { operator, .. } => Some(*operator),
+            _ => None,
+        })
+        .expect("given to the next ready operator");
+    assert_ne!(second, first);
+    // Nobody else: the call waits out the rest of abandon_after (2 s from the answer), then
+    // the callee hears the abandoned-call message.
+    w.tick(1);
+    w.s.handle(w.now, Event::BridgeFailed { attempt }).unwrap();
+    assert!(
+        !w.actions()
+            .iter()
+            .any(|x| matches!(x, Action::Abandon { .. }))
+    );
+    w.tick(1);
+    let a = w.actions();
+    assert!(
+        a.iter()
+            .any(|x| matches!(x, Action::Abandon { attempt: at, .. } if *at == attempt)),
+        "{a:?}"
+    );
+    assert_eq!(w.s.operators_in(OperatorState::Paused), 2);
+    assert_eq!(w.s.stats().abandoned, 1);
+}

@@ -107,6 +107,13 @@ impl AbandonBudget {
         self.z = (self.z + STEP * (1.0 - policy.abandon_target)).clamp(Z_MIN, Z_MAX);
     }
 
+    /// A live answer that reached an operator who did not pick up (counted by `connected`
+    /// then), and then found no other: abandoned after all.
+    pub fn abandoned_after_connect(&mut self, now: Timestamp, policy: &PacingPolicy) {
+        self.bucket(now, Self::window_ms(policy)).abandoned += 1;
+        self.z = (self.z + STEP).clamp(Z_MIN, Z_MAX);
+    }
+
     /// A call answering-machine detection hung up on (some were people: Ofcom counts them).
     pub fn machine(&mut self, now: Timestamp, policy: &PacingPolicy) {
         self.bucket(now, Self::window_ms(policy)).machines += 1;
