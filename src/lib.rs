@@ -6,6 +6,7 @@ pub mod api;
 pub mod bench;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod engine;
 pub mod leads;
 pub mod media;

@@ -23,6 +23,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// See predial work: a built-in carrier and built-in operators on softphones, over real SIP
+    /// and RTP on loopback, with sample leads and a live view (Ctrl-C stops it).
+    Demo(cli::demo::DemoArgs),
     /// Simulate a day of dialing: the real scheduler on a virtual clock, with simulated callees,
     /// operators and arriving leads. Prints the KPIs.
     Sim(Box<cli::sim::SimArgs>),
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
     // One TLS crypto provider for the whole process (trunks over TLS, webhooks over https).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
+        Command::Demo(args) => cli::demo::demo(args),
         Command::Sim(args) => cli::sim::run(*args),
         Command::Bench(BenchCommand::Scheduler(args)) => cli::bench::scheduler(args),
         Command::Bench(BenchCommand::Cps(args)) => cli::bench::cps(args),

@@ -96,6 +96,8 @@ pub struct AppState {
     pub trunks: Arc<Vec<crate::trunks::TrunkProfile>>,
     /// The registrar of operators' softphones, when SIP runs in this process.
     pub registrar: Option<Arc<std::sync::Mutex<crate::registrar::Registrar>>>,
+    /// The engine, when it runs in this process: told of operators set ready or paused.
+    pub engine: Option<tokio::sync::mpsc::UnboundedSender<crate::engine::Feed>>,
 }
 
 #[derive(OpenApi)]
@@ -390,6 +392,7 @@ pub async fn state(store: Store, admin: &str) -> anyhow::Result<AppState> {
         events: tokio::sync::broadcast::channel(4096).0,
         trunks: Arc::new(Vec::new()),
         registrar: None,
+        engine: None,
     })
 }
 

@@ -150,6 +150,17 @@ pub async fn set_operator_state(
     {
         return Err(ApiError::not_found(&format!("operator `{login}`")));
     }
+    if let Some(engine) = &st.engine {
+        let action = match state {
+            "ready" => crate::engine::OperatorAction::Ready,
+            "paused" => crate::engine::OperatorAction::Pause(reason.clone()),
+            _ => crate::engine::OperatorAction::Logout,
+        };
+        let _ = engine.send(crate::engine::Feed::Operator {
+            login: login.clone(),
+            action,
+        });
+    }
     super::events::publish(
         &st.events,
         "operator.state",

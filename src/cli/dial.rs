@@ -20,7 +20,7 @@ use predial::sip::SipOptions;
 use predial::store::Store;
 use predial::trunks;
 use predial_core::Timestamp;
-use predial_core::dialer::{CampaignPolicy, LeadId, NewLead};
+use predial_core::dialer::{CampaignId, CampaignPolicy, LeadId, NewLead};
 
 #[derive(Debug, Args)]
 pub struct DialArgs {
@@ -136,11 +136,13 @@ async fn run_stored(args: &DialArgs, mut config: EngineConfig) -> anyhow::Result
     let (campaign, _) = intake.ensure_campaign(&args.campaign_name).await?;
     if args.campaign.is_some() {
         store
-            .set_campaign_policy(&args.campaign_name, &config.campaign)
+            .set_campaign_policy(&args.campaign_name, &config.campaigns[0].1)
             .await?;
     } else {
-        config.campaign = campaign.policy.clone();
+        config.campaigns[0].1 = campaign.policy.clone();
     }
+    let id = CampaignId(u32::try_from(campaign.id).context("campaign id")?);
+    config.campaigns[0].0 = id;
     let mut refused = Vec::new();
     if let Some(path) = &args.leads {
         let file = std::fs::File::open(path)
@@ -171,10 +173,10 @@ async fn run_stored(args: &DialArgs, mut config: EngineConfig) -> anyhow::Result
             "attempts left open by an earlier run were closed as interrupted; their leads are dialled again"
         );
     }
-    config.journal = Some((journal.clone(), campaign.id));
+    config.journal = Some(journal.clone());
     let mut engine = Engine::start(config).await?;
     let open = store.open_leads(campaign.id).await?;
-    let (ids, more) = engine.restore_leads(open);
+    let (ids, more) = engine.restore_leads(id, open);
     refused.extend(more);
     let mut report = engine.run(ids, refused).await;
     report.recovered = Some(recovered);
@@ -232,10 +234,14 @@ pub fn dial(args: DialArgs) -> anyhow::Result<ExitCode> {
             ..SipOptions::default()
         },
         trunks: profiles.into_iter().map(|t| t.profile).collect(),
-        campaign,
+        campaigns: vec![(CampaignId(1), campaign)],
         operators: args.operators,
         talk: seconds("--talk-s", args.talk_s)?,
+        softphones: None,
         deadline: seconds("--timeout-s", args.timeout_s)?,
+        keep_running: false,
+        store: None,
+        events: None,
         media: MediaConfig {
             ports: rtp_ports("--rtp-ports", &args.rtp_ports)?,
             recordings: args.recordings.clone(),

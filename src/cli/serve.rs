@@ -1,86 +1,199 @@
-//! `predial serve`: the control API over the store (leads in, campaigns, tokens, metrics).
+//! `predial serve`: the engine (campaigns of the store dialled through the trunks, answered
+//! calls bridged to operators on softphones), the registrar of those softphones on SIP, and the
+//! control API over the store (leads in, campaigns, tokens, operators, reports, metrics).
+//! Settings come from flags, else from `--config FILE` (`[serve]`), else from the defaults.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 use predial::api;
+use predial::config::ConfigFile;
+use predial::engine::media::MediaConfig;
+use predial::engine::{Service, ServiceConfig};
+use predial::media::phrases::{Lang, Prompts};
 use predial::store::Store;
+use serde::Deserialize;
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// The data folder: the SQLite database (predial.db) and admin.token live here.
-    #[arg(long, value_name = "DIR", default_value = "data")]
-    data: PathBuf,
+    /// Settings under `[serve]` in this TOML file (the flags below, by the same names with `_`;
+    /// a flag given wins over the file).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The data folder: the SQLite database (predial.db), admin.token and recordings live here
+    /// [default: data].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
     /// The database instead of DIR/predial.db: postgres://USER@HOST/NAME or sqlite:PATH.
     #[arg(long, value_name = "URL")]
     database: Option<String>,
-    /// Where the HTTP API listens.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    http: String,
-    /// The folder of trunk profiles (listed by GET /v1/trunks).
-    #[arg(long, value_name = "DIR", default_value = "sip-profiles")]
-    profiles: PathBuf,
-    /// Where SIP listens (UDP and TCP): operators' softphones register here.
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:5060")]
-    sip_listen: String,
+    /// Where the HTTP API listens [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
+    /// The folder of trunk profiles (and operators.toml) [default: sip-profiles].
+    #[arg(long, value_name = "DIR")]
+    profiles: Option<PathBuf>,
+    /// Where SIP listens, UDP and TCP: trunks' calls and operators' softphones
+    /// [default: 0.0.0.0:5060].
+    #[arg(long, value_name = "ADDR")]
+    sip_listen: Option<String>,
     /// Let an operator register several devices at once (default: one).
     #[arg(long)]
     many_devices: bool,
-    /// The first wait before a failed webhook is sent again (it doubles up to an hour).
-    #[arg(long, value_name = "S", default_value_t = 10.0)]
-    webhook_retry_s: f64,
+    /// The first wait before a failed webhook is sent again (it doubles up to an hour)
+    /// [default: 10].
+    #[arg(long, value_name = "S")]
+    webhook_retry_s: Option<f64>,
+    /// How long an operator's phone may ring before the call goes to the next operator and
+    /// they are set not ready [default: 4].
+    #[arg(long, value_name = "S")]
+    answer_timeout_s: Option<f64>,
+    /// Record bridged calls here [default: DATA/recordings].
+    #[arg(long, value_name = "DIR")]
+    recordings: Option<PathBuf>,
+    /// Delete recordings older than this many days [default: 30].
+    #[arg(long, value_name = "DAYS")]
+    keep_recordings_days: Option<u32>,
+    /// RTP ports, FIRST-LAST (even ports are used) [default: 20000-29998].
+    #[arg(long, value_name = "FIRST-LAST")]
+    rtp_ports: Option<String>,
+    /// The prompts folder (sounds/<lang>/*.wav) [default: the shipped prompts].
+    #[arg(long, value_name = "DIR")]
+    sounds: Option<PathBuf>,
+    /// The language of the prompts, ru or en [default: ru].
+    #[arg(long, value_name = "LANG")]
+    lang: Option<String>,
+    /// The number the abandoned-call message gives to call back.
+    #[arg(long, value_name = "NUMBER")]
+    callback_number: Option<String>,
+}
+
+/// `[serve]` of the config file: the flags' settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Settings {
+    data: Option<PathBuf>,
+    database: Option<String>,
+    http: Option<String>,
+    profiles: Option<PathBuf>,
+    sip_listen: Option<String>,
+    many_devices: bool,
+    webhook_retry_s: Option<f64>,
+    answer_timeout_s: Option<f64>,
+    recordings: Option<PathBuf>,
+    keep_recordings_days: Option<u32>,
+    rtp_ports: Option<String>,
+    sounds: Option<PathBuf>,
+    lang: Option<String>,
+    callback_number: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeFile {
+    #[serde(default)]
+    serve: Settings,
+}
+
+/// The flags over the file's settings.
+fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
+    let file = match &args.config {
+        Some(path) => ConfigFile::read(path)?.parse::<ServeFile>()?.serve,
+        None => Settings::default(),
+    };
+    Ok(Settings {
+        data: args.data.or(file.data),
+        database: args.database.or(file.database),
+        http: args.http.or(file.http),
+        profiles: args.profiles.or(file.profiles),
+        sip_listen: args.sip_listen.or(file.sip_listen),
+        many_devices: args.many_devices || file.many_devices,
+        webhook_retry_s: args.webhook_retry_s.or(file.webhook_retry_s),
+        answer_timeout_s: args.answer_timeout_s.or(file.answer_timeout_s),
+        recordings: args.recordings.or(file.recordings),
+        keep_recordings_days: args.keep_recordings_days.or(file.keep_recordings_days),
+        rtp_ports: args.rtp_ports.or(file.rtp_ports),
+        sounds: args.sounds.or(file.sounds),
+        lang: args.lang.or(file.lang),
+        callback_number: args.callback_number.or(file.callback_number),
+    })
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let s = settings(args)?;
+    let data = s.data.clone().unwrap_or_else(|| PathBuf::from("data"));
+    let profiles = s
+        .profiles
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("sip-profiles"));
+    let http = s.http.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
+    let sip_text = s.sip_listen.clone().unwrap_or_else(|| "0.0.0.0:5060".into());
+    let sip_listen: std::net::SocketAddr = sip_text.parse().map_err(|_| {
+        anyhow::anyhow!("sip_listen: `{sip_text}` is not an address like 0.0.0.0:5060")
+    })?;
+    let webhook_retry_s = s.webhook_retry_s.unwrap_or(10.0);
+    if !(webhook_retry_s > 0.0 && webhook_retry_s <= 3600.0) {
+        anyhow::bail!("webhook_retry_s: use more than 0 and at most 3600 seconds");
+    }
+    let answer_timeout_s = s.answer_timeout_s.unwrap_or(4.0);
+    if !(1.0..=30.0).contains(&answer_timeout_s) {
+        anyhow::bail!("answer_timeout_s: use 1 to 30 seconds");
+    }
+    let lang_text = s.lang.clone().unwrap_or_else(|| "ru".into());
+    let media = MediaConfig {
+        ports: super::dial::rtp_ports(
+            "rtp_ports",
+            s.rtp_ports.as_deref().unwrap_or("20000-29998"),
+        )?,
+        recordings: Some(s.recordings.clone().unwrap_or_else(|| data.join("recordings"))),
+        keep_recordings: Duration::from_secs(
+            u64::from(s.keep_recordings_days.unwrap_or(30).max(1)) * 86_400,
+        ),
+        prompts: s.sounds.as_deref().map_or_else(Prompts::shipped, Prompts::new),
+        lang: Lang::parse(&lang_text)
+            .ok_or_else(|| anyhow::anyhow!("lang: `{lang_text}`: use ru or en"))?,
+        callback_number: s.callback_number.clone(),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let store = Store::open(args.database.as_deref(), &args.data).await?;
-        let (token, made) = api::admin_token(&args.data)?;
+        let store = Store::open(s.database.as_deref(), &data).await?;
+        let (token, made) = api::admin_token(&data)?;
         if made {
             eprintln!(
                 "predial: the admin token was written to {} (mode 0600)",
-                args.data.join("admin.token").display()
+                data.join("admin.token").display()
             );
         }
         let mut state = api::state(store.clone(), &token).await?;
         // Profiles are checked as `predial check-config` does; a folder that is not there is
-        // no trunk at all (an API-only service).
-        let has_trunks = std::fs::read_dir(&args.profiles).is_ok_and(|d| {
+        // no trunk at all (nothing is dialled).
+        let has_trunks = std::fs::read_dir(&profiles).is_ok_and(|d| {
             d.filter_map(Result::ok).any(|e| {
                 let p = e.path();
                 p.extension().is_some_and(|x| x == "toml")
                     && p.file_name().is_some_and(|n| n != "operators.toml")
             })
         });
-        if has_trunks {
-            let loaded = predial::trunks::load_dir(&args.profiles)?;
-            state.trunks = std::sync::Arc::new(loaded.into_iter().map(|t| t.profile).collect());
-        }
-        if !(args.webhook_retry_s > 0.0 && args.webhook_retry_s <= 3600.0) {
-            anyhow::bail!("--webhook-retry-s: use more than 0 and at most 3600 seconds");
-        }
-        // SIP: the registrar of operators' softphones, with the accounts of the store.
-        let sip_listen: std::net::SocketAddr = args.sip_listen.parse().map_err(|_| {
-            anyhow::anyhow!("--sip-listen: `{}` is not an address like 0.0.0.0:5060", args.sip_listen)
-        })?;
+        let trunks: Vec<predial::trunks::TrunkProfile> = if has_trunks {
+            predial::trunks::load_dir(&profiles)?
+                .into_iter()
+                .map(|t| t.profile)
+                .collect()
+        } else {
+            tracing::warn!(profiles = %profiles.display(), "no trunk profiles: nothing will be dialled");
+            Vec::new()
+        };
+        state.trunks = std::sync::Arc::new(trunks.clone());
+        // The registrar of operators' softphones, with the accounts of the store and those of
+        // sip-profiles/operators.toml (which join the store, so their states are kept too).
         let secret = predial::crypto::random_bytes::<32>()?;
         let mut registrar = predial::registrar::Registrar::new(secret);
-        registrar.many_devices = args.many_devices;
-        for (login, md5, sha256) in store.operator_credentials().await? {
-            registrar.set_account(
-                &login,
-                predial::registrar::Account {
-                    ha1_md5: md5,
-                    ha1_sha256: sha256,
-                },
-            );
-        }
-        // Static accounts of sip-profiles/operators.toml join the store's (so their states are
-        // kept like the others').
-        for op in predial::registrar::accounts::load(&args.profiles)? {
+        registrar.many_devices = s.many_devices;
+        for op in predial::registrar::accounts::load(&profiles)? {
             let account = op.account();
             store
                 .add_operator(&predial::store::operators::NewOperator {
@@ -92,29 +205,54 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     ha1_sha256: account.ha1_sha256.clone(),
                 })
                 .await?;
-            registrar.set_account(&op.login, account);
         }
+        for (login, md5, sha256) in store.operator_credentials().await? {
+            registrar.set_account(
+                &login,
+                predial::registrar::Account {
+                    ha1_md5: md5,
+                    ha1_sha256: sha256,
+                },
+            );
+        }
+        let operators = store
+            .operators()
+            .await?
+            .into_iter()
+            .map(|o| (o.login, o.skills))
+            .collect();
         let registrar = std::sync::Arc::new(std::sync::Mutex::new(registrar));
-        let sip = predial::sip::SipAgent::start(predial::sip::SipOptions {
-            listen: sip_listen,
-            registrar: Some(registrar.clone()),
-            ..predial::sip::SipOptions::default()
+        let service = Service::start(ServiceConfig {
+            store: store.clone(),
+            trunks,
+            registrar: registrar.clone(),
+            operators,
+            sip: predial::sip::SipOptions {
+                listen: sip_listen,
+                ..predial::sip::SipOptions::default()
+            },
+            media,
+            answer_timeout: Duration::from_secs_f64(answer_timeout_s),
+            events: Some(state.events.clone()),
         })
         .await?;
-        eprintln!("predial: SIP on {} (UDP and TCP): operators register here", sip.local_addr());
+        eprintln!(
+            "predial: SIP on {} (UDP and TCP): trunks and operators' softphones",
+            service.sip_addr
+        );
         state.registrar = Some(registrar);
-        tokio::spawn(predial::api::follow_registrations(state.clone()));
+        state.engine = Some(service.feed.clone());
         tokio::spawn(predial::api::events::follow_calls(
             store.clone(),
             state.events.clone(),
         ));
         tokio::spawn(predial::webhooks::deliver_forever(
             store.clone(),
-            std::time::Duration::from_secs_f64(args.webhook_retry_s),
+            Duration::from_secs_f64(webhook_retry_s),
         ));
-        let listener = tokio::net::TcpListener::bind(&args.http)
+        let listener = tokio::net::TcpListener::bind(&http)
             .await
-            .map_err(|e| anyhow::anyhow!("--http {}: cannot listen: {e}", args.http))?;
+            .map_err(|e| anyhow::anyhow!("http {http}: cannot listen: {e}"))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, database = %store.name, "API listening");
         eprintln!("predial: API on http://{addr}/v1/ (OpenAPI at http://{addr}/openapi.json), database {}", store.name);
@@ -122,7 +260,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
-        sip.shutdown();
+        let report = service.stop().await?;
+        tracing::info!(calls = report.calls, bridged = report.bridged, "engine stopped");
         store.close().await;
         eprintln!("predial: stopped");
         Ok(ExitCode::SUCCESS)

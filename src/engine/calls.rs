@@ -24,6 +24,8 @@ pub(crate) struct PendingDial {
     pub phone: Phone,
     /// Trunks this call already failed on.
     pub tried: Vec<usize>,
+    /// When it became due (for the dial-lag measure).
+    pub due: Instant,
 }
 
 /// A call on a trunk.
@@ -44,6 +46,8 @@ pub struct LiveCall {
     pub(crate) detecting: bool,
     /// The detector said: a machine.
     pub(crate) machine: bool,
+    /// When the core was told a person answered.
+    pub(crate) person_at: Option<Instant>,
 }
 
 impl Engine {
@@ -99,7 +103,9 @@ impl Engine {
             if at > now {
                 break;
             }
-            if let Some(dial) = self.waiting.remove(&(at, id)) {
+            if let Some(mut dial) = self.waiting.remove(&(at, id)) {
+                // Waiting for the trunk's calls-per-second token is no lag of ours.
+                dial.due = dial.due.max(at);
                 self.dial(dial);
             }
         }
@@ -136,11 +142,16 @@ impl Engine {
             from_host: profile.address.clone(),
             credential,
             next_hop,
-            ring_timeout: self.config.campaign.ring_timeout,
+            ring_timeout: self.policy(dial.campaign).ring_timeout,
             sdp_offer,
             headers: Vec::new(),
         };
         debug!(attempt = %dial.attempt, lead = %dial.lead, trunk = %profile.name, "INVITE");
+        if dial.tried.is_empty() {
+            let lag = dial.due.elapsed().as_secs_f64();
+            self.measures.dial_lag_ms.push(lag * 1000.0);
+            metrics::histogram!("predial_dial_lag_seconds").record(lag);
+        }
         let trunk_name = profile.name.clone();
         self.journal(dial.attempt, |row, _| Entry::Placed {
             attempt: row,
@@ -164,11 +175,17 @@ impl Engine {
                 recorder: None,
                 detecting: false,
                 machine: false,
+                person_at: None,
             },
         );
     }
 
     pub(crate) fn on_update(&mut self, update: CallUpdate) {
+        if update.id & super::operators::OPERATOR_CALL != 0 {
+            let attempt = AttemptId(update.id & !super::operators::OPERATOR_CALL);
+            self.on_operator_update(attempt, update.event);
+            return;
+        }
         let attempt = AttemptId(update.id);
         match update.event {
             CallEvent::Ringing => self.journal(attempt, |row, _| Entry::Rang {
@@ -182,7 +199,10 @@ impl Engine {
                     at_ms: now_ts().millis(),
                     call_id: call_id.clone(),
                 });
-                let detect = self.config.campaign.amd.clone();
+                let detect = self
+                    .calls
+                    .get(&attempt)
+                    .and_then(|c| self.policy(c.dial.campaign).amd.clone());
                 if let Some(call) = self.calls.get_mut(&attempt) {
                     call.answered = true;
                     call.call_id = Some(call_id);
@@ -213,14 +233,13 @@ impl Engine {
                         return;
                     }
                 }
-                let _ = self
-                    .scheduler
-                    .handle(now_ts(), Event::AttemptAnswered { attempt });
+                self.person_answered(attempt);
             }
             CallEvent::Ended(end) => {
                 let Some(call) = self.calls.remove(&attempt) else {
                     return;
                 };
+                self.callee_gone(attempt);
                 self.pool.release(call.trunk);
                 self.media.release(call.port);
                 // Where the recording is, before finishing it takes it out of the call.
@@ -269,7 +288,7 @@ impl Engine {
                     }
                 };
                 let trunk = self.pool.trunks[call.trunk].profile.name.clone();
-                if let Some(row) = self.attempt_rows.get(&attempt) {
+                if let Some((row, _)) = self.attempt_rows.get(&attempt) {
                     self.notify(
                         "call.ended",
                         format!("call.ended:{row}"),
@@ -294,6 +313,7 @@ impl Engine {
                     recording,
                 });
                 self.attempt_rows.remove(&attempt);
+                *self.outcomes.entry(outcome.as_str()).or_default() += 1;
                 let _ = self
                     .scheduler
                     .handle(now_ts(), Event::AttemptFinished { attempt, outcome });

@@ -17,9 +17,16 @@ use crate::media::recorder::{Recorder, Side};
 
 /// The tag of the abandoned-call message among the prompts a leg plays.
 const ABANDON_MESSAGE: u32 = 1;
+/// The tag of the hold music played while an operator is being connected.
+const HOLD_MUSIC: u32 = 2;
 
 impl Engine {
     pub(super) fn on_leg(&mut self, attempt: AttemptId, event: LegEvent) {
+        if attempt.0 & super::operators::OPERATOR_CALL != 0 {
+            let attempt = AttemptId(attempt.0 & !super::operators::OPERATOR_CALL);
+            self.on_operator_leg(attempt, event);
+            return;
+        }
         match event {
             LegEvent::Machine(d) => {
                 let Some(call) = self.calls.get_mut(&attempt) else {
@@ -35,9 +42,7 @@ impl Engine {
                     call.control.hang_up();
                 } else {
                     // A person (or not sure: treated as one) goes to an operator.
-                    let _ = self
-                        .scheduler
-                        .handle(now_ts(), Event::AttemptAnswered { attempt });
+                    self.person_answered(attempt);
                 }
             }
             LegEvent::Digit(d) => {
@@ -64,6 +69,28 @@ impl Engine {
             }
             LegEvent::Played { .. } => {}
         }
+    }
+
+    /// A person answered: the core hears of it, and the callee hears the hold music until an
+    /// operator is on the line (never silence).
+    pub(super) fn person_answered(&mut self, attempt: AttemptId) {
+        if let Some(call) = self.calls.get_mut(&attempt) {
+            call.person_at = Some(Instant::now());
+            if self.config.softphones.is_some()
+                && let Some(leg) = &call.leg
+            {
+                let cfg = &self.config.media;
+                if let Ok(audio) = cfg.prompts.get(cfg.lang, "hold") {
+                    leg.command(Command::Play {
+                        player: Player::new(vec![audio], true),
+                        tag: HOLD_MUSIC,
+                    });
+                }
+            }
+        }
+        let _ = self
+            .scheduler
+            .handle(now_ts(), Event::AttemptAnswered { attempt });
     }
 
     /// Records a call being bridged (when recordings are configured), named by its Call-ID.

@@ -9,6 +9,8 @@
 mod calls;
 mod legs;
 pub mod media;
+pub mod operators;
+mod service;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -29,23 +31,36 @@ use crate::store::journal::{Entry, Journal, OpenLead};
 use crate::trunks::{TrunkPool, TrunkProfile, TrunkState};
 
 pub use calls::LiveCall;
+pub use operators::{OperatorAccount, OperatorReport, Softphones};
+pub use service::{Service, ServiceConfig};
+
 
 /// What a run needs.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub sip: SipOptions,
     pub trunks: Vec<TrunkProfile>,
-    pub campaign: CampaignPolicy,
+    /// The campaigns dialled, by their id (the store's, when there is one).
+    pub campaigns: Vec<(CampaignId, CampaignPolicy)>,
     /// Stand-in operators: how many, and how long each answered call is talked.
     pub operators: u32,
     pub talk: Duration,
+    /// Operators on softphones (registered to our registrar) instead of stand-ins.
+    pub softphones: Option<Softphones>,
     /// Stop when every lead is closed, or after this long.
     pub deadline: Duration,
+    /// Run until stopped (`predial serve`, `predial demo`), taking leads as they come, instead
+    /// of until the leads given are closed.
+    pub keep_running: bool,
+    /// The store, for what the operators enter (results by DTMF).
+    pub store: Option<crate::store::Store>,
+    /// Happenings for the API's live stream.
+    pub events: Option<tokio::sync::broadcast::Sender<crate::api::events::Happening>>,
     /// RTP ports, prompts, recordings.
     pub media: media::MediaConfig,
-    /// The store's journal and the campaign's id there: attempts written as started before
-    /// their INVITE leaves, their course, the leads' state. None: nothing is stored.
-    pub journal: Option<(Journal, i64)>,
+    /// The store's journal: attempts written as started before their INVITE leaves, their
+    /// course, the leads' state. None: nothing is stored.
+    pub journal: Option<Journal>,
 }
 
 /// A lead's end, as the run saw it.
@@ -83,6 +98,19 @@ pub struct RunReport {
     pub refused: Vec<(String, String)>,
     pub calls: u64,
     pub answered: u64,
+    /// Answered calls connected to an operator.
+    pub bridged: u64,
+    /// Answered calls that found no operator in time.
+    pub abandoned: u64,
+    /// From the callee's answer (a person, once the detector says so) to the operator's
+    /// media bridged, ms.
+    pub answer_to_bridge_ms: Percentiles,
+    /// From a dial being due (its timer, or the event that made it possible) to its INVITE
+    /// handed to the SIP stack, ms; a wait for the trunk's calls-per-second token is not lag.
+    pub dial_lag_ms: Percentiles,
+    pub operators: Vec<OperatorReport>,
+    /// Results the operators entered, by kind.
+    pub results: BTreeMap<&'static str, u64>,
     pub trunks: Vec<TrunkReport>,
     /// Whether every lead was closed before the deadline.
     pub finished: bool,
@@ -91,7 +119,79 @@ pub struct RunReport {
     pub recovered: Option<crate::store::journal::Recovered>,
 }
 
-const CAMPAIGN: CampaignId = CampaignId(1);
+
+/// What the store tells a running engine (`keep_running`).
+#[derive(Debug)]
+pub enum Feed {
+    /// A new lead.
+    Lead(CampaignId, OpenLead),
+    /// A lead cancelled through the API.
+    Cancelled(LeadId),
+    /// A campaign made or changed, and whether it runs.
+    Campaign(CampaignId, Box<CampaignPolicy>, bool),
+    /// An operator set ready, paused (with a reason) or logged out through the API.
+    Operator {
+        login: String,
+        action: OperatorAction,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperatorAction {
+    Ready,
+    Pause(Option<String>),
+    Logout,
+}
+
+/// The median and the 99th percentile of a set of samples (0 without samples).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p99: f64,
+    pub samples: usize,
+}
+
+impl Percentiles {
+    pub fn of(samples: &[f64]) -> Percentiles {
+        if samples.is_empty() {
+            return Percentiles::default();
+        }
+        let mut v = samples.to_vec();
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            let i = ((v.len() as f64 - 1.0) * q).round() as usize;
+            (v[i.min(v.len() - 1)] * 100.0).round() / 100.0
+        };
+        Percentiles {
+            p50: at(0.5),
+            p99: at(0.99),
+            samples: v.len(),
+        }
+    }
+}
+
+/// What the engine measures of itself, for the run's report (the metrics carry them too).
+#[derive(Debug, Default)]
+pub(crate) struct Measures {
+    pub dial_lag_ms: Vec<f64>,
+    pub answer_to_bridge_ms: Vec<f64>,
+}
+
+/// The engine's live figures, for a live view.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LiveFigures {
+    pub leads_open: u64,
+    pub calls_ringing: u64,
+    pub calls_talking: u64,
+    pub calls: u64,
+    pub answered: u64,
+    pub bridged: u64,
+    pub abandoned: u64,
+    pub operators: Vec<OperatorReport>,
+    pub results: BTreeMap<&'static str, u64>,
+    /// Calls ended, by outcome.
+    pub outcomes: BTreeMap<&'static str, u64>,
+}
 
 /// The core's event that puts back a lead read from the store.
 pub fn restore_event(l: OpenLead, campaign: CampaignId) -> Event {
@@ -117,6 +217,24 @@ pub fn restore_event(l: OpenLead, campaign: CampaignId) -> Event {
     }
 }
 
+/// The next item of an optional channel (never, without one).
+async fn recv_from<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves once `stop` turns true (never, without one).
+async fn stopped(stop: &mut Option<tokio::sync::watch::Receiver<bool>>) {
+    match stop {
+        Some(rx) => {
+            let _ = rx.wait_for(|v| *v).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 fn now_ts() -> Timestamp {
     Timestamp::from_utc(Utc::now())
 }
@@ -136,6 +254,10 @@ enum Note {
     Persisted(calls::PendingDial, bool),
     /// Time to write the trunks' live state to the store.
     TrunkSnapshot,
+    /// Time to look at the operators' registrations.
+    Registrations,
+    /// Time to publish the live figures.
+    Figures,
 }
 
 pub struct Engine {
@@ -164,9 +286,20 @@ pub struct Engine {
     lead_media: HashMap<LeadId, LeadMedia>,
     /// Calls ended whose legs are closing: the lead their figures go to.
     closing: HashMap<AttemptId, LeadId>,
-    /// With a store: each attempt's row id there, while it lasts.
-    attempt_rows: HashMap<AttemptId, i64>,
+    /// With a store: each attempt's row id there and its campaign's id, while it lasts.
+    pub(crate) attempt_rows: HashMap<AttemptId, (i64, i64)>,
     attempt_rows_made: i64,
+    pub(crate) desk: operators::OperatorDesk,
+    pub(crate) measures: Measures,
+    pub(crate) bridged: u64,
+    pub(crate) results: BTreeMap<&'static str, u64>,
+    pub(crate) outcomes: BTreeMap<&'static str, u64>,
+    incoming: Option<mpsc::UnboundedReceiver<crate::sip::IncomingCall>>,
+    leads_in: Option<mpsc::UnboundedReceiver<Feed>>,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
+    figures: Option<tokio::sync::watch::Sender<LiveFigures>>,
+    /// When the dials the core gives now became due: the timer's time, or the event's arrival.
+    turn_due: Instant,
 }
 
 /// What a lead's calls carried.
@@ -184,6 +317,13 @@ impl Engine {
         let mut sip_options = config.sip.clone();
         if sip_options.tls_trusted.is_empty() {
             sip_options.tls_trusted = crate::trunks::trusted_certificates(&config.trunks);
+        }
+        let mut incoming = None;
+        if let Some(soft) = &config.softphones {
+            let (tx, rx) = mpsc::unbounded_channel();
+            sip_options.registrar = Some(soft.registrar.clone());
+            sip_options.incoming = Some(tx);
+            incoming = Some(rx);
         }
         let sip = SipAgent::start(sip_options).await?;
         let (legs_tx, legs) = mpsc::unbounded_channel();
@@ -254,22 +394,36 @@ impl Engine {
         }
         let mut scheduler = Scheduler::new();
         let now = now_ts();
-        scheduler
-            .handle(
-                now,
-                Event::CampaignSaved {
-                    campaign: CAMPAIGN,
-                    policy: Box::new(config.campaign.clone()),
-                },
-            )
-            .map_err(|e| SipError::Stack(format!("campaign: {e}")))?;
-        for op in 1..=config.operators {
+        for (campaign, policy) in &config.campaigns {
+            scheduler
+                .handle(
+                    now,
+                    Event::CampaignSaved {
+                        campaign: *campaign,
+                        policy: Box::new(policy.clone()),
+                    },
+                )
+                .map_err(|e| SipError::Stack(format!("campaign {campaign}: {e}")))?;
+        }
+        let all: Vec<CampaignId> = config.campaigns.iter().map(|c| c.0).collect();
+        let stand_ins = if config.softphones.is_some() {
+            0
+        } else {
+            config.operators
+        };
+        let logins: Vec<String> = match &config.softphones {
+            Some(soft) => soft.accounts.iter().map(|a| a.login.clone()).collect(),
+            None => (1..=stand_ins).map(|i| format!("stand-in-{i}")).collect(),
+        };
+        let mut desk = operators::OperatorDesk::new(logins);
+        for op in 1..=stand_ins {
+            desk.state[op as usize - 1] = predial_core::acd::OperatorState::Ready;
             let operator = OperatorId(op);
             let _ = scheduler.handle(
                 now,
                 Event::OperatorLogin {
                     operator,
-                    campaigns: vec![CAMPAIGN],
+                    campaigns: all.clone(),
                 },
             );
             let _ = scheduler.handle(now, Event::OperatorReady { operator });
@@ -301,7 +455,106 @@ impl Engine {
             closing: HashMap::new(),
             attempt_rows: HashMap::new(),
             attempt_rows_made: 0,
+            desk,
+            measures: Measures::default(),
+            bridged: 0,
+            results: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
+            incoming,
+            leads_in: None,
+            stop: None,
+            figures: None,
+            turn_due: Instant::now(),
         })
+    }
+
+    /// A campaign's policy.
+    pub(crate) fn policy(&self, campaign: u32) -> &CampaignPolicy {
+        self.config
+            .campaigns
+            .iter()
+            .find(|c| c.0.0 == campaign)
+            .or(self.config.campaigns.first())
+            .map(|c| &c.1)
+            .expect("the engine runs at least one campaign")
+    }
+
+    /// Leads arriving while the engine runs (`keep_running`): read from the store by whoever
+    /// sends them.
+    pub fn take_leads(&mut self, leads: mpsc::UnboundedReceiver<Feed>) {
+        self.leads_in = Some(leads);
+    }
+
+    /// The engine stops when this turns true (`keep_running`).
+    pub fn stop_on(&mut self, stop: tokio::sync::watch::Receiver<bool>) {
+        self.stop = Some(stop);
+    }
+
+    /// The live figures, published about once a second.
+    pub fn figures(&mut self) -> tokio::sync::watch::Receiver<LiveFigures> {
+        let (tx, rx) = tokio::sync::watch::channel(LiveFigures::default());
+        self.figures = Some(tx);
+        rx
+    }
+
+    fn on_feed(&mut self, feed: Feed) {
+        let now = now_ts();
+        match feed {
+            Feed::Lead(campaign, lead) => {
+                let phone = lead.phone.clone();
+                if let Err(e) = self.scheduler.handle(now, restore_event(lead, campaign)) {
+                    warn!(phone = %phone, error = %e, "a lead the engine cannot take");
+                }
+            }
+            Feed::Cancelled(lead) => {
+                let _ = self.scheduler.handle(now, Event::LeadCancelled { lead });
+            }
+            Feed::Campaign(campaign, policy, running) => {
+                let new = !self.config.campaigns.iter().any(|c| c.0 == campaign);
+                if let Some(c) = self.config.campaigns.iter_mut().find(|c| c.0 == campaign) {
+                    c.1 = (*policy).clone();
+                } else {
+                    self.config.campaigns.push((campaign, (*policy).clone()));
+                }
+                if let Err(e) = self
+                    .scheduler
+                    .handle(now, Event::CampaignSaved { campaign, policy })
+                {
+                    warn!(%campaign, error = %e, "a campaign the engine cannot take");
+                }
+                if new {
+                    self.campaigns_grew();
+                }
+                let run = if running {
+                    predial_core::dialer::CampaignRun::Running
+                } else {
+                    predial_core::dialer::CampaignRun::Paused
+                };
+                let _ = self
+                    .scheduler
+                    .handle(now, Event::CampaignRun { campaign, run });
+            }
+            Feed::Operator { login, action } => self.operator_action(&login, action),
+        }
+    }
+
+    fn live_figures(&self) -> LiveFigures {
+        let talking = self.calls.values().filter(|c| c.answered).count() as u64;
+        let stats = self.scheduler.stats();
+        LiveFigures {
+            leads_open: stats
+                .leads_in
+                .saturating_sub(stats.done + stats.exhausted + stats.cancelled),
+            calls_ringing: self.calls.len() as u64 - talking,
+            calls_talking: talking,
+            calls: self.placed,
+            answered: self.answered,
+            bridged: self.bridged,
+            abandoned: stats.abandoned,
+            operators: self.desk.report(),
+            results: self.results.clone(),
+            outcomes: self.outcomes.clone(),
+        }
     }
 
     /// The SIP address predial listens on.
@@ -324,13 +577,17 @@ impl Engine {
 
     /// Puts back leads read from the store, with their attempts and next due time; those that
     /// cannot be taken come back with the reason.
-    pub fn restore_leads(&mut self, leads: Vec<OpenLead>) -> (Vec<LeadId>, Vec<(String, String)>) {
+    pub fn restore_leads(
+        &mut self,
+        campaign: CampaignId,
+        leads: Vec<OpenLead>,
+    ) -> (Vec<LeadId>, Vec<(String, String)>) {
         let now = now_ts();
         let mut ids = Vec::new();
         let mut refused = Vec::new();
         for l in leads {
             let (id, phone) = (LeadId(l.id as u64), l.phone.clone());
-            let event = restore_event(l, CAMPAIGN);
+            let event = restore_event(l, campaign);
             match self.scheduler.handle(now, event) {
                 Ok(()) => ids.push(id),
                 Err(e) => refused.push((phone, e.to_string())),
@@ -342,7 +599,7 @@ impl Engine {
     /// Writes a lead's state as the core holds it now.
     /// A closed lead is written once, when the core says it closed (`Action::LeadClosed`).
     pub(crate) fn persist_lead(&self, id: LeadId) {
-        let (Some((journal, _)), Some(view)) = (&self.config.journal, self.scheduler.lead(id))
+        let (Some(journal), Some(view)) = (&self.config.journal, self.scheduler.lead(id))
         else {
             return;
         };
@@ -382,7 +639,7 @@ impl Engine {
 
     /// Queues a notification for the shop's CRM, when a webhook is configured.
     pub(crate) fn notify(&self, event: &str, key: String, data: serde_json::Value) {
-        if let Some((journal, _)) = &self.config.journal
+        if let Some(journal) = &self.config.journal
             && journal.webhooks
         {
             let at_ms = now_ts().millis();
@@ -398,7 +655,7 @@ impl Engine {
     /// Writes to the journal (when there is one) about an attempt: `entry` gets the attempt's
     /// row id and the campaign's id in the store.
     pub(crate) fn journal(&self, attempt: AttemptId, entry: impl FnOnce(i64, i64) -> Entry) {
-        if let (Some((journal, campaign)), Some(row)) =
+        if let (Some(journal), Some((row, campaign))) =
             (&self.config.journal, self.attempt_rows.get(&attempt))
         {
             journal.write(entry(*row, *campaign));
@@ -414,15 +671,30 @@ impl Engine {
         if self.config.journal.is_some() {
             let _ = self.notes_tx.send(Note::TrunkSnapshot);
         }
+        if self.config.softphones.is_some() {
+            let _ = self.notes_tx.send(Note::Registrations);
+        }
+        if self.figures.is_some() {
+            let _ = self.notes_tx.send(Note::Figures);
+        }
+        let mut stop = self.stop.take();
+        let mut incoming = self.incoming.take();
+        let mut leads_in = self.leads_in.take();
         let mut finished = false;
         loop {
+            let turn = Instant::now();
             self.sync_channels();
+            let mut actions = 0u32;
             while let Some(action) = self.scheduler.poll_action() {
                 self.act(action);
+                actions += 1;
             }
-            if ids
-                .iter()
-                .all(|id| self.scheduler.lead(*id).is_none_or(|l| l.state.is_final()))
+            metrics::histogram!("predial_engine_turn_seconds").record(turn.elapsed().as_secs_f64());
+            metrics::histogram!("predial_engine_actions_per_turn").record(f64::from(actions));
+            if !self.config.keep_running
+                && ids
+                    .iter()
+                    .all(|id| self.scheduler.lead(*id).is_none_or(|l| l.state.is_final()))
                 && self.calls.is_empty()
             {
                 finished = true;
@@ -448,16 +720,46 @@ impl Engine {
                     if tokio::time::Instant::now() >= deadline {
                         break;
                     }
+                    self.turn_due = sleep_to.into_std();
                     let _ = self.scheduler.handle(now_ts(), Event::Tick);
                     self.retry_waiting();
                 }
-                Some(update) = self.updates.recv() => self.on_update(update),
-                Some(note) = self.notes.recv() => self.on_note(note),
-                Some((id, event)) = self.legs.recv() => self.on_leg(AttemptId(id), event),
+                Some(update) = self.updates.recv() => {
+                    self.turn_due = Instant::now();
+                    self.on_update(update);
+                }
+                Some(note) = self.notes.recv() => {
+                    self.turn_due = Instant::now();
+                    self.on_note(note);
+                }
+                Some((id, event)) = self.legs.recv() => {
+                    self.turn_due = Instant::now();
+                    self.on_leg(AttemptId(id), event);
+                }
+                Some(call) = recv_from(&mut incoming) => {
+                    self.turn_due = Instant::now();
+                    self.on_incoming(call);
+                }
+                Some(feed) = recv_from(&mut leads_in) => {
+                    self.turn_due = Instant::now();
+                    self.on_feed(feed);
+                }
+                _ = stopped(&mut stop) => break,
             }
         }
         for call in self.calls.values() {
             call.control.hang_up();
+        }
+        for op in self.desk.legs.values() {
+            op.control.hang_up();
+        }
+        // The calls end (BYE) before the agent stops (bounded).
+        let until = tokio::time::Instant::now() + Duration::from_secs(2);
+        while !self.calls.is_empty() || !self.desk.legs.is_empty() {
+            match tokio::time::timeout_at(until, self.updates.recv()).await {
+                Ok(Some(update)) => self.on_update(update),
+                _ => break,
+            }
         }
         self.snapshot_trunks(false);
         // The last legs report their figures as they close (bounded).
@@ -510,6 +812,12 @@ impl Engine {
             refused,
             calls: self.placed,
             answered: self.answered,
+            bridged: self.bridged,
+            abandoned: self.scheduler.stats().abandoned,
+            answer_to_bridge_ms: Percentiles::of(&self.measures.answer_to_bridge_ms),
+            dial_lag_ms: Percentiles::of(&self.measures.dial_lag_ms),
+            operators: self.desk.report(),
+            results: self.results.clone(),
             trunks,
             finished,
             recovered: None,
@@ -534,25 +842,32 @@ impl Engine {
                 lead,
                 campaign,
                 phone,
+                operator,
                 ..
             } => {
+                if let Some(op) = operator {
+                    // Progressive and preview dialing: the call is for this operator.
+                    self.operator_state(op, predial_core::acd::OperatorState::Reserved);
+                }
                 let dial = calls::PendingDial {
                     attempt,
                     lead,
                     campaign: campaign.0,
                     phone,
                     tried: Vec::new(),
+                    due: self.turn_due,
                 };
                 match &self.config.journal {
                     // Persist before acting: the INVITE leaves once the start is stored.
-                    Some((journal, store_campaign)) => {
+                    Some(journal) => {
                         let row = journal.attempt_offset + self.attempt_rows_made + 1;
                         self.attempt_rows_made += 1;
-                        self.attempt_rows.insert(attempt, row);
+                        self.attempt_rows
+                            .insert(attempt, (row, i64::from(campaign.0)));
                         let stored = journal.write_and_confirm(Entry::Started {
                             attempt: row,
                             lead: lead.0 as i64,
-                            campaign: *store_campaign,
+                            campaign: i64::from(campaign.0),
                             at_ms: now_ts().millis(),
                         });
                         let tx = self.notes_tx.clone();
@@ -564,8 +879,20 @@ impl Engine {
                     None => self.dial(dial),
                 }
             }
+            Action::Bridge { attempt, operator } if self.config.softphones.is_some() => {
+                self.operator_state(operator, predial_core::acd::OperatorState::OnCall);
+                self.ring_operator(attempt, operator);
+            }
             Action::Bridge { attempt, operator } => {
                 // A stand-in operator talks for a while, then hangs up; the call is recorded.
+                self.bridged += 1;
+                if let Some(c) = self.desk.calls.get_mut(operator.0 as usize - 1) {
+                    *c += 1;
+                }
+                if let Some(at) = self.calls.get(&attempt).and_then(|c| c.person_at) {
+                    let ms = at.elapsed().as_secs_f64() * 1000.0;
+                    self.measures.answer_to_bridge_ms.push(ms);
+                }
                 self.journal(attempt, |row, _| Entry::Bridged {
                     attempt: row,
                     at_ms: now_ts().millis(),
@@ -604,7 +931,7 @@ impl Engine {
             Action::LeadClosed { lead, state } => {
                 if self.scheduler.lead(lead).is_some() {
                     self.persist_lead(lead);
-                } else if let Some((journal, _)) = &self.config.journal {
+                } else if let Some(journal) = &self.config.journal {
                     // Gone from the core already (cancelled): its state and closing time.
                     journal.write(Entry::LeadClosed {
                         lead: lead.0 as i64,
@@ -613,13 +940,13 @@ impl Engine {
                     });
                 }
             }
-            Action::OperatorState { .. } => {}
+            Action::OperatorState { operator, state } => self.operator_state(operator, state),
         }
     }
 
     /// Writes each trunk's live state to the store (`running`: the engine goes on).
     fn snapshot_trunks(&self, running: bool) {
-        let Some((journal, _)) = &self.config.journal else {
+        let Some(journal) = &self.config.journal else {
             return;
         };
         let at_ms = now_ts().millis();
@@ -642,6 +969,24 @@ impl Engine {
 
     fn on_note(&mut self, note: Note) {
         match note {
+            Note::Registrations => {
+                self.follow_registrations();
+                let tx = self.notes_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    let _ = tx.send(Note::Registrations);
+                });
+            }
+            Note::Figures => {
+                if let Some(f) = &self.figures {
+                    let _ = f.send(self.live_figures());
+                }
+                let tx = self.notes_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    let _ = tx.send(Note::Figures);
+                });
+            }
             Note::TrunkSnapshot => {
                 self.snapshot_trunks(true);
                 let tx = self.notes_tx.clone();

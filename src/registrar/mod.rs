@@ -75,6 +75,8 @@ pub struct Register {
     /// The Authorization header's value.
     pub authorization: Option<String>,
     pub source: IpAddr,
+    /// Its User-Agent: phones known to give up on a SHA-256 challenge get MD5 alone.
+    pub user_agent: Option<String>,
 }
 
 /// The answer to send.
@@ -102,6 +104,14 @@ struct Failures {
     count: u32,
     since_ms: i64,
     blocked_until_ms: i64,
+}
+
+/// Phones whose SIP library gives up on the whole challenge when one of its algorithms is
+/// unknown to it (libre before SHA-256 support: baresip 1.x answers `ENOSYS`): they are
+/// challenged with MD5 alone.
+fn md5_only(user_agent: &str) -> bool {
+    let ua = user_agent.to_ascii_lowercase();
+    ["baresip", "libre"].iter().any(|k| ua.contains(k))
 }
 
 pub struct Registrar {
@@ -159,12 +169,17 @@ impl Registrar {
         Some(now_ms - at <= NONCE_LIFE.as_millis() as i64 && at <= now_ms + 5_000)
     }
 
-    fn challenge(&self, now_ms: i64, stale: bool) -> Vec<(String, String)> {
+    fn challenge(&self, now_ms: i64, stale: bool, md5_only: bool) -> Vec<(String, String)> {
         let nonce = self.nonce(now_ms);
         let stale = if stale { ", stale=true" } else { "" };
         // MD5 first: many softphones (and SIPp) answer only the first challenge and know no
         // other; phones that know SHA-256 find it second.
-        ["MD5", "SHA-256"]
+        let algorithms: &[&str] = if md5_only {
+            &["MD5"]
+        } else {
+            &["MD5", "SHA-256"]
+        };
+        algorithms
             .iter()
             .map(|alg| {
                 (
@@ -198,42 +213,50 @@ impl Registrar {
         }
     }
 
-    /// Answers a REGISTER at `now_ms`.
-    pub fn register(&mut self, r: &Register, now_ms: i64) -> Reply {
+    /// Checks a request's digest answer (`Authorization`, or `Proxy-Authorization` for a call)
+    /// at `now_ms`: the operator's login, or the reply to send (a challenge, a refusal). A
+    /// challenge for a call is a 407 with Proxy-Authenticate.
+    pub fn authenticate(
+        &mut self,
+        authorization: Option<&str>,
+        method: &str,
+        source: IpAddr,
+        user_agent: Option<&str>,
+        now_ms: i64,
+    ) -> Result<String, Reply> {
+        let proxy = method != "REGISTER";
+        let md5_only = user_agent.is_some_and(md5_only);
+        let challenge = |this: &Self, stale: bool, event: RegEvent| {
+            let mut headers = this.challenge(now_ms, stale, md5_only);
+            if proxy {
+                for h in &mut headers {
+                    h.0 = "Proxy-Authenticate".into();
+                }
+            }
+            Reply {
+                status: if proxy { 407 } else { 401 },
+                headers,
+                event,
+            }
+        };
         if self
             .failures
-            .get(&r.source)
+            .get(&source)
             .is_some_and(|f| f.blocked_until_ms > now_ms)
         {
-            return Reply {
+            return Err(Reply {
                 status: 403,
                 headers: Vec::new(),
                 event: RegEvent::Blocked,
-            };
+            });
         }
-        let Some(auth) = r.authorization.as_deref().and_then(digest::params) else {
-            return Reply {
-                status: 401,
-                headers: self.challenge(now_ms, false),
-                event: RegEvent::Challenged,
-            };
+        let Some(auth) = authorization.and_then(digest::params) else {
+            return Err(challenge(self, false, RegEvent::Challenged));
         };
         let get = |k: &str| auth.get(k).map(String::as_str).unwrap_or("");
         match self.check_nonce(get("nonce"), now_ms) {
-            None => {
-                return Reply {
-                    status: 401,
-                    headers: self.challenge(now_ms, false),
-                    event: RegEvent::Challenged,
-                };
-            }
-            Some(false) => {
-                return Reply {
-                    status: 401,
-                    headers: self.challenge(now_ms, true),
-                    event: RegEvent::Stale,
-                };
-            }
+            None => return Err(challenge(self, false, RegEvent::Challenged)),
+            Some(false) => return Err(challenge(self, true, RegEvent::Stale)),
             Some(true) => {}
         }
         let user = get("username").to_string();
@@ -248,11 +271,26 @@ impl Registrar {
         });
         // Compute the expected answer even for an unknown user, so both take the same time.
         let ha1 = ha1.unwrap_or_else(|| digest::ha1(&user, REALM, "-", sha256));
-        let expected = digest::response(&auth, "REGISTER", &ha1).unwrap_or_default();
+        let expected = digest::response(&auth, method, &ha1).unwrap_or_default();
         let matches = subtle_eq(expected.as_bytes(), get("response").as_bytes());
         if account.is_none() || !matches || get("realm") != REALM {
-            return self.refuse(r.source, now_ms, "wrong credentials");
+            return Err(self.refuse(source, now_ms, "wrong credentials"));
         }
+        Ok(user)
+    }
+
+    /// Answers a REGISTER at `now_ms`.
+    pub fn register(&mut self, r: &Register, now_ms: i64) -> Reply {
+        let user = match self.authenticate(
+            r.authorization.as_deref(),
+            "REGISTER",
+            r.source,
+            r.user_agent.as_deref(),
+            now_ms,
+        ) {
+            Ok(user) => user,
+            Err(reply) => return reply,
+        };
         if user != r.user {
             return self.refuse(r.source, now_ms, "credentials of another user");
         }
@@ -394,6 +432,7 @@ mod tests {
             expires: Some(300),
             authorization: auth,
             source: IP,
+            user_agent: None,
         }
     }
 
@@ -462,7 +501,7 @@ mod tests {
         assert_eq!(stale.status, 401);
         assert!(stale.headers[0].1.contains("stale=true"));
         let other = Registrar::new([9; 32]);
-        let forged = other.challenge(0, false)[0].1.clone();
+        let forged = other.challenge(0, false, false)[0].1.clone();
         let r2 = r.register(
             &reg("ann", Some(answer(&forged, "ann", "s3cret-pass", false))),
             10,

@@ -48,6 +48,10 @@ pub struct SipOptions {
     pub tls_trusted: Vec<u8>,
     /// Operators' softphones register here (REGISTER is refused without one).
     pub registrar: Option<Arc<std::sync::Mutex<crate::registrar::Registrar>>>,
+    /// Calls arriving go here. With a registrar, only calls from operators who authenticate
+    /// (digest, against their accounts) arrive; the others are challenged or refused.
+    /// Without one, every call arrives. None: calls are refused.
+    pub incoming: Option<mpsc::UnboundedSender<super::IncomingCall>>,
 }
 
 impl Default for SipOptions {
@@ -58,6 +62,7 @@ impl Default for SipOptions {
             udp_buffer: 4 << 20,
             tls_trusted: Vec::new(),
             registrar: None,
+            incoming: None,
         }
     }
 }
@@ -128,6 +133,7 @@ impl SipAgent {
             layer.clone(),
             cancel.clone(),
             options.registrar.clone(),
+            options.incoming.clone(),
         ));
         // The TCP listener binds when the endpoint starts serving.
         tokio::task::yield_now().await;
@@ -273,6 +279,7 @@ async fn answer_incoming(
     layer: Arc<DialogLayer>,
     cancel: CancellationToken,
     registrar: Option<Arc<std::sync::Mutex<crate::registrar::Registrar>>>,
+    calls: Option<mpsc::UnboundedSender<super::IncomingCall>>,
 ) {
     loop {
         let tx = tokio::select! {
@@ -310,6 +317,45 @@ async fn answer_incoming(
                     .reply_with(StatusCode::from(reply.status), headers, None)
                     .await;
             });
+            continue;
+        }
+        if let (Method::Invite, Some(calls)) = (&tx.original.method, &calls) {
+            // Toll fraud stops here: with a registrar, a call must come from an operator who
+            // proves who they are; nobody else's INVITE goes any further.
+            let operator = match &registrar {
+                None => None,
+                Some(reg) => {
+                    let auth = super::registrations::proxy_authorization(&tx.original);
+                    let source = super::registrations::source(&tx.original)
+                        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+                    let now = chrono::Utc::now().timestamp_millis();
+                    let ua = super::registrations::user_agent(&tx.original);
+                    let checked = match reg.lock() {
+                        Ok(mut r) => {
+                            r.authenticate(auth.as_deref(), "INVITE", source, ua.as_deref(), now)
+                        }
+                        Err(_) => continue,
+                    };
+                    match checked {
+                        Ok(login) => Some(login),
+                        Err(reply) => {
+                            debug!(event = ?reply.event, status = reply.status, %source, "INVITE not authenticated");
+                            tokio::spawn(async move {
+                                let headers = reply
+                                    .headers
+                                    .into_iter()
+                                    .map(|(n, v)| Header::Other(n, v))
+                                    .collect();
+                                let _ = tx
+                                    .reply_with(StatusCode::from(reply.status), headers, None)
+                                    .await;
+                            });
+                            continue;
+                        }
+                    }
+                }
+            };
+            super::incoming::take(tx, layer.clone(), operator, calls);
             continue;
         }
         let status = match tx.original.method {

@@ -4,6 +4,7 @@
 mod agent;
 mod call;
 pub mod digest;
+mod incoming;
 mod inspect;
 pub mod outcome;
 mod register;
@@ -15,5 +16,6 @@ pub use agent::{SipAgent, SipError, SipOptions};
 pub use call::{
     CallControl, CallEnd, CallEvent, CallUpdate, Credentials, Outbound, Secret, Transport,
 };
+pub use incoming::{IncomingCall, ServerCall};
 pub use outcome::{Ending, TrunkVerdict, classify};
 pub use register::{KeepAlive, RegisterTo, Registered, RegistrationState};

@@ -44,6 +44,32 @@ fn source_of(via: &str) -> Option<IpAddr> {
     host.parse().ok()
 }
 
+/// Where a request came from: its top Via's `received`, else its sent-by host.
+pub(crate) fn source(req: &Request) -> Option<IpAddr> {
+    req.headers.iter().find_map(|h| match h {
+        Header::Via(v) => Some(source_of(v.value())),
+        _ => None,
+    })?
+}
+
+/// A request's User-Agent.
+pub(crate) fn user_agent(req: &Request) -> Option<String> {
+    req.headers.iter().find_map(|h| match h {
+        Header::UserAgent(v) => Some(v.value().to_string()),
+        Header::Other(n, v) if n.eq_ignore_ascii_case("User-Agent") => Some(v.clone()),
+        _ => None,
+    })
+}
+
+/// A request's Proxy-Authorization (a call's digest answer).
+pub(crate) fn proxy_authorization(req: &Request) -> Option<String> {
+    req.headers.iter().find_map(|h| match h {
+        Header::ProxyAuthorization(v) => Some(v.value().to_string()),
+        Header::Other(n, v) if n.eq_ignore_ascii_case("Proxy-Authorization") => Some(v.clone()),
+        _ => None,
+    })
+}
+
 pub fn read(req: &Request) -> Option<Register> {
     let mut user = None;
     let mut contact = None;
@@ -80,6 +106,7 @@ pub fn read(req: &Request) -> Option<Register> {
         expires: contact_expires.or(expires),
         authorization,
         source: source?,
+        user_agent: user_agent(req),
     })
 }
 

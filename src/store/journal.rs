@@ -83,6 +83,12 @@ pub enum Entry {
         name: String,
         state: String,
     },
+    /// An operator's state as the engine sees it.
+    OperatorState {
+        login: String,
+        state: String,
+        reason: Option<String>,
+    },
     /// Nothing: written to know that everything before it is.
     Sync,
 }
@@ -181,6 +187,55 @@ impl Store {
         ))
     }
 
+    /// Open leads of every campaign after lead `after` (the newest the engine has), oldest
+    /// first, at most `limit`: (campaign, lead).
+    pub async fn open_leads_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, OpenLead)>, StoreError> {
+        on_pool!(&self.db, |p| {
+            let rows = sqlx::query(
+                "SELECT campaign_id, id, phone, order_id, time_zone, created_ms, attempts, history,                  next_at_ms FROM leads WHERE id > $1 AND closed_ms IS NULL ORDER BY id LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await?;
+            let leads = rows
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("campaign_id")?,
+                        OpenLead {
+                            id: r.try_get("id")?,
+                            phone: r.try_get("phone")?,
+                            order_id: r.try_get("order_id")?,
+                            time_zone: r.try_get("time_zone")?,
+                            created_ms: r.try_get("created_ms")?,
+                            attempts: r.try_get("attempts")?,
+                            history: r.try_get("history")?,
+                            next_at_ms: r.try_get("next_at_ms")?,
+                        },
+                    ))
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            Ok(leads)
+        })
+    }
+
+    /// Leads cancelled (through the API) at or after `since_ms`.
+    pub async fn cancelled_since(&self, since_ms: i64) -> Result<Vec<i64>, StoreError> {
+        on_pool!(&self.db, |p| {
+            Ok(sqlx::query_scalar(
+                "SELECT id FROM leads WHERE state = 'cancelled' AND closed_ms >= $1 ORDER BY id",
+            )
+            .bind(since_ms)
+            .fetch_all(p)
+            .await?)
+        })
+    }
+
     /// The campaign's open leads, oldest first.
     pub async fn open_leads(&self, campaign: i64) -> Result<Vec<OpenLead>, StoreError> {
         on_pool!(&self.db, |p| {
@@ -248,6 +303,16 @@ impl Store {
                             .bind(attempt)
                             .bind(trunk)
                     }
+                    Entry::OperatorState {
+                        login,
+                        state,
+                        reason,
+                    } => sqlx::query(
+                        "UPDATE operators SET state = $2, pause_reason = $3 WHERE login = $1",
+                    )
+                    .bind(login)
+                    .bind(state)
+                    .bind(reason),
                     Entry::TrunkState { name, state } => sqlx::query(
                         "INSERT INTO settings (name, value) VALUES ($1, $2) \
                          ON CONFLICT (name) DO UPDATE SET value = excluded.value",

@@ -243,6 +243,19 @@ impl Store {
     }
 
     /// Counts of leads: (stored, refused as duplicates, refused as invalid).
+    /// How many leads are in each state.
+    pub async fn lead_states(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        on_pool!(&self.db, |p| {
+            let rows: Vec<(String, i64)> =
+                sqlx::query_as("SELECT state, COUNT(*) FROM leads GROUP BY state")
+                    .fetch_all(p)
+                    .await?;
+            Ok(rows.into_iter().map(|(s, n)| (s, n as u64)).collect())
+        })
+    }
+
     pub async fn lead_counts(&self) -> Result<(i64, i64, i64), StoreError> {
         on_pool!(&self.db, |p| {
             let leads: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM leads")

@@ -116,7 +116,11 @@ impl Server {
         .env_remove("PREDIAL_ADMIN_TOKEN")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(
+            std::fs::File::create(data.join("serve.log"))
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+        );
         if let Some(db) = database {
             cmd.args(["--database", db]);
         }
@@ -140,6 +144,16 @@ impl Server {
             .trim()
             .to_string();
         server
+    }
+
+    /// Where the API listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The admin token.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     pub fn try_call(
@@ -829,12 +843,9 @@ fn operators_events_and_recordings() {
     assert_eq!(v["trunks"][0]["last_hour"]["calls"], 1, "{v}");
     assert_eq!(v["trunks"][0]["last_hour"]["answered"], 1, "{v}");
     let live = &v["trunks"][0]["live"];
-    assert_eq!(
-        live["state"], "up",
-        "the engine's last word on the trunk: {v}"
-    );
-    assert_eq!(live["engine_running"], false, "{v}");
-    assert_eq!(live["calls"], 1, "{v}");
+    // serve runs the engine now: its word on the trunk, live.
+    assert_eq!(live["state"], "up", "the engine's word on the trunk: {v}");
+    assert_eq!(live["engine_running"], true, "{v}");
     // Recordings of the lead, and a ranged download.
     let (_, v) = server.call("GET", "/v1/leads?order_id=REC-1", None);
     let lead = v["leads"][0]["id"].as_i64().unwrap();
@@ -967,8 +978,8 @@ fn operators_events_and_recordings() {
         "{text}"
     );
     assert!(
-        text.contains("predial_trunk_up{trunk=\"sipp\"} 0"),
-        "no engine runs now: {text}"
+        text.contains("predial_trunk_up{trunk=\"sipp\"} 1"),
+        "serve's engine has the trunk up: {text}"
     );
     drop(stream);
     server.stop();

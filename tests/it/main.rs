@@ -7,6 +7,7 @@ mod bench;
 mod check;
 mod dial;
 mod media;
+mod operators;
 mod peers;
 mod register;
 mod sim;

@@ -21,7 +21,7 @@ mod scheduler;
 mod table;
 mod wheel;
 
-pub use event::{Action, AttemptId, Event, EventError, Stats, TimerKind, Wakeup};
+pub use event::{Action, AttemptId, CampaignRun, Event, EventError, Stats, TimerKind, Wakeup};
 pub use lead::{CampaignId, History, LeadId, LeadState, NewLead, Outcome};
 pub use phone::{Phone, PhoneError, Region};
 pub use policy::{CampaignPolicy, PolicyError, PriorityVariant};

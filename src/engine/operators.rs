@@ -1,0 +1,549 @@
+//! Operators on softphones: logged in by their registration (and out by its expiry), rung with
+//! auto-answer hints when the core gives them an answered call, bridged to the callee both ways
+//! and recorded; paused when they do not pick up (the call goes on to the next one); ready or
+//! paused by feature codes dialled from the phone (`*1`, `*2`); the call's result entered as a
+//! DTMF digit during the call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use predial_core::acd::{OperatorId, OperatorState};
+use predial_core::dialer::{AttemptId, CampaignId, Event};
+use serde::Serialize;
+use tracing::{debug, info, warn};
+
+use super::{Engine, now_ts};
+use crate::media::leg::{Command, Event as LegEvent, Leg};
+use crate::media::recorder::Side;
+use crate::registrar::Registrar;
+use crate::sip::{CallControl, CallEnd, CallEvent, IncomingCall, Outbound, Transport};
+use crate::store::dispositions::Kind;
+use crate::store::journal::Entry;
+
+/// The bit that marks an operator's call (and its media leg) among the attempts' ids.
+pub(crate) const OPERATOR_CALL: u64 = 1 << 62;
+
+/// Operators on softphones, as the engine takes them.
+#[derive(Debug, Clone)]
+pub struct Softphones {
+    pub registrar: Arc<Mutex<Registrar>>,
+    pub accounts: Vec<OperatorAccount>,
+    /// How long an operator's phone may ring before they are set not ready and the call goes
+    /// to the next one.
+    pub answer_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct OperatorAccount {
+    pub login: String,
+    /// The campaigns they take, in order of preference (empty: every campaign).
+    pub campaigns: Vec<CampaignId>,
+}
+
+/// An operator as the engine sees them.
+#[derive(Debug, Clone, Serialize)]
+pub struct OperatorReport {
+    pub login: String,
+    pub state: &'static str,
+    /// Why they are paused, when they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Calls bridged to them.
+    pub calls: u64,
+    /// Calls they did not pick up.
+    pub missed: u64,
+    /// Results they entered (DTMF).
+    pub dispositions: u64,
+}
+
+pub(crate) struct OperatorDesk {
+    pub logins: Vec<String>,
+    pub by_login: HashMap<String, OperatorId>,
+    pub registered: Vec<bool>,
+    pub state: Vec<OperatorState>,
+    pub reason: Vec<Option<String>>,
+    pub calls: Vec<u64>,
+    pub missed: Vec<u64>,
+    pub dispositions: Vec<u64>,
+    /// Operators' calls in progress, by the attempt they carry.
+    pub legs: HashMap<AttemptId, OperatorCall>,
+}
+
+pub(crate) struct OperatorCall {
+    pub operator: OperatorId,
+    pub control: CallControl,
+    pub rtp: Option<super::media::Reserved>,
+    pub port: u16,
+    pub leg: Option<Leg>,
+    pub answered: bool,
+}
+
+impl OperatorDesk {
+    /// An operator made after the start (through the API): their id.
+    pub fn add(&mut self, login: &str) -> OperatorId {
+        if let Some(&id) = self.by_login.get(login) {
+            return id;
+        }
+        self.logins.push(login.to_string());
+        let id = OperatorId(self.logins.len() as u32);
+        self.by_login.insert(login.to_string(), id);
+        self.registered.push(false);
+        self.state.push(OperatorState::LoggedOut);
+        self.reason.push(None);
+        self.calls.push(0);
+        self.missed.push(0);
+        self.dispositions.push(0);
+        id
+    }
+
+    pub fn new(logins: Vec<String>) -> OperatorDesk {
+        let n = logins.len();
+        OperatorDesk {
+            by_login: logins
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.clone(), OperatorId(i as u32 + 1)))
+                .collect(),
+            logins,
+            registered: vec![false; n],
+            state: vec![OperatorState::LoggedOut; n],
+            reason: vec![None; n],
+            calls: vec![0; n],
+            missed: vec![0; n],
+            dispositions: vec![0; n],
+            legs: HashMap::new(),
+        }
+    }
+
+    pub fn login(&self, op: OperatorId) -> &str {
+        self.logins
+            .get(op.0 as usize - 1)
+            .map_or("?", String::as_str)
+    }
+
+    pub fn report(&self) -> Vec<OperatorReport> {
+        (0..self.logins.len())
+            .map(|i| OperatorReport {
+                login: self.logins[i].clone(),
+                state: self.state[i].as_str(),
+                reason: self.reason[i].clone(),
+                calls: self.calls[i],
+                missed: self.missed[i],
+                dispositions: self.dispositions[i],
+            })
+            .collect()
+    }
+}
+
+/// The result an operator enters by pressing a digit during the call.
+pub fn disposition_of(digit: char) -> Option<Kind> {
+    Some(match digit {
+        '1' => Kind::Confirmed,
+        '2' => Kind::Upsell,
+        '3' => Kind::Callback,
+        '4' => Kind::Refused,
+        '5' => Kind::WrongNumber,
+        '6' => Kind::Fake,
+        '7' => Kind::Complaint,
+        _ => return None,
+    })
+}
+
+impl Engine {
+    /// Logs in the operators whose softphones registered since the last look, and out those
+    /// whose registration expired.
+    pub(super) fn follow_registrations(&mut self) {
+        let Some(soft) = &self.config.softphones else {
+            return;
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let registered = match soft.registrar.lock() {
+            Ok(mut r) => {
+                r.expire(now);
+                r.registered(now)
+            }
+            Err(_) => return,
+        };
+        let all: Vec<CampaignId> = self.config.campaigns.iter().map(|c| c.0).collect();
+        let skills: HashMap<String, Vec<CampaignId>> = soft
+            .accounts
+            .iter()
+            .map(|a| (a.login.clone(), a.campaigns.clone()))
+            .collect();
+        // Operators made since the start (through the API) join as they register.
+        for login in &registered {
+            if !self.desk.by_login.contains_key(login) {
+                self.desk.add(login);
+            }
+        }
+        for i in 0..self.desk.logins.len() {
+            let login = self.desk.logins[i].clone();
+            let on = registered.contains(&login);
+            if on == self.desk.registered[i] {
+                continue;
+            }
+            self.desk.registered[i] = on;
+            let operator = OperatorId(i as u32 + 1);
+            let t = now_ts();
+            if on {
+                let campaigns = match skills.get(&login) {
+                    Some(c) if !c.is_empty() => c.clone(),
+                    _ => all.clone(),
+                };
+                info!(operator = %login, "softphone registered: logged in, ready");
+                let _ = self.scheduler.handle(
+                    t,
+                    Event::OperatorLogin {
+                        operator,
+                        campaigns,
+                    },
+                );
+                self.desk.reason[i] = None;
+                let _ = self.scheduler.handle(t, Event::OperatorReady { operator });
+            } else {
+                info!(operator = %login, "softphone registration gone: logged out");
+                let _ = self
+                    .scheduler
+                    .handle(t, Event::OperatorLogout { operator });
+            }
+        }
+    }
+
+    /// A campaign was made: operators who take every campaign (no skills) take it too.
+    pub(super) fn campaigns_grew(&mut self) {
+        let Some(soft) = &self.config.softphones else {
+            return;
+        };
+        let all: Vec<CampaignId> = self.config.campaigns.iter().map(|c| c.0).collect();
+        let skilled: Vec<String> = soft
+            .accounts
+            .iter()
+            .filter(|a| !a.campaigns.is_empty())
+            .map(|a| a.login.clone())
+            .collect();
+        for i in 0..self.desk.logins.len() {
+            if !self.desk.registered[i] || skilled.contains(&self.desk.logins[i]) {
+                continue;
+            }
+            let _ = self.scheduler.handle(
+                now_ts(),
+                Event::OperatorLogin {
+                    operator: OperatorId(i as u32 + 1),
+                    campaigns: all.clone(),
+                },
+            );
+        }
+    }
+
+    /// Ready, pause or log out, asked for through the API.
+    pub(super) fn operator_action(&mut self, login: &str, action: super::OperatorAction) {
+        let Some(&operator) = self.desk.by_login.get(login) else {
+            debug!(operator = %login, "not known to the engine (never registered)");
+            return;
+        };
+        let i = operator.0 as usize - 1;
+        let t = now_ts();
+        let event = match action {
+            super::OperatorAction::Ready => {
+                self.desk.reason[i] = None;
+                Event::OperatorReady { operator }
+            }
+            super::OperatorAction::Pause(reason) => {
+                self.desk.reason[i] = Some(reason.unwrap_or_else(|| "pause".into()));
+                Event::OperatorPaused { operator }
+            }
+            super::OperatorAction::Logout => Event::OperatorLogout { operator },
+        };
+        if let Err(e) = self.scheduler.handle(t, event) {
+            debug!(operator = %login, error = %e, "operator action refused");
+        }
+    }
+
+    /// The core changed an operator's state: kept, stored, told.
+    pub(super) fn operator_state(&mut self, operator: OperatorId, state: OperatorState) {
+        let i = operator.0 as usize - 1;
+        if i >= self.desk.state.len() {
+            return;
+        }
+        self.desk.state[i] = state;
+        if state != OperatorState::Paused {
+            self.desk.reason[i] = None;
+        }
+        let login = self.desk.logins[i].clone();
+        let reason = self.desk.reason[i].clone();
+        debug!(operator = %login, state = state.as_str(), "operator state");
+        if let Some(journal) = &self.config.journal {
+            journal.write(Entry::OperatorState {
+                login: login.clone(),
+                state: state.as_str().into(),
+                reason: reason.clone(),
+            });
+        }
+        if let Some(events) = &self.config.events {
+            crate::api::events::publish(
+                events,
+                "operator.state",
+                serde_json::json!({"login": login, "state": state.as_str(), "reason": reason}),
+            );
+        }
+    }
+
+    /// Rings the operator's softphone for an answered call, with auto-answer hints.
+    pub(super) fn ring_operator(&mut self, attempt: AttemptId, operator: OperatorId) {
+        let Some(soft) = &self.config.softphones else {
+            return;
+        };
+        let login = self.desk.login(operator).to_string();
+        let contact = soft.registrar.lock().ok().and_then(|r| {
+            r.bindings(&login)
+                .iter()
+                .max_by_key(|b| b.expires_at_ms)
+                .map(|b| b.contact.clone())
+        });
+        let Some(call) = self.calls.get(&attempt) else {
+            return;
+        };
+        let phone = call.dial.phone.to_string();
+        let lead = call.dial.lead.0;
+        let Some(contact) = contact else {
+            warn!(operator = %login, "the operator's softphone is not registered: next operator");
+            self.operator_missed(attempt, operator, "not registered");
+            return;
+        };
+        let reserved = match self.media.reserve() {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "no RTP port for the operator's call");
+                self.operator_missed(attempt, operator, "no RTP port");
+                return;
+            }
+        };
+        let codecs = ["PCMU".to_string(), "PCMA".to_string()];
+        let offer = self.media.offer(attempt.0 | OPERATOR_CALL, &reserved, &codecs);
+        let ours = self.sip.local_addr();
+        let transport = if contact.to_ascii_lowercase().contains("transport=tcp") {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        let out = Outbound {
+            id: attempt.0 | OPERATOR_CALL,
+            lead,
+            trunk: format!("operator {login}"),
+            request_uri: contact,
+            transport,
+            from_user: phone.trim_start_matches('+').to_string(),
+            from_host: ours.ip().to_string(),
+            credential: None,
+            next_hop: None,
+            ring_timeout: soft.answer_timeout,
+            sdp_offer: offer,
+            headers: vec![
+                // Auto-answer, in the forms softphones look for (RFC 5373-era Call-Info,
+                // Polycom/Yealink/Snom Alert-Info).
+                (
+                    "Call-Info".into(),
+                    format!("<sip:{ours}>;answer-after=0"),
+                ),
+                (
+                    "Alert-Info".into(),
+                    format!("<sip:{ours}>;info=alert-autoanswer;delay=0"),
+                ),
+            ],
+        };
+        let control = self.sip.call(out, self.updates_tx.clone());
+        self.desk.legs.insert(
+            attempt,
+            OperatorCall {
+                operator,
+                control,
+                port: reserved.port,
+                rtp: Some(reserved),
+                leg: None,
+                answered: false,
+            },
+        );
+    }
+
+    /// The operator did not take the call: paused, and the core moves the call on.
+    fn operator_missed(&mut self, attempt: AttemptId, operator: OperatorId, why: &str) {
+        let i = operator.0 as usize - 1;
+        if let Some(m) = self.desk.missed.get_mut(i) {
+            *m += 1;
+            self.desk.reason[i] = Some(format!("did not answer ({why})"));
+        }
+        let _ = self
+            .scheduler
+            .handle(now_ts(), Event::BridgeFailed { attempt });
+    }
+
+    /// What happens to an operator's call.
+    pub(super) fn on_operator_update(&mut self, attempt: AttemptId, event: CallEvent) {
+        match event {
+            CallEvent::Ringing => {}
+            CallEvent::Answered { sdp, .. } => {
+                let Some(op) = self.desk.legs.get_mut(&attempt) else {
+                    return;
+                };
+                op.answered = true;
+                let operator = op.operator;
+                let Some(call) = self.calls.get_mut(&attempt) else {
+                    // The callee hung up meanwhile.
+                    op.control.hang_up();
+                    return;
+                };
+                let codecs = ["PCMU".to_string(), "PCMA".to_string()];
+                if let Some(r) = op.rtp.take() {
+                    match self.media.start(attempt.0 | OPERATOR_CALL, r, &sdp, &codecs, None) {
+                        Ok(leg) => op.leg = Some(leg),
+                        Err(e) => warn!(error = %e, "no media for the operator's call"),
+                    }
+                }
+                if let (Some(callee), Some(oper)) = (&call.leg, &op.leg) {
+                    callee.command(Command::StopPlaying);
+                    callee.command(Command::Bridge(oper.out.clone()));
+                    oper.command(Command::Bridge(callee.out.clone()));
+                }
+                call.bridged = true;
+                if let Some(at) = call.person_at {
+                    let ms = at.elapsed().as_secs_f64() * 1000.0;
+                    self.measures.answer_to_bridge_ms.push(ms);
+                    metrics::histogram!("predial_answer_to_bridge_seconds").record(ms / 1000.0);
+                }
+                self.bridged += 1;
+                let i = operator.0 as usize - 1;
+                self.desk.calls[i] += 1;
+                let login = self.desk.login(operator).to_string();
+                info!(attempt = %attempt, operator = %login, "bridged to the operator");
+                self.journal(attempt, |row, _| Entry::Bridged {
+                    attempt: row,
+                    at_ms: now_ts().millis(),
+                    operator: login,
+                });
+                self.record(attempt);
+                let rec = self.calls.get(&attempt).and_then(|c| c.recorder.clone());
+                if let (Some(rec), Some(leg)) = (
+                    rec,
+                    self.desk.legs.get(&attempt).and_then(|o| o.leg.as_ref()),
+                ) {
+                    leg.command(Command::Record {
+                        recorder: rec,
+                        side: Side::Operator,
+                    });
+                }
+            }
+            CallEvent::Ended(end) => {
+                let Some(op) = self.desk.legs.remove(&attempt) else {
+                    return;
+                };
+                self.media.release(op.port);
+                if let Some(leg) = &op.leg {
+                    leg.command(Command::Close);
+                }
+                let live = self.calls.get(&attempt);
+                match end {
+                    CallEnd::NotAnswered { ending, .. } => {
+                        if live.is_some_and(|c| !c.abandoned) {
+                            let login = self.desk.login(op.operator).to_string();
+                            warn!(operator = %login, ?ending, "the operator did not pick up: paused, the call goes to the next operator");
+                            self.operator_missed(attempt, op.operator, &format!("{ending:?}"));
+                        }
+                    }
+                    CallEnd::HungUpByThem | CallEnd::HungUpByUs => {
+                        // The operator hung up: the callee's call ends too.
+                        if let Some(c) = live {
+                            c.control.hang_up();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The callee's call ended: so does the operator's.
+    pub(super) fn callee_gone(&mut self, attempt: AttemptId) {
+        if let Some(op) = self.desk.legs.get(&attempt) {
+            op.control.hang_up();
+        }
+    }
+
+    /// What arrives on an operator's media: digits are the call's result.
+    pub(super) fn on_operator_leg(&mut self, attempt: AttemptId, event: LegEvent) {
+        let LegEvent::Digit(d) = event else {
+            return;
+        };
+        let Some(op) = self.desk.legs.get(&attempt) else {
+            return;
+        };
+        let operator = op.operator;
+        let Some(kind) = disposition_of(d.digit) else {
+            debug!(digit = %d.digit, "a digit that is no result");
+            return;
+        };
+        let i = operator.0 as usize - 1;
+        self.desk.dispositions[i] += 1;
+        let login = self.desk.login(operator).to_string();
+        let lead = self.calls.get(&attempt).map(|c| c.dial.lead.0 as i64);
+        info!(attempt = %attempt, operator = %login, result = kind.as_str(), "result entered by DTMF");
+        *self.results.entry(kind.as_str()).or_default() += 1;
+        if let (Some(store), Some(lead)) = (self.config.store.clone(), lead) {
+            let row = self.attempt_rows.get(&attempt).map(|r| r.0);
+            tokio::spawn(async move {
+                let d = crate::store::dispositions::NewDisposition {
+                    lead,
+                    attempt: row,
+                    operator: Some(login),
+                    kind,
+                    items: None,
+                    sum_minor: None,
+                    callback_ms: None,
+                    note: Some("entered by DTMF".into()),
+                };
+                if let Err(e) = store.add_disposition(&d, Vec::new()).await {
+                    warn!(error = %e, "the result could not be stored");
+                }
+            });
+        }
+    }
+
+    /// A call from an operator's phone: feature codes set them ready (`*1`) or paused (`*2`);
+    /// anything else is refused (softphones do not call out through our trunks).
+    pub(super) fn on_incoming(&mut self, call: IncomingCall) {
+        let Some(login) = call.operator.clone() else {
+            call.call.refuse(403, "Forbidden");
+            return;
+        };
+        let Some(&operator) = self.desk.by_login.get(&login) else {
+            call.call.refuse(403, "Forbidden");
+            return;
+        };
+        let i = operator.0 as usize - 1;
+        let t = now_ts();
+        match call.to.as_str() {
+            "*1" => {
+                self.desk.reason[i] = None;
+                let ok = self
+                    .scheduler
+                    .handle(t, Event::OperatorReady { operator })
+                    .is_ok();
+                info!(operator = %login, ok, "feature code *1: ready");
+                call.call.refuse(603, if ok { "Ready" } else { "Not logged in" });
+            }
+            "*2" => {
+                self.desk.reason[i] = Some("paused from the phone (*2)".into());
+                let ok = self
+                    .scheduler
+                    .handle(t, Event::OperatorPaused { operator })
+                    .is_ok();
+                info!(operator = %login, ok, "feature code *2: paused");
+                call.call
+                    .refuse(603, if ok { "Paused" } else { "Not logged in" });
+            }
+            _ => {
+                warn!(operator = %login, "a softphone tried to call out: refused");
+                call.call.refuse(403, "Softphones cannot call out");
+            }
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! The engine as a service (`predial serve`, `predial demo`): the campaigns and open leads of
+//! the store, operators on softphones registered to our registrar, and a feeder that hands the
+//! engine what arrives in the store while it runs (new leads, cancellations, campaigns made or
+//! changed). Nothing slow runs in the engine's loop: the feeder reads the store on its own task.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use predial_core::dialer::{CampaignId, LeadId};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use super::media::MediaConfig;
+use super::{
+    Engine, EngineConfig, Feed, LiveFigures, OperatorAccount, RunReport, Softphones,
+};
+use crate::registrar::Registrar;
+use crate::sip::SipOptions;
+use crate::store::Store;
+use crate::store::journal::Journal;
+use crate::trunks::TrunkProfile;
+
+/// How often the feeder looks at the store.
+const FEED_EVERY: Duration = Duration::from_millis(200);
+
+pub struct ServiceConfig {
+    pub store: Store,
+    pub trunks: Vec<TrunkProfile>,
+    pub registrar: Arc<Mutex<Registrar>>,
+    /// Operators: login and skills (campaign names; empty: every campaign).
+    pub operators: Vec<(String, Vec<String>)>,
+    pub sip: SipOptions,
+    pub media: MediaConfig,
+    pub answer_timeout: Duration,
+    pub events: Option<tokio::sync::broadcast::Sender<crate::api::events::Happening>>,
+}
+
+/// A running engine.
+pub struct Service {
+    pub sip_addr: std::net::SocketAddr,
+    /// Tells the running engine of changes (operators set ready or paused by the API).
+    pub feed: mpsc::UnboundedSender<Feed>,
+    pub figures: watch::Receiver<LiveFigures>,
+    stop: watch::Sender<bool>,
+    done: JoinHandle<RunReport>,
+    feeder: JoinHandle<()>,
+    journal: Journal,
+}
+
+impl Service {
+    pub async fn start(cfg: ServiceConfig) -> anyhow::Result<Service> {
+        let store = cfg.store.clone();
+        let (journal, recovered) = store.open_journal().await?;
+        if recovered.interrupted_attempts > 0 {
+            warn!(
+                attempts = recovered.interrupted_attempts,
+                "attempts left open by an earlier run were closed as interrupted; their leads are dialled again"
+            );
+        }
+        let mut campaigns = store.campaigns().await?;
+        if campaigns.is_empty() {
+            store
+                .ensure_campaign(crate::store::campaigns::DEFAULT)
+                .await?;
+            campaigns = store.campaigns().await?;
+        }
+        let ids: HashMap<String, CampaignId> = campaigns
+            .iter()
+            .map(|c| (c.name.clone(), CampaignId(c.id as u32)))
+            .collect();
+        let accounts = cfg
+            .operators
+            .iter()
+            .map(|(login, skills)| {
+                let campaigns = skills
+                    .iter()
+                    .filter_map(|s| {
+                        let id = ids.get(s).copied();
+                        if id.is_none() {
+                            warn!(operator = %login, skill = %s, "no campaign of that name: skill ignored");
+                        }
+                        id
+                    })
+                    .collect();
+                OperatorAccount {
+                    login: login.clone(),
+                    campaigns,
+                }
+            })
+            .collect();
+        let config = EngineConfig {
+            sip: cfg.sip,
+            trunks: cfg.trunks,
+            campaigns: campaigns
+                .iter()
+                .map(|c| (CampaignId(c.id as u32), c.policy.clone()))
+                .collect(),
+            operators: 0,
+            talk: Duration::ZERO,
+            softphones: Some(Softphones {
+                registrar: cfg.registrar,
+                accounts,
+                answer_timeout: cfg.answer_timeout,
+            }),
+            deadline: Duration::from_secs(10 * 365 * 86_400),
+            keep_running: true,
+            media: cfg.media,
+            journal: Some(journal.clone()),
+            store: Some(store.clone()),
+            events: cfg.events,
+        };
+        let mut engine = Engine::start(config).await?;
+        let mut newest = 0;
+        let mut restored = 0;
+        for c in &campaigns {
+            let open = store.open_leads(c.id).await?;
+            newest = open.iter().map(|l| l.id).max().unwrap_or(0).max(newest);
+            restored += open.len();
+            let (_, refused) = engine.restore_leads(CampaignId(c.id as u32), open);
+            for (phone, why) in refused {
+                warn!(%phone, %why, "a stored lead the engine cannot take");
+            }
+            if c.state != "running" {
+                let _ = engine.scheduler.handle(
+                    super::now_ts(),
+                    predial_core::dialer::Event::CampaignRun {
+                        campaign: CampaignId(c.id as u32),
+                        run: predial_core::dialer::CampaignRun::Paused,
+                    },
+                );
+            }
+        }
+        info!(
+            leads = restored,
+            campaigns = campaigns.len(),
+            "the engine took the store's open leads"
+        );
+        let (feed_tx, feed_rx) = mpsc::unbounded_channel();
+        engine.take_leads(feed_rx);
+        let (stop, stop_rx) = watch::channel(false);
+        engine.stop_on(stop_rx);
+        let figures = engine.figures();
+        let sip_addr = engine.sip_addr();
+        let known = campaigns
+            .iter()
+            .map(|c| (c.id, (policy_text(&c.policy), c.state.clone())))
+            .collect();
+        let feeder = tokio::spawn(feed(store, feed_tx.clone(), newest, known));
+        let done = tokio::spawn(engine.run(Vec::new(), Vec::new()));
+        Ok(Service {
+            sip_addr,
+            feed: feed_tx,
+            figures,
+            stop,
+            done,
+            feeder,
+            journal,
+        })
+    }
+
+    /// Stops the engine (calls in progress are hung up) and waits until what it wrote is
+    /// stored.
+    pub async fn stop(self) -> anyhow::Result<RunReport> {
+        let _ = self.stop.send(true);
+        let report = self.done.await?;
+        self.feeder.abort();
+        self.journal.sync().await;
+        Ok(report)
+    }
+}
+
+fn policy_text(p: &predial_core::dialer::CampaignPolicy) -> String {
+    serde_json::to_string(p).unwrap_or_default()
+}
+
+/// Hands the engine what arrives in the store: leads after `newest`, cancellations, campaigns
+/// made or changed (`known`: each campaign's policy and state as the engine has them).
+async fn feed(
+    store: Store,
+    tx: mpsc::UnboundedSender<Feed>,
+    mut newest: i64,
+    mut known: HashMap<i64, (String, String)>,
+) {
+    let mut cancelled_since = crate::store::now_ms();
+    let mut campaigns_checked = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(FEED_EVERY).await;
+        if tx.is_closed() {
+            return;
+        }
+        if campaigns_checked.elapsed() >= Duration::from_secs(2) {
+            campaigns_checked = std::time::Instant::now();
+            if let Ok(list) = store.campaigns().await {
+                for c in list {
+                    let now = (policy_text(&c.policy), c.state.clone());
+                    if known.get(&c.id) != Some(&now) {
+                        info!(campaign = %c.name, state = %c.state, "campaign made or changed: the engine takes it");
+                        let _ = tx.send(Feed::Campaign(
+                            CampaignId(c.id as u32),
+                            Box::new(c.policy.clone()),
+                            c.state == "running",
+                        ));
+                        known.insert(c.id, now);
+                    }
+                }
+            }
+        }
+        // Leads of campaigns made meanwhile come after their campaign (checked above).
+        match store.open_leads_after(newest, 5_000).await {
+            Ok(leads) => {
+                for (campaign, lead) in leads {
+                    if !known.contains_key(&campaign) {
+                        break;
+                    }
+                    newest = newest.max(lead.id);
+                    let _ = tx.send(Feed::Lead(CampaignId(campaign as u32), lead));
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot read new leads from the store"),
+        }
+        let checked_at = crate::store::now_ms();
+        if let Ok(ids) = store.cancelled_since(cancelled_since).await {
+            for id in ids {
+                let _ = tx.send(Feed::Cancelled(LeadId(id as u64)));
+            }
+            cancelled_since = checked_at;
+        }
+    }
+}

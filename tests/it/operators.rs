@@ -1,0 +1,363 @@
+//! Operators on real softphones: baresip registers to `predial serve` with digest auth and
+//! auto-answers; SIPp plays the buyers; a campaign's answered calls are bridged to the operator,
+//! recorded both ways, and the operator goes through on call and wrap-up. Strangers' calls are
+//! refused and never reach a trunk.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::api::{Server, temp_dir};
+use super::peers::{Peer, free_port, need, scenario};
+
+/// baresip as operator `login`, auto-answering, its microphone a 440 Hz tone (a WAV file).
+struct Baresip {
+    child: Child,
+    dir: std::path::PathBuf,
+}
+
+impl Baresip {
+    fn start(dir: &Path, login: &str, password: &str, registrar: SocketAddr) -> Baresip {
+        need("baresip", "baresip");
+        std::fs::create_dir_all(dir).unwrap();
+        // The microphone: two minutes of a 440 Hz tone (aufile ends the call at the file's end).
+        let mic = dir.join("mic.wav");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&mic, spec).unwrap();
+        for i in 0..8000 * 120 {
+            let x = (i as f64 * 440.0 * std::f64::consts::TAU / 8000.0).sin();
+            w.write_sample((x * 8000.0) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+        let sip = free_port();
+        let rtp = 41_000 + (free_port() % 200) * 20;
+        let ctrl = free_port();
+        std::fs::write(
+            dir.join("config"),
+            format!(
+                "poll_method epoll\nnet_interface 127.0.0.1\nsip_listen 127.0.0.1:{sip}\n\
+                 call_local_timeout 120\ncall_max_calls 4\naudio_player alsa,null\n\
+                 audio_source aufile,{mic}\naudio_alert alsa,null\nausrc_srate 8000\n\
+                 auplay_srate 8000\nausrc_channels 1\nauplay_channels 1\naudio_level no\n\
+                 rtp_ports {rtp}-{rtp_last}\nrtp_timeout 60\nrtcp_mux no\n\
+                 module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\n\
+                 module alsa.so\nmodule ctrl_tcp.so\nmodule_tmp uuid.so\nmodule_tmp account.so\n\
+                 module_app menu.so\nctrl_tcp_listen 127.0.0.1:{ctrl}\n",
+                mic = mic.display(),
+                rtp_last = rtp + 18,
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("accounts"),
+            format!(
+                "<sip:{login}@{registrar};transport=udp>;auth_pass={password};answermode=auto;regint=60;audio_codecs=PCMU,PCMA\n"
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("baresip.log")).unwrap();
+        let child = Command::new("baresip")
+            .arg("-f")
+            .arg(dir)
+            .args(["-t", "300"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("baresip starts");
+        Baresip {
+            child,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("baresip.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        // SIGTERM: it unregisters, then exits.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        for _ in 0..60 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An operator's state in the store, as the API lists it.
+fn state_of(server: &Server, login: &str) -> Value {
+    let (_, v) = server.call("GET", "/v1/operators", None);
+    v["operators"]
+        .as_array()
+        .and_then(|a| a.iter().find(|o| o["login"] == login).cloned())
+        .map(|o| o["state"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// The RMS of one channel of a stereo recording (0 left: the callee, 1 right: the operator).
+fn rms(path: &Path, channel: usize) -> f64 {
+    let mut r = hound::WavReader::open(path).unwrap();
+    assert_eq!(r.spec().channels, 2, "a stereo recording");
+    let samples: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    let ch: Vec<f64> = samples
+        .chunks(2)
+        .map(|c| f64::from(c[channel]) / 32768.0)
+        .collect();
+    (ch.iter().map(|x| x * x).sum::<f64>() / ch.len().max(1) as f64).sqrt()
+}
+
+#[test]
+fn a_baresip_operator_takes_the_campaign_s_answered_calls() {
+    let data = temp_dir("operators");
+    let callees = Peer::sipp_uas("uas-talk-bye.xml", &[]);
+    let profiles = data.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(
+        profiles.join("sipp.toml"),
+        format!(
+            "name = \"sipp\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n",
+            callees.addr
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        profiles.join("operators.toml"),
+        "[[operator]]\nlogin = \"2001\"\nname = \"Vera\"\ngroup = \"day\"\npassword = \"op-2001-pass\"\n",
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &data,
+        None,
+        &[
+            "--profiles",
+            profiles.to_str().unwrap(),
+            "--rtp-ports",
+            "36000-36998",
+            "--lang",
+            "en",
+        ],
+    );
+    // The live stream of events, to see the operator's states change.
+    let mut events = TcpStream::connect(server.addr()).unwrap();
+    events
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    write!(
+        events,
+        "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        server.token()
+    )
+    .unwrap();
+
+    let phone = Baresip::start(&data.join("baresip"), "2001", "op-2001-pass", server.sip);
+    let until = Instant::now() + Duration::from_secs(15);
+    while state_of(&server, "2001") != "ready" {
+        assert!(
+            Instant::now() < until,
+            "baresip registered and its operator is ready: {}",
+            phone.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A campaign of three buyers, dialled through SIPp; each talks 7 s and hangs up.
+    let (status, v) = server.call(
+        "POST",
+        "/v1/campaigns",
+        Some(json!({"name": "shop", "policy": {
+            "quiet_hours": {"start": "00:00", "end": "00:00"},
+            "wrap_up": "2s"
+        }})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let mut leads = Vec::new();
+    for (i, phone) in ["+74951110000", "+74951110001", "+74951110002"]
+        .iter()
+        .enumerate()
+    {
+        let (status, v) = server.call(
+            "POST",
+            "/v1/leads",
+            Some(json!({"phone": phone, "order_id": format!("A-{i}"), "campaign": "shop"})),
+        );
+        assert!(status == 201 || status == 200, "{v}");
+        leads.push(v["id"].as_i64().expect("the lead's id"));
+    }
+    let (status, v) = server.call("POST", "/v1/campaigns/shop/start", None);
+    assert_eq!(status, 200, "{v}");
+
+    // Every lead ends done: its buyer talked to the operator.
+    let until = Instant::now() + Duration::from_secs(90);
+    let mut seen = String::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Ok(n) = events.read(&mut buf) {
+            seen += &String::from_utf8_lossy(&buf[..n]);
+        }
+        let states: Vec<Value> = leads
+            .iter()
+            .map(|id| server.call("GET", &format!("/v1/leads/{id}"), None).1["state"].clone())
+            .collect();
+        if states.iter().all(|s| s == "done") {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "leads {states:?}; baresip: {}\npredial: {}",
+            phone.log(),
+            std::fs::read_to_string(data.join("serve.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The operator went ready → on call → wrap-up → ready, once per call (the last wrap-up
+    // ends 2 s after the last call).
+    let states = |seen: &str| -> Vec<String> {
+        seen.lines()
+            .filter(|l| l.starts_with("data:") && l.contains("\"login\":\"2001\""))
+            .filter_map(|l| l.split("\"state\":\"").nth(1))
+            .filter_map(|s| s.split('"').next())
+            .map(str::to_string)
+            .collect()
+    };
+    let calls = |states: &[String]| {
+        states
+            .windows(3)
+            .filter(|w| w[0] == "on_call" && w[1] == "wrap_up" && w[2] == "ready")
+            .count()
+    };
+    let until = Instant::now() + Duration::from_secs(10);
+    while calls(&states(&seen)) < 3 && Instant::now() < until {
+        if let Ok(n) = events.read(&mut buf) {
+            seen += &String::from_utf8_lossy(&buf[..n]);
+        }
+    }
+    let states = states(&seen);
+    assert_eq!(calls(&states), 3, "the operator's states: {states:?}");
+    assert!(
+        states.iter().position(|s| s == "ready") < states.iter().position(|s| s == "on_call"),
+        "ready before the first call: {states:?}"
+    );
+
+    // Each call is recorded both ways: the buyer's speech left, the operator's tone right.
+    let dir = data.join("recordings");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wav"))
+        .collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        let (left, right) = (rms(f, 0), rms(f, 1));
+        assert!(left > 0.01, "{}: the buyer's side is heard ({left})", f.display());
+        assert!(right > 0.01, "{}: the operator's side is heard ({right})", f.display());
+    }
+    // The attempts name the operator.
+    for id in &leads {
+        let (_, v) = server.call("GET", &format!("/v1/leads/{id}"), None);
+        assert_eq!(v["state"], "done", "{v}");
+    }
+    drop(phone);
+    server.stop();
+    let _ = callees.finish();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Runs SIPp's INVITE scenario that expects a refusal at `predial`, with these credentials.
+fn sipp_invite_refused(predial: SocketAddr, user: &str, password: &str, to: &str) -> bool {
+    let dir = temp_dir("invite");
+    let csv = dir.join("who.csv");
+    std::fs::write(&csv, format!("SEQUENTIAL\n{user};{password};{to}\n")).unwrap();
+    let status = Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario("uac-invite-refused.xml"))
+        .arg("-inf")
+        .arg(&csv)
+        .arg(predial.to_string())
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "10s",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    status.success()
+}
+
+#[test]
+fn calls_from_strangers_and_softphones_never_reach_a_trunk() {
+    need("sipp", "sip-tester");
+    let data = temp_dir("tollfraud");
+    let trunk = Peer::sipp_uas("uas-population.xml", &[]);
+    let profiles = data.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    std::fs::write(
+        profiles.join("sipp.toml"),
+        format!(
+            "name = \"sipp\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n",
+            trunk.addr
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        profiles.join("operators.toml"),
+        "[[operator]]\nlogin = \"2002\"\npassword = \"op-2002-pass\"\n",
+    )
+    .unwrap();
+    let server = Server::start_with(&data, None, &["--profiles", profiles.to_str().unwrap()]);
+    // No credentials: challenged (407), then a wrong password: 403.
+    assert!(sipp_invite_refused(
+        server.sip,
+        "nobody",
+        "guess-1",
+        "+74951110000"
+    ));
+    // An operator with the right password calling an outside number: 403 as well.
+    assert!(sipp_invite_refused(
+        server.sip,
+        "2002",
+        "op-2002-pass",
+        "+74951110000"
+    ));
+    std::thread::sleep(Duration::from_millis(300));
+    server.stop();
+    // Nothing came to the trunk.
+    let log = trunk.finish();
+    // SIPp's last screen: the INVITE line of its message table counts what it received.
+    let invites = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("> INVITE"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse::<u32>().ok());
+    assert_eq!(invites, Some(0), "the trunk saw no call: {log}");
+    let _ = std::fs::remove_dir_all(&data);
+}
