@@ -129,7 +129,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("sip-profiles"));
     let http = s.http.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
-    let sip_text = s.sip_listen.clone().unwrap_or_else(|| "0.0.0.0:5060".into());
+    let sip_text = s
+        .sip_listen
+        .clone()
+        .unwrap_or_else(|| "0.0.0.0:5060".into());
     let sip_listen: std::net::SocketAddr = sip_text.parse().map_err(|_| {
         anyhow::anyhow!("sip_listen: `{sip_text}` is not an address like 0.0.0.0:5060")
     })?;
@@ -147,11 +150,18 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "rtp_ports",
             s.rtp_ports.as_deref().unwrap_or("20000-29998"),
         )?,
-        recordings: Some(s.recordings.clone().unwrap_or_else(|| data.join("recordings"))),
+        recordings: Some(
+            s.recordings
+                .clone()
+                .unwrap_or_else(|| data.join("recordings")),
+        ),
         keep_recordings: Duration::from_secs(
             u64::from(s.keep_recordings_days.unwrap_or(30).max(1)) * 86_400,
         ),
-        prompts: s.sounds.as_deref().map_or_else(Prompts::shipped, Prompts::new),
+        prompts: s
+            .sounds
+            .as_deref()
+            .map_or_else(Prompts::shipped, Prompts::new),
         lang: Lang::parse(&lang_text)
             .ok_or_else(|| anyhow::anyhow!("lang: `{lang_text}`: use ru or en"))?,
         callback_number: s.callback_number.clone(),

@@ -174,7 +174,10 @@ async fn demo(
         store: store.clone(),
         trunks: vec![trunk],
         registrar: Arc::new(Mutex::new(registrar)),
-        operators: accounts.iter().map(|(l, _)| (l.clone(), Vec::new())).collect(),
+        operators: accounts
+            .iter()
+            .map(|(l, _)| (l.clone(), Vec::new()))
+            .collect(),
         sip: SipOptions {
             listen: opts.sip_listen,
             ..SipOptions::default()

@@ -30,7 +30,7 @@ impl Dice {
         Dice(seed | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn roll(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -39,7 +39,7 @@ impl Dice {
 
     /// Uniform in [lo, hi).
     pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo).max(1)
+        lo + self.roll() % (hi - lo).max(1)
     }
 }
 
@@ -76,7 +76,9 @@ impl PeerMedia {
         let reserved = pool.reserve().ok()?;
         let port = reserved.port;
         let answer = sdp::offer_codecs(id, SocketAddr::new(LOOPBACK, port), &[codec]);
-        let leg = pool.start(id, reserved, offer, &[codec.to_string()], None).ok()?;
+        let leg = pool
+            .start(id, reserved, offer, &[codec.to_string()], None)
+            .ok()?;
         let cfg = &pool.config;
         if let Ok(audio) = cfg.prompts.get(crate::media::phrases::Lang::En, prompt) {
             leg.command(Command::Play {
@@ -117,7 +119,7 @@ impl Carrier {
             let mut n = 0u64;
             while let Some(call) = rx.recv().await {
                 n += 1;
-                let seed = dice.next();
+                let seed = dice.roll();
                 tokio::spawn(callee(call, media.clone(), n, seed));
             }
         });
@@ -235,12 +237,13 @@ impl Softphone {
             let mut n = 0u64;
             while let Some(call) = rx.recv().await {
                 n += 1;
-                if habits.misses_one_in > 0 && n % habits.misses_one_in == 0 {
+                if habits.misses_one_in > 0 && n.is_multiple_of(habits.misses_one_in) {
                     // Away from the desk: the phone rings out; back a few seconds later with *1.
                     let (phone, credentials) = (phone.clone(), credentials.clone());
                     tokio::spawn(async move {
                         let mut call = call;
-                        let _ = tokio::time::timeout(Duration::from_secs(30), &mut call.ended).await;
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(30), &mut call.ended).await;
                         tokio::time::sleep(Duration::from_secs(4)).await;
                         feature_code(&phone, "*1", registrar, credentials).await;
                     });

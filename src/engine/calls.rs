@@ -66,7 +66,7 @@ impl Engine {
     }
 
     /// A dial that could not be placed on our side: a trunk failure, the lead retried soon.
-    fn not_placed(&mut self, dial: &PendingDial) {
+    pub(crate) fn not_placed(&mut self, dial: &PendingDial) {
         self.journal(dial.attempt, |row, _| Entry::Ended {
             attempt: row,
             at_ms: now_ts().millis(),

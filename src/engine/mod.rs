@@ -34,7 +34,6 @@ pub use calls::LiveCall;
 pub use operators::{OperatorAccount, OperatorReport, Softphones};
 pub use service::{Service, ServiceConfig};
 
-
 /// What a run needs.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -118,7 +117,6 @@ pub struct RunReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovered: Option<crate::store::journal::Recovered>,
 }
-
 
 /// What the store tells a running engine (`keep_running`).
 #[derive(Debug)]
@@ -300,6 +298,8 @@ pub struct Engine {
     figures: Option<tokio::sync::watch::Sender<LiveFigures>>,
     /// When the dials the core gives now became due: the timer's time, or the event's arrival.
     turn_due: Instant,
+    /// Dials whose start is being stored (persist before act).
+    persisting: usize,
 }
 
 /// What a lead's calls carried.
@@ -465,6 +465,7 @@ impl Engine {
             stop: None,
             figures: None,
             turn_due: Instant::now(),
+            persisting: 0,
         })
     }
 
@@ -599,8 +600,7 @@ impl Engine {
     /// Writes a lead's state as the core holds it now.
     /// A closed lead is written once, when the core says it closed (`Action::LeadClosed`).
     pub(crate) fn persist_lead(&self, id: LeadId) {
-        let (Some(journal), Some(view)) = (&self.config.journal, self.scheduler.lead(id))
-        else {
+        let (Some(journal), Some(view)) = (&self.config.journal, self.scheduler.lead(id)) else {
             return;
         };
         use predial_core::dialer::LeadState as S;
@@ -753,12 +753,23 @@ impl Engine {
         for op in self.desk.legs.values() {
             op.control.hang_up();
         }
-        // The calls end (BYE) before the agent stops (bounded).
+        // Dials not placed yet go back to their leads, unspent.
+        for (_, dial) in std::mem::take(&mut self.waiting) {
+            self.not_placed(&dial);
+        }
+        // The calls end (BYE) before the agent stops, and dials whose start is being stored
+        // are not placed (bounded).
         let until = tokio::time::Instant::now() + Duration::from_secs(2);
-        while !self.calls.is_empty() || !self.desk.legs.is_empty() {
-            match tokio::time::timeout_at(until, self.updates.recv()).await {
-                Ok(Some(update)) => self.on_update(update),
-                _ => break,
+        while !self.calls.is_empty() || !self.desk.legs.is_empty() || self.persisting > 0 {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => break,
+                Some(update) = self.updates.recv() => self.on_update(update),
+                Some(note) = self.notes.recv() => {
+                    if let Note::Persisted(dial, _) = note {
+                        self.persisting = self.persisting.saturating_sub(1);
+                        self.not_placed(&dial);
+                    }
+                }
             }
         }
         self.snapshot_trunks(false);
@@ -871,6 +882,7 @@ impl Engine {
                             at_ms: now_ts().millis(),
                         });
                         let tx = self.notes_tx.clone();
+                        self.persisting += 1;
                         tokio::spawn(async move {
                             let ok = stored.await.unwrap_or(false);
                             let _ = tx.send(Note::Persisted(dial, ok));
@@ -995,8 +1007,12 @@ impl Engine {
                     let _ = tx.send(Note::TrunkSnapshot);
                 });
             }
-            Note::Persisted(dial, true) => self.dial(dial),
+            Note::Persisted(dial, true) => {
+                self.persisting = self.persisting.saturating_sub(1);
+                self.dial(dial);
+            }
             Note::Persisted(dial, false) => {
+                self.persisting = self.persisting.saturating_sub(1);
                 warn!(attempt = %dial.attempt, "the attempt could not be stored: not dialled");
                 let _ = self.scheduler.handle(
                     now_ts(),

@@ -203,9 +203,7 @@ impl Engine {
                 let _ = self.scheduler.handle(t, Event::OperatorReady { operator });
             } else {
                 info!(operator = %login, "softphone registration gone: logged out");
-                let _ = self
-                    .scheduler
-                    .handle(t, Event::OperatorLogout { operator });
+                let _ = self.scheduler.handle(t, Event::OperatorLogout { operator });
             }
         }
     }
@@ -320,7 +318,9 @@ impl Engine {
             }
         };
         let codecs = ["PCMU".to_string(), "PCMA".to_string()];
-        let offer = self.media.offer(attempt.0 | OPERATOR_CALL, &reserved, &codecs);
+        let offer = self
+            .media
+            .offer(attempt.0 | OPERATOR_CALL, &reserved, &codecs);
         let ours = self.sip.local_addr();
         let transport = if contact.to_ascii_lowercase().contains("transport=tcp") {
             Transport::Tcp
@@ -342,10 +342,7 @@ impl Engine {
             headers: vec![
                 // Auto-answer, in the forms softphones look for (RFC 5373-era Call-Info,
                 // Polycom/Yealink/Snom Alert-Info).
-                (
-                    "Call-Info".into(),
-                    format!("<sip:{ours}>;answer-after=0"),
-                ),
+                ("Call-Info".into(), format!("<sip:{ours}>;answer-after=0")),
                 (
                     "Alert-Info".into(),
                     format!("<sip:{ours}>;info=alert-autoanswer;delay=0"),
@@ -395,7 +392,10 @@ impl Engine {
                 };
                 let codecs = ["PCMU".to_string(), "PCMA".to_string()];
                 if let Some(r) = op.rtp.take() {
-                    match self.media.start(attempt.0 | OPERATOR_CALL, r, &sdp, &codecs, None) {
+                    match self
+                        .media
+                        .start(attempt.0 | OPERATOR_CALL, r, &sdp, &codecs, None)
+                    {
                         Ok(leg) => op.leg = Some(leg),
                         Err(e) => warn!(error = %e, "no media for the operator's call"),
                     }
@@ -528,7 +528,8 @@ impl Engine {
                     .handle(t, Event::OperatorReady { operator })
                     .is_ok();
                 info!(operator = %login, ok, "feature code *1: ready");
-                call.call.refuse(603, if ok { "Ready" } else { "Not logged in" });
+                call.call
+                    .refuse(603, if ok { "Ready" } else { "Not logged in" });
             }
             "*2" => {
                 self.desk.reason[i] = Some("paused from the phone (*2)".into());

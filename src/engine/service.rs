@@ -13,9 +13,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::media::MediaConfig;
-use super::{
-    Engine, EngineConfig, Feed, LiveFigures, OperatorAccount, RunReport, Softphones,
-};
+use super::{Engine, EngineConfig, Feed, LiveFigures, OperatorAccount, RunReport, Softphones};
 use crate::registrar::Registrar;
 use crate::sip::SipOptions;
 use crate::store::Store;

@@ -244,9 +244,7 @@ impl Store {
 
     /// Counts of leads: (stored, refused as duplicates, refused as invalid).
     /// How many leads are in each state.
-    pub async fn lead_states(
-        &self,
-    ) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+    pub async fn lead_states(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
         on_pool!(&self.db, |p| {
             let rows: Vec<(String, i64)> =
                 sqlx::query_as("SELECT state, COUNT(*) FROM leads GROUP BY state")

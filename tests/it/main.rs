@@ -5,6 +5,7 @@ mod amd;
 mod api;
 mod bench;
 mod check;
+mod demo;
 mod dial;
 mod media;
 mod operators;

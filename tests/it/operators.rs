@@ -39,7 +39,7 @@ impl Baresip {
         }
         w.finalize().unwrap();
         let sip = free_port();
-        let rtp = 41_000 + (free_port() % 200) * 20;
+        let rtp = 37_000 + (free_port() % 50) * 20;
         let ctrl = free_port();
         std::fs::write(
             dir.join("config"),
@@ -267,8 +267,16 @@ fn a_baresip_operator_takes_the_campaign_s_answered_calls() {
     assert_eq!(files.len(), 3, "{files:?}");
     for f in &files {
         let (left, right) = (rms(f, 0), rms(f, 1));
-        assert!(left > 0.01, "{}: the buyer's side is heard ({left})", f.display());
-        assert!(right > 0.01, "{}: the operator's side is heard ({right})", f.display());
+        assert!(
+            left > 0.01,
+            "{}: the buyer's side is heard ({left})",
+            f.display()
+        );
+        assert!(
+            right > 0.01,
+            "{}: the operator's side is heard ({right})",
+            f.display()
+        );
     }
     // The attempts name the operator.
     for id in &leads {
