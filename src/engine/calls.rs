@@ -151,6 +151,9 @@ impl Engine {
             let lag = dial.due.elapsed().as_secs_f64();
             self.measures.dial_lag_ms.push(lag * 1000.0);
             metrics::histogram!("predial_dial_lag_seconds").record(lag);
+            if lag > 0.05 {
+                debug!(attempt = %dial.attempt, lag_ms = lag * 1000.0, waited = self.waiting.len(), "late dial");
+            }
         }
         let trunk_name = profile.name.clone();
         self.journal(dial.attempt, |row, _| Entry::Placed {

@@ -677,12 +677,26 @@ impl Engine {
         if self.figures.is_some() {
             let _ = self.notes_tx.send(Note::Figures);
         }
+        // Dials due now are due from the start of the run, not from the engine's making.
+        self.turn_due = Instant::now();
         let mut stop = self.stop.take();
         let mut incoming = self.incoming.take();
         let mut leads_in = self.leads_in.take();
         let mut finished = false;
         loop {
             let turn = Instant::now();
+            // Timers that came due while events kept the loop busy are served now, not when
+            // the sleep below happens to be picked.
+            if let Some(w) = self.scheduler.poll_timeout() {
+                let now = now_ts();
+                if w.at <= now {
+                    let late =
+                        Duration::from_millis(now.millis().saturating_sub(w.at.millis()) as u64);
+                    self.turn_due = turn.checked_sub(late).unwrap_or(turn);
+                    let _ = self.scheduler.handle(now, Event::Tick);
+                }
+            }
+            self.retry_waiting();
             self.sync_channels();
             let mut actions = 0u32;
             while let Some(action) = self.scheduler.poll_action() {

@@ -435,6 +435,10 @@ impl Store {
 
 type Queued = (Entry, Option<oneshot::Sender<bool>>);
 
+/// At most this many entries per transaction: a dial waiting for its start to be stored waits
+/// for its batch, so batches stay short under load (a commit in WAL mode is cheap).
+const BATCH: usize = 256;
+
 async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Queued>) {
     let mut entries = Vec::new();
     let mut acks = Vec::new();
@@ -443,7 +447,7 @@ async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Queued>) {
         while let Some((e, ack)) = next.take() {
             entries.push(e);
             acks.extend(ack);
-            if entries.len() < 5_000 {
+            if entries.len() < BATCH {
                 next = rx.try_recv().ok();
             }
         }
