@@ -39,6 +39,9 @@ pub struct ServeArgs {
     /// [default: 0.0.0.0:5060].
     #[arg(long, value_name = "ADDR")]
     sip_listen: Option<String>,
+    /// SIP over WebSocket (RFC 7118) on this address too, for browser phones (default: off).
+    #[arg(long, value_name = "ADDR")]
+    ws_listen: Option<String>,
     /// Let an operator register several devices at once (default: one).
     #[arg(long)]
     many_devices: bool,
@@ -79,6 +82,7 @@ struct Settings {
     http: Option<String>,
     profiles: Option<PathBuf>,
     sip_listen: Option<String>,
+    ws_listen: Option<String>,
     many_devices: bool,
     webhook_retry_s: Option<f64>,
     answer_timeout_s: Option<f64>,
@@ -109,6 +113,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         http: args.http.or(file.http),
         profiles: args.profiles.or(file.profiles),
         sip_listen: args.sip_listen.or(file.sip_listen),
+        ws_listen: args.ws_listen.or(file.ws_listen),
         many_devices: args.many_devices || file.many_devices,
         webhook_retry_s: args.webhook_retry_s.or(file.webhook_retry_s),
         answer_timeout_s: args.answer_timeout_s.or(file.answer_timeout_s),
@@ -136,6 +141,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let sip_listen: std::net::SocketAddr = sip_text.parse().map_err(|_| {
         anyhow::anyhow!("sip_listen: `{sip_text}` is not an address like 0.0.0.0:5060")
     })?;
+    let ws_listen: Option<std::net::SocketAddr> = match &s.ws_listen {
+        Some(text) => Some(text.parse().map_err(|_| {
+            anyhow::anyhow!("ws_listen: `{text}` is not an address like 0.0.0.0:5066")
+        })?),
+        None => None,
+    };
     let webhook_retry_s = s.webhook_retry_s.unwrap_or(10.0);
     if !(webhook_retry_s > 0.0 && webhook_retry_s <= 3600.0) {
         anyhow::bail!("webhook_retry_s: use more than 0 and at most 3600 seconds");
@@ -239,6 +250,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             operators,
             sip: predial::sip::SipOptions {
                 listen: sip_listen,
+                ws_listen,
                 ..predial::sip::SipOptions::default()
             },
             media,
@@ -250,6 +262,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "predial: SIP on {} (UDP and TCP): trunks and operators' softphones",
             service.sip_addr
         );
+        if let Some(ws) = ws_listen {
+            eprintln!("predial: SIP over WebSocket on ws://{ws} (subprotocol sip)");
+        }
         state.registrar = Some(registrar);
         state.engine = Some(service.feed.clone());
         tokio::spawn(predial::api::events::follow_calls(

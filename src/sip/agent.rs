@@ -52,6 +52,8 @@ pub struct SipOptions {
     /// (digest, against their accounts) arrive; the others are challenged or refused.
     /// Without one, every call arrives. None: calls are refused.
     pub incoming: Option<mpsc::UnboundedSender<super::IncomingCall>>,
+    /// SIP over WebSocket (RFC 7118, subprotocol `sip`) on this address too (browser phones).
+    pub ws_listen: Option<SocketAddr>,
 }
 
 impl Default for SipOptions {
@@ -63,6 +65,7 @@ impl Default for SipOptions {
             tls_trusted: Vec::new(),
             registrar: None,
             incoming: None,
+            ws_listen: None,
         }
     }
 }
@@ -100,6 +103,16 @@ impl SipAgent {
             .await
             .map_err(|e| listen_err(e.to_string()))?;
         transports.add_transport(tcp.into());
+        if let Some(ws) = options.ws_listen {
+            let ws_err = |reason: String| SipError::Listen { addr: ws, reason };
+            // Bound here first, so a port in use is told at start.
+            drop(std::net::TcpListener::bind(ws).map_err(|e| ws_err(e.to_string()))?);
+            let listener =
+                rsipstack::transport::websocket::WebSocketListenerConnection::new(ws, None, false)
+                    .await
+                    .map_err(|e| ws_err(e.to_string()))?;
+            transports.add_transport(listener.into());
+        }
         if !options.tls_trusted.is_empty() {
             transports.set_tls_config(rsipstack::transport::tls::TlsConfig {
                 ca_certs: Some(options.tls_trusted.clone()),

@@ -369,3 +369,92 @@ fn calls_from_strangers_and_softphones_never_reach_a_trunk() {
     assert_eq!(invites, Some(0), "the trunk saw no call: {log}");
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// The next final response over the WebSocket.
+fn final_answer(socket: &mut tungstenite::WebSocket<TcpStream>) -> String {
+    loop {
+        let text = match socket.read() {
+            Ok(tungstenite::Message::Text(t)) => t.to_string(),
+            Ok(tungstenite::Message::Binary(b)) => String::from_utf8_lossy(&b).into_owned(),
+            Ok(_) => continue,
+            Err(e) => panic!("no answer over the WebSocket: {e}"),
+        };
+        if !text.starts_with("SIP/2.0 1") {
+            return text;
+        }
+    }
+}
+
+/// MD5 digest, hex.
+fn md5_hex(text: &str) -> String {
+    use md5::Digest;
+    md5::Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn a_softphone_registers_over_websocket() {
+    let data = temp_dir("ws");
+    let ws_port = free_port();
+    let ws = format!("127.0.0.1:{ws_port}");
+    let server = Server::start_with(&data, None, &["--ws-listen", &ws]);
+    let (status, v) = server.call(
+        "POST",
+        "/v1/operators",
+        Some(json!({"login": "web1", "password": "browser-pass-1"})),
+    );
+    assert_eq!(status, 201, "{v}");
+    // A browser phone's REGISTER (RFC 7118): WebSocket with the `sip` subprotocol.
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{ws}/")).unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
+    let stream = TcpStream::connect(&ws).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let (mut socket, _) = tungstenite::client(request, stream).expect("a WebSocket handshake");
+    let register = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKws{cseq};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:web1@127.0.0.1>;tag=wst1\r\nTo: <sip:web1@127.0.0.1>\r\n\
+             Call-ID: ws-register-1\r\nCSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:web1@df7jal23ls0d.invalid;transport=ws>;expires=300\r\n{auth}\
+             User-Agent: test-browser-phone\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    socket
+        .send(tungstenite::Message::text(register(1, "")))
+        .unwrap();
+    let challenge = final_answer(&mut socket);
+    assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
+    let nonce = challenge
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a nonce")
+        .to_string();
+    let ha1 = md5_hex("web1:predial:browser-pass-1");
+    let ha2 = md5_hex("REGISTER:sip:127.0.0.1");
+    let response = md5_hex(&format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"));
+    let auth = format!(
+        "Authorization: Digest username=\"web1\", realm=\"predial\", nonce=\"{nonce}\", uri=\"sip:127.0.0.1\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
+    );
+    socket
+        .send(tungstenite::Message::text(register(2, &auth)))
+        .unwrap();
+    let ok = final_answer(&mut socket);
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    // Registered: the operator is logged in, ready.
+    let until = Instant::now() + Duration::from_secs(5);
+    while state_of(&server, "web1") != "ready" {
+        assert!(Instant::now() < until, "web1 is ready after registering");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = socket.close(None);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
+}
