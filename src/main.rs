@@ -42,7 +42,7 @@ enum Command {
     /// FILE:LINE: FIELD: what is wrong and what to do.
     CheckConfig(cli::check::CheckArgs),
     /// Run the control API (REST under /v1/, /openapi.json, /metrics) over the store.
-    Serve(cli::serve::ServeArgs),
+    Serve(Box<cli::serve::ServeArgs>),
     /// Leads in the store.
     #[command(subcommand)]
     Leads(cli::leads::LeadsCommand),
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::RelayPeers(args)) => cli::bench::relay_peers(args),
         Command::Bench(BenchCommand::Ingest(args)) => cli::bench::ingest(args),
         Command::CheckConfig(args) => cli::check::check(args),
-        Command::Serve(args) => cli::serve::serve(args),
+        Command::Serve(args) => cli::serve::serve(*args),
         Command::Leads(cmd) => cli::leads::leads(cmd),
         Command::Report(args) => cli::report::report(args),
         Command::Dial(args) => cli::dial::dial(*args),
