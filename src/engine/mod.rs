@@ -761,6 +761,17 @@ impl Engine {
                 _ = stopped(&mut stop) => break,
             }
         }
+        // Nothing new is dialled from here on.
+        let now = now_ts();
+        for (campaign, _) in self.config.campaigns.clone() {
+            let _ = self.scheduler.handle(
+                now,
+                Event::CampaignRun {
+                    campaign,
+                    run: predial_core::dialer::CampaignRun::Paused,
+                },
+            );
+        }
         for call in self.calls.values() {
             call.control.hang_up();
         }
@@ -784,6 +795,16 @@ impl Engine {
                         self.not_placed(&dial);
                     }
                 }
+            }
+        }
+        // What the calls' ends changed: leads closed, operators' states (no call is placed or
+        // bridged any more).
+        while let Some(action) = self.scheduler.poll_action() {
+            if matches!(
+                action,
+                Action::LeadClosed { .. } | Action::OperatorState { .. }
+            ) {
+                self.act(action);
             }
         }
         self.snapshot_trunks(false);

@@ -1025,7 +1025,7 @@ fn the_event_stream_follows_calls_of_an_engine() {
 
 /// Runs SIPp's REGISTER scenario against predial's registrar once; true when SIPp saw what it
 /// expected.
-fn sipp_register(scenario: &str, registrar: SocketAddr, user: &str, password: &str) -> bool {
+pub fn sipp_register(scenario: &str, registrar: SocketAddr, user: &str, password: &str) -> bool {
     super::peers::need("sipp", "sip-tester");
     let dir = temp_dir("sipp-reg");
     let csv = dir.join("users.csv");

@@ -39,6 +39,14 @@ fn the_demo_dials_answers_bridges_and_reports() {
     assert!(bridged >= 1, "{v}");
     assert!(v["answered"].as_u64().unwrap() >= bridged, "{v}");
     assert!(v["recordings"].as_u64().unwrap() >= 1, "{v}");
+    // The operators keyed in results (DTMF) on the calls they finished.
+    let results: u64 = v["results"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert!(results >= 1, "{v}");
     let rate = v["abandon_rate"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&rate), "{v}");
     assert!(

@@ -291,12 +291,24 @@ fn a_baresip_operator_takes_the_campaign_s_answered_calls() {
 
 /// Runs SIPp's INVITE scenario that expects a refusal at `predial`, with these credentials.
 fn sipp_invite_refused(predial: SocketAddr, user: &str, password: &str, to: &str) -> bool {
+    sipp_invite("uac-invite-refused.xml", predial, user, password, to)
+}
+
+/// Runs a SIPp INVITE scenario (challenged, then answered with these credentials) once; true
+/// when SIPp saw what the scenario expects.
+fn sipp_invite(
+    scenario_file: &str,
+    predial: SocketAddr,
+    user: &str,
+    password: &str,
+    to: &str,
+) -> bool {
     let dir = temp_dir("invite");
     let csv = dir.join("who.csv");
     std::fs::write(&csv, format!("SEQUENTIAL\n{user};{password};{to}\n")).unwrap();
     let status = Command::new("sipp")
         .arg("-sf")
-        .arg(scenario("uac-invite-refused.xml"))
+        .arg(scenario(scenario_file))
         .arg("-inf")
         .arg(&csv)
         .arg(predial.to_string())
@@ -455,6 +467,55 @@ fn a_softphone_registers_over_websocket() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = socket.close(None);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn feature_codes_set_the_operator_paused_and_ready() {
+    need("sipp", "sip-tester");
+    let data = temp_dir("codes");
+    let server = Server::start(&data, None);
+    let (status, v) = server.call(
+        "POST",
+        "/v1/operators",
+        Some(json!({"login": "2003", "password": "op-2003-pass"})),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert!(super::api::sipp_register(
+        "uac-register.xml",
+        server.sip,
+        "2003",
+        "op-2003-pass"
+    ));
+    let wait_for = |state: &str| {
+        let until = Instant::now() + Duration::from_secs(5);
+        while state_of(&server, "2003") != state {
+            assert!(
+                Instant::now() < until,
+                "2003 is {state}: {}",
+                state_of(&server, "2003")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("ready");
+    assert!(sipp_invite(
+        "uac-feature-code.xml",
+        server.sip,
+        "2003",
+        "op-2003-pass",
+        "*2"
+    ));
+    wait_for("paused");
+    assert!(sipp_invite(
+        "uac-feature-code.xml",
+        server.sip,
+        "2003",
+        "op-2003-pass",
+        "*1"
+    ));
+    wait_for("ready");
     server.stop();
     let _ = std::fs::remove_dir_all(&data);
 }
