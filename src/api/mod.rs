@@ -272,7 +272,14 @@ async fn metrics_text(State(st): State<AppState>) -> Response {
         }
     }
     if let Ok(states) = st.store.operator_states().await {
-        for state in ["logged_out", "ready", "paused"] {
+        for state in [
+            "logged_out",
+            "ready",
+            "reserved",
+            "on_call",
+            "wrap_up",
+            "paused",
+        ] {
             let n = states
                 .iter()
                 .find(|(s, _)| s == state)
