@@ -202,7 +202,7 @@ pub fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
             _ => None,
         };
         let (events_tx, mut events) = mpsc::unbounded_channel();
-        let mut media = MediaPool::new(config, listen.ip(), events_tx)?;
+        let mut media = MediaPool::new(config, sip.advertised_addr().ip(), events_tx)?;
         let reserved = media.reserve()?;
         let offer = media.offer(1, &reserved, &trunk.codecs);
         let transport = trunk.sip_transport();

@@ -327,8 +327,10 @@ impl Engine {
         }
         let sip = SipAgent::start(sip_options).await?;
         let (legs_tx, legs) = mpsc::unbounded_channel();
-        let media = media::MediaPool::new(config.media.clone(), sip.local_addr().ip(), legs_tx)
-            .map_err(|e| SipError::Stack(format!("media: {e}")))?;
+        // RTP on the address others reach us at (never 0.0.0.0 in an SDP).
+        let media =
+            media::MediaPool::new(config.media.clone(), sip.advertised_addr().ip(), legs_tx)
+                .map_err(|e| SipError::Stack(format!("media: {e}")))?;
         let pool = TrunkPool::new(config.trunks.clone(), Instant::now());
         let (updates_tx, updates) = mpsc::unbounded_channel();
         let (notes_tx, notes) = mpsc::unbounded_channel();

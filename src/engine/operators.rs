@@ -321,7 +321,7 @@ impl Engine {
         let offer = self
             .media
             .offer(attempt.0 | OPERATOR_CALL, &reserved, &codecs);
-        let ours = self.sip.local_addr();
+        let ours = self.sip.advertised_addr();
         let transport = if contact.to_ascii_lowercase().contains("transport=tcp") {
             Transport::Tcp
         } else {

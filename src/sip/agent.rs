@@ -165,12 +165,19 @@ impl SipAgent {
         self.local
     }
 
+    /// The address others reach us at (our Contact, the SDP's): the listening address, or,
+    /// when listening on every interface (0.0.0.0, ::), the address of the interface of the
+    /// default route (127.0.0.1 / ::1 without one).
+    pub fn advertised_addr(&self) -> SocketAddr {
+        SocketAddr::new(advertised_ip(self.local.ip()), self.local.port())
+    }
+
     /// Places a call. Its progress comes as `CallUpdate`s on `updates`, ending with `Ended`.
     pub fn call(&self, call: Outbound, updates: mpsc::UnboundedSender<CallUpdate>) -> CallControl {
         self.remember(call.credential.as_ref());
         let (control, commands) = CallControl::new();
         let layer = self.layer.clone();
-        let contact_addr = self.local;
+        let contact_addr = self.advertised_addr();
         tokio::spawn(run_call(layer, contact_addr, call, updates, commands));
         control
     }
@@ -258,6 +265,37 @@ impl SipAgent {
     pub fn shutdown(&self) {
         self.cancel.cancel();
     }
+}
+
+/// `listen` itself, or for an unspecified address the one of the default route's interface
+/// (found by the kernel's route lookup for a documentation address: nothing is sent).
+pub fn advertised_ip(listen: std::net::IpAddr) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    if !listen.is_unspecified() {
+        return listen;
+    }
+    let (bind, probe, fallback): (SocketAddr, SocketAddr, IpAddr) = if listen.is_ipv4() {
+        (
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            SocketAddr::from((Ipv4Addr::new(192, 0, 2, 1), 9)),
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+        )
+    } else {
+        (
+            SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+            SocketAddr::from((Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 9)),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        )
+    };
+    std::net::UdpSocket::bind(bind)
+        .and_then(|s| {
+            s.connect(probe)?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or(fallback)
 }
 
 /// A UDP socket on `addr` with large buffers, for the stack.
@@ -384,5 +422,20 @@ async fn answer_incoming(
             let allow = Header::Other("Allow".into(), "INVITE, ACK, BYE, CANCEL, OPTIONS".into());
             let _ = tx.reply_with(status, vec![allow], None).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::advertised_ip;
+
+    #[test]
+    fn an_unspecified_listen_address_is_never_advertised() {
+        let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(advertised_ip(ip), ip);
+        let any = advertised_ip("0.0.0.0".parse().unwrap());
+        assert!(!any.is_unspecified() && any.is_ipv4(), "{any}");
+        let any6 = advertised_ip("::".parse().unwrap());
+        assert!(!any6.is_unspecified(), "{any6}");
     }
 }
