@@ -26,6 +26,11 @@ pub struct DemoArgs {
     /// Where predial's SIP listens (port 0: any free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     sip_listen: String,
+    /// The last operator misses one call in four and dials *1 a few seconds later: shows a
+    /// call moved on from an operator who does not pick up (or abandoned, when nobody else is
+    /// free), and the feature codes.
+    #[arg(long)]
+    missed_calls: bool,
     /// Print one JSON object at the end instead of the live view.
     #[arg(long)]
     json: bool,
@@ -54,6 +59,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         data: args.data,
         sip_listen,
         live: !args.json,
+        missed_calls: args.missed_calls,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -38,6 +38,8 @@ pub struct DemoOptions {
     pub sip_listen: SocketAddr,
     /// Draw the live view (on stderr).
     pub live: bool,
+    /// The last operator misses a call now and then (shows re-routing and `*1`).
+    pub missed_calls: bool,
 }
 
 /// What the demo did.
@@ -197,8 +199,9 @@ async fn demo(
     for (i, (login, password)) in accounts.iter().enumerate() {
         let habits = Habits {
             talk_s: (4, 10),
-            // The last operator now and then misses a call (and comes back with *1).
-            misses_one_in: if i + 1 == accounts.len() && accounts.len() > 1 {
+            // With --missed-calls the last operator misses one call in four (and comes back
+            // with *1): the call goes to another operator or is abandoned.
+            misses_one_in: if opts.missed_calls && i + 1 == accounts.len() && accounts.len() > 1 {
                 4
             } else {
                 0

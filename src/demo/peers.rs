@@ -1,8 +1,8 @@
 //! The demo's peers, in-process and over real SIP and RTP on loopback: a carrier answering as a
 //! population of callees would (a realistic mix of outcomes, a voice on the line), and
 //! softphones for the operators (they register with digest auth, auto-answer, talk for a
-//! while, key in the call's result, hang up; one of them now and then misses a call and dials
-//! `*1` to get ready again).
+//! while, key in the call's result, hang up; with `--missed-calls` one of them now and then
+//! misses a call and dials `*1` to get ready again).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
