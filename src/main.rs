@@ -78,9 +78,15 @@ enum BenchCommand {
 /// Logs go to stderr (stdout is for results and `--json`). `PREDIAL_LOG` sets what is logged,
 /// in `tracing` filter syntax; the default is predial's own notices and warnings, and only the
 /// SIP stack's warnings.
-fn start_logging() {
+fn start_logging(quiet: bool) {
+    // The demo's live view redraws stderr: only warnings go there unless asked for.
+    let default = if quiet {
+        "predial=warn,rsipstack=error,warn"
+    } else {
+        "predial=info,rsipstack=warn,warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PREDIAL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("predial=info,rsipstack=warn,warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -90,7 +96,7 @@ fn start_logging() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    start_logging();
+    start_logging(matches!(cli.command, Command::Demo(_)));
     // One TLS crypto provider for the whole process (trunks over TLS, webhooks over https).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
