@@ -114,6 +114,7 @@ impl Service {
         let mut restored = 0;
         for c in &campaigns {
             let open = store.open_leads(c.id).await?;
+            let restored_here = open.len();
             newest = open.iter().map(|l| l.id).max().unwrap_or(0).max(newest);
             restored += open.len();
             let (_, refused) = engine.restore_leads(CampaignId(c.id as u32), open);
@@ -121,6 +122,15 @@ impl Service {
                 warn!(%phone, %why, "a stored lead the engine cannot take");
             }
             if c.state != "running" {
+                if restored_here > 0 {
+                    warn!(
+                        campaign = %c.name,
+                        leads = restored_here,
+                        "the campaign is {} with open leads: POST /v1/campaigns/{}/start dials them",
+                        c.state,
+                        c.name
+                    );
+                }
                 let _ = engine.scheduler.handle(
                     super::now_ts(),
                     predial_core::dialer::Event::CampaignRun {
@@ -182,6 +192,8 @@ async fn feed(
     mut known: HashMap<i64, (String, String)>,
 ) {
     let mut cancelled_since = crate::store::now_ms();
+    // Campaigns told about (paused with leads arriving): told once.
+    let mut told: std::collections::HashSet<i64> = std::collections::HashSet::new();
     let mut campaigns_checked = std::time::Instant::now();
     loop {
         tokio::time::sleep(FEED_EVERY).await;
@@ -213,6 +225,16 @@ async fn feed(
                         break;
                     }
                     newest = newest.max(lead.id);
+                    if known
+                        .get(&campaign)
+                        .is_some_and(|(_, state)| state != "running")
+                        && told.insert(campaign)
+                    {
+                        info!(
+                            campaign,
+                            "leads arrive for a campaign that is not running: they wait until it is started (POST /v1/campaigns/NAME/start)"
+                        );
+                    }
                     let _ = tx.send(Feed::Lead(CampaignId(campaign as u32), lead));
                 }
             }
