@@ -762,6 +762,20 @@ impl Engine {
                 }
                 _ = stopped(&mut stop) => break,
             }
+            // Whatever else has arrived joins this turn: the core then decides once for all
+            // of it.
+            let mut events = 1u32;
+            while events < 256 {
+                if let Ok(update) = self.updates.try_recv() {
+                    self.on_update(update);
+                } else if let Ok((id, event)) = self.legs.try_recv() {
+                    self.on_leg(AttemptId(id), event);
+                } else {
+                    break;
+                }
+                events += 1;
+            }
+            metrics::histogram!("predial_engine_events_per_turn").record(f64::from(events));
         }
         // Nothing new is dialled from here on.
         let now = now_ts();
