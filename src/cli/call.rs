@@ -59,7 +59,7 @@ pub struct CallArgs {
     #[command(flatten)]
     amd_flags: super::amd::AmdFlags,
     /// Stay on the line this long after the answer (default: until the prompts are played,
-    /// plus a second; 5 s when there is nothing to play).
+    /// plus two seconds for the digits and what comes back; 5 s when there is nothing to play).
     #[arg(long, value_name = "S")]
     hold_s: Option<f64>,
     /// Give up ringing after this long.
@@ -157,7 +157,7 @@ pub fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
         Some(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => Duration::from_secs_f64(s),
         Some(_) => bail!("--hold-s: use more than 0 and at most 3600 seconds"),
         None => match &player {
-            Some(p) => Duration::from_millis(p.duration_ms() + 1000),
+            Some(p) => Duration::from_millis(p.duration_ms() + 2000),
             None => Duration::from_secs(5),
         },
     };
