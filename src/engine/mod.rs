@@ -419,7 +419,9 @@ impl Engine {
         };
         let mut desk = operators::OperatorDesk::new(logins);
         for op in 1..=stand_ins {
-            desk.state[op as usize - 1] = predial_core::acd::OperatorState::Ready;
+            if let Some(o) = desk.get_mut(OperatorId(op)) {
+                o.state = predial_core::acd::OperatorState::Ready;
+            }
             let operator = OperatorId(op);
             let _ = scheduler.handle(
                 now,
@@ -537,7 +539,9 @@ impl Engine {
                     .scheduler
                     .handle(now, Event::CampaignRun { campaign, run });
             }
-            Feed::Operator { login, action } => self.operator_action(&login, action),
+            Feed::Operator { login, action } => {
+                self.operator_action(&login, action);
+            }
         }
     }
 
@@ -949,8 +953,8 @@ impl Engine {
             Action::Bridge { attempt, operator } => {
                 // A stand-in operator talks for a while, then hangs up; the call is recorded.
                 self.bridged += 1;
-                if let Some(c) = self.desk.calls.get_mut(operator.0 as usize - 1) {
-                    *c += 1;
+                if let Some(o) = self.desk.get_mut(operator) {
+                    o.calls += 1;
                 }
                 if let Some(at) = self.calls.get(&attempt).and_then(|c| c.person_at) {
                     let ms = at.elapsed().as_secs_f64() * 1000.0;

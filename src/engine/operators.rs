@@ -58,16 +58,24 @@ pub struct OperatorReport {
 }
 
 pub(crate) struct OperatorDesk {
-    pub logins: Vec<String>,
+    /// Operator `OperatorId(n)` is `ops[n - 1]`.
+    pub ops: Vec<DeskOperator>,
     pub by_login: HashMap<String, OperatorId>,
-    pub registered: Vec<bool>,
-    pub state: Vec<OperatorState>,
-    pub reason: Vec<Option<String>>,
-    pub calls: Vec<u64>,
-    pub missed: Vec<u64>,
-    pub dispositions: Vec<u64>,
     /// Operators' calls in progress, by the attempt they carry.
     pub legs: HashMap<AttemptId, OperatorCall>,
+}
+
+/// One operator as the engine keeps them.
+pub(crate) struct DeskOperator {
+    pub login: String,
+    /// Whether their softphone is registered (as last looked at).
+    pub registered: bool,
+    pub state: OperatorState,
+    /// Why they are paused, when they are.
+    pub reason: Option<String>,
+    pub calls: u64,
+    pub missed: u64,
+    pub dispositions: u64,
 }
 
 pub(crate) struct OperatorCall {
@@ -80,57 +88,59 @@ pub(crate) struct OperatorCall {
 }
 
 impl OperatorDesk {
-    /// An operator made after the start (through the API): their id.
+    pub fn new(logins: Vec<String>) -> OperatorDesk {
+        let mut desk = OperatorDesk {
+            ops: Vec::new(),
+            by_login: HashMap::new(),
+            legs: HashMap::new(),
+        };
+        for login in logins {
+            desk.add(&login);
+        }
+        desk
+    }
+
+    /// An operator (also one made after the start, through the API): their id.
     pub fn add(&mut self, login: &str) -> OperatorId {
         if let Some(&id) = self.by_login.get(login) {
             return id;
         }
-        self.logins.push(login.to_string());
-        let id = OperatorId(self.logins.len() as u32);
+        self.ops.push(DeskOperator {
+            login: login.to_string(),
+            registered: false,
+            state: OperatorState::LoggedOut,
+            reason: None,
+            calls: 0,
+            missed: 0,
+            dispositions: 0,
+        });
+        let id = OperatorId(self.ops.len() as u32);
         self.by_login.insert(login.to_string(), id);
-        self.registered.push(false);
-        self.state.push(OperatorState::LoggedOut);
-        self.reason.push(None);
-        self.calls.push(0);
-        self.missed.push(0);
-        self.dispositions.push(0);
         id
     }
 
-    pub fn new(logins: Vec<String>) -> OperatorDesk {
-        let n = logins.len();
-        OperatorDesk {
-            by_login: logins
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (l.clone(), OperatorId(i as u32 + 1)))
-                .collect(),
-            logins,
-            registered: vec![false; n],
-            state: vec![OperatorState::LoggedOut; n],
-            reason: vec![None; n],
-            calls: vec![0; n],
-            missed: vec![0; n],
-            dispositions: vec![0; n],
-            legs: HashMap::new(),
-        }
+    pub fn get(&self, op: OperatorId) -> Option<&DeskOperator> {
+        self.ops.get((op.0 as usize).checked_sub(1)?)
+    }
+
+    pub fn get_mut(&mut self, op: OperatorId) -> Option<&mut DeskOperator> {
+        self.ops.get_mut((op.0 as usize).checked_sub(1)?)
     }
 
     pub fn login(&self, op: OperatorId) -> &str {
-        self.logins
-            .get(op.0 as usize - 1)
-            .map_or("?", String::as_str)
+        self.get(op).map_or("?", |o| o.login.as_str())
     }
 
     pub fn report(&self) -> Vec<OperatorReport> {
-        (0..self.logins.len())
-            .map(|i| OperatorReport {
-                login: self.logins[i].clone(),
-                state: self.state[i].as_str(),
-                reason: self.reason[i].clone(),
-                calls: self.calls[i],
-                missed: self.missed[i],
-                dispositions: self.dispositions[i],
+        self.ops
+            .iter()
+            .map(|o| OperatorReport {
+                login: o.login.clone(),
+                state: o.state.as_str(),
+                reason: o.reason.clone(),
+                calls: o.calls,
+                missed: o.missed,
+                dispositions: o.dispositions,
             })
             .collect()
     }
@@ -177,13 +187,17 @@ impl Engine {
                 self.desk.add(login);
             }
         }
-        for i in 0..self.desk.logins.len() {
-            let login = self.desk.logins[i].clone();
+        for i in 0..self.desk.ops.len() {
+            let op = &mut self.desk.ops[i];
+            let login = op.login.clone();
             let on = registered.contains(&login);
-            if on == self.desk.registered[i] {
+            if on == op.registered {
                 continue;
             }
-            self.desk.registered[i] = on;
+            op.registered = on;
+            if on {
+                op.reason = None;
+            }
             let operator = OperatorId(i as u32 + 1);
             let t = now_ts();
             if on {
@@ -199,7 +213,6 @@ impl Engine {
                         campaigns,
                     },
                 );
-                self.desk.reason[i] = None;
                 let _ = self.scheduler.handle(t, Event::OperatorReady { operator });
             } else {
                 info!(operator = %login, "softphone registration gone: logged out");
@@ -220,8 +233,8 @@ impl Engine {
             .filter(|a| !a.campaigns.is_empty())
             .map(|a| a.login.clone())
             .collect();
-        for i in 0..self.desk.logins.len() {
-            if !self.desk.registered[i] || skilled.contains(&self.desk.logins[i]) {
+        for (i, op) in self.desk.ops.iter().enumerate() {
+            if !op.registered || skilled.contains(&op.login) {
                 continue;
             }
             let _ = self.scheduler.handle(
@@ -234,42 +247,47 @@ impl Engine {
         }
     }
 
-    /// Ready, pause or log out, asked for through the API.
-    pub(super) fn operator_action(&mut self, login: &str, action: super::OperatorAction) {
+    /// Ready, pause or log out, asked for through the API or by a feature code; whether the
+    /// core took it (the operator is logged in).
+    pub(super) fn operator_action(&mut self, login: &str, action: super::OperatorAction) -> bool {
         let Some(&operator) = self.desk.by_login.get(login) else {
             debug!(operator = %login, "not known to the engine (never registered)");
-            return;
+            return false;
         };
-        let i = operator.0 as usize - 1;
         let t = now_ts();
-        let event = match action {
-            super::OperatorAction::Ready => {
-                self.desk.reason[i] = None;
-                Event::OperatorReady { operator }
-            }
+        let reason = match &action {
             super::OperatorAction::Pause(reason) => {
-                self.desk.reason[i] = Some(reason.unwrap_or_else(|| "pause".into()));
-                Event::OperatorPaused { operator }
+                Some(reason.clone().unwrap_or_else(|| "pause".into()))
             }
+            _ => None,
+        };
+        if let Some(op) = self.desk.get_mut(operator) {
+            op.reason = reason;
+        }
+        let event = match action {
+            super::OperatorAction::Ready => Event::OperatorReady { operator },
+            super::OperatorAction::Pause(_) => Event::OperatorPaused { operator },
             super::OperatorAction::Logout => Event::OperatorLogout { operator },
         };
-        if let Err(e) = self.scheduler.handle(t, event) {
-            debug!(operator = %login, error = %e, "operator action refused");
+        match self.scheduler.handle(t, event) {
+            Ok(()) => true,
+            Err(e) => {
+                debug!(operator = %login, error = %e, "operator action refused");
+                false
+            }
         }
     }
 
     /// The core changed an operator's state: kept, stored, told.
     pub(super) fn operator_state(&mut self, operator: OperatorId, state: OperatorState) {
-        let i = operator.0 as usize - 1;
-        if i >= self.desk.state.len() {
+        let Some(op) = self.desk.get_mut(operator) else {
             return;
-        }
-        self.desk.state[i] = state;
+        };
+        op.state = state;
         if state != OperatorState::Paused {
-            self.desk.reason[i] = None;
+            op.reason = None;
         }
-        let login = self.desk.logins[i].clone();
-        let reason = self.desk.reason[i].clone();
+        let (login, reason) = (op.login.clone(), op.reason.clone());
         debug!(operator = %login, state = state.as_str(), "operator state");
         if let Some(journal) = &self.config.journal {
             journal.write(Entry::OperatorState {
@@ -365,10 +383,9 @@ impl Engine {
 
     /// The operator did not take the call: paused, and the core moves the call on.
     fn operator_missed(&mut self, attempt: AttemptId, operator: OperatorId, why: &str) {
-        let i = operator.0 as usize - 1;
-        if let Some(m) = self.desk.missed.get_mut(i) {
-            *m += 1;
-            self.desk.reason[i] = Some(format!("did not answer ({why})"));
+        if let Some(op) = self.desk.get_mut(operator) {
+            op.missed += 1;
+            op.reason = Some(format!("did not answer ({why})"));
         }
         let _ = self
             .scheduler
@@ -412,8 +429,9 @@ impl Engine {
                     metrics::histogram!("predial_answer_to_bridge_seconds").record(ms / 1000.0);
                 }
                 self.bridged += 1;
-                let i = operator.0 as usize - 1;
-                self.desk.calls[i] += 1;
+                if let Some(op) = self.desk.get_mut(operator) {
+                    op.calls += 1;
+                }
                 let login = self.desk.login(operator).to_string();
                 info!(attempt = %attempt, operator = %login, "bridged to the operator");
                 self.journal(attempt, |row, _| Entry::Bridged {
@@ -481,8 +499,9 @@ impl Engine {
             debug!(digit = %d.digit, "a digit that is no result");
             return;
         };
-        let i = operator.0 as usize - 1;
-        self.desk.dispositions[i] += 1;
+        if let Some(op) = self.desk.get_mut(operator) {
+            op.dispositions += 1;
+        }
         let login = self.desk.login(operator).to_string();
         let lead = self.calls.get(&attempt).map(|c| c.dial.lead.0 as i64);
         info!(attempt = %attempt, operator = %login, result = kind.as_str(), "result entered by DTMF");
@@ -514,37 +533,21 @@ impl Engine {
             call.call.refuse(403, "Forbidden");
             return;
         };
-        let Some(&operator) = self.desk.by_login.get(&login) else {
-            call.call.refuse(403, "Forbidden");
-            return;
-        };
-        let i = operator.0 as usize - 1;
-        let t = now_ts();
-        match call.to.as_str() {
-            "*1" => {
-                self.desk.reason[i] = None;
-                let ok = self
-                    .scheduler
-                    .handle(t, Event::OperatorReady { operator })
-                    .is_ok();
-                info!(operator = %login, ok, "feature code *1: ready");
-                call.call
-                    .refuse(603, if ok { "Ready" } else { "Not logged in" });
-            }
-            "*2" => {
-                self.desk.reason[i] = Some("paused from the phone (*2)".into());
-                let ok = self
-                    .scheduler
-                    .handle(t, Event::OperatorPaused { operator })
-                    .is_ok();
-                info!(operator = %login, ok, "feature code *2: paused");
-                call.call
-                    .refuse(603, if ok { "Paused" } else { "Not logged in" });
-            }
+        let (action, done) = match call.to.as_str() {
+            "*1" => (super::OperatorAction::Ready, "Ready"),
+            "*2" => (
+                super::OperatorAction::Pause(Some("paused from the phone (*2)".into())),
+                "Paused",
+            ),
             _ => {
                 warn!(operator = %login, "a softphone tried to call out: refused");
                 call.call.refuse(403, "Softphones cannot call out");
+                return;
             }
-        }
+        };
+        let ok = self.operator_action(&login, action);
+        info!(operator = %login, code = %call.to, ok, "feature code");
+        call.call
+            .refuse(603, if ok { done } else { "Not logged in" });
     }
 }

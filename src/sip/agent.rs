@@ -321,6 +321,23 @@ impl Drop for SipAgent {
     }
 }
 
+/// Sends the registrar's answer (a challenge, a refusal, a registration) to a request.
+fn send_reply(
+    mut tx: rsipstack::transaction::transaction::Transaction,
+    reply: crate::registrar::Reply,
+) {
+    tokio::spawn(async move {
+        let headers = reply
+            .headers
+            .into_iter()
+            .map(|(n, v)| Header::Other(n, v))
+            .collect();
+        let _ = tx
+            .reply_with(StatusCode::from(reply.status), headers, None)
+            .await;
+    });
+}
+
 /// Answers requests that arrive outside a call we placed: in-dialog requests go to their dialog
 /// (BYE, re-INVITE); OPTIONS is answered 200 (trunks use it as keep-alive); new calls are refused
 /// (inbound calls come with the inbound issue; nothing reaches a trunk from outside); anything
@@ -358,16 +375,7 @@ async fn answer_incoming(
                 },
             };
             debug!(event = ?reply.event, status = reply.status, "REGISTER");
-            tokio::spawn(async move {
-                let headers = reply
-                    .headers
-                    .into_iter()
-                    .map(|(n, v)| Header::Other(n, v))
-                    .collect();
-                let _ = tx
-                    .reply_with(StatusCode::from(reply.status), headers, None)
-                    .await;
-            });
+            send_reply(tx, reply);
             continue;
         }
         if let (Method::Invite, Some(calls)) = (&tx.original.method, &calls) {
@@ -391,16 +399,7 @@ async fn answer_incoming(
                         Ok(login) => Some(login),
                         Err(reply) => {
                             debug!(event = ?reply.event, status = reply.status, %source, "INVITE not authenticated");
-                            tokio::spawn(async move {
-                                let headers = reply
-                                    .headers
-                                    .into_iter()
-                                    .map(|(n, v)| Header::Other(n, v))
-                                    .collect();
-                                let _ = tx
-                                    .reply_with(StatusCode::from(reply.status), headers, None)
-                                    .await;
-                            });
+                            send_reply(tx, reply);
                             continue;
                         }
                     }

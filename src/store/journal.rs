@@ -106,6 +106,22 @@ pub struct OpenLead {
     pub next_at_ms: Option<i64>,
 }
 
+/// An `OpenLead` from a row of `leads` (either database's), `?` on a bad column.
+macro_rules! open_lead {
+    ($r:expr) => {
+        OpenLead {
+            id: $r.try_get("id")?,
+            phone: $r.try_get("phone")?,
+            order_id: $r.try_get("order_id")?,
+            time_zone: $r.try_get("time_zone")?,
+            created_ms: $r.try_get("created_ms")?,
+            attempts: $r.try_get("attempts")?,
+            history: $r.try_get("history")?,
+            next_at_ms: $r.try_get("next_at_ms")?,
+        }
+    };
+}
+
 /// The engine's handle on the journal.
 #[derive(Debug, Clone)]
 pub struct Journal {
@@ -204,21 +220,7 @@ impl Store {
             .await?;
             let leads = rows
                 .iter()
-                .map(|r| {
-                    Ok((
-                        r.try_get("campaign_id")?,
-                        OpenLead {
-                            id: r.try_get("id")?,
-                            phone: r.try_get("phone")?,
-                            order_id: r.try_get("order_id")?,
-                            time_zone: r.try_get("time_zone")?,
-                            created_ms: r.try_get("created_ms")?,
-                            attempts: r.try_get("attempts")?,
-                            history: r.try_get("history")?,
-                            next_at_ms: r.try_get("next_at_ms")?,
-                        },
-                    ))
-                })
+                .map(|r| Ok((r.try_get("campaign_id")?, open_lead!(r))))
                 .collect::<Result<Vec<_>, sqlx::Error>>()?;
             Ok(leads)
         })
@@ -247,16 +249,7 @@ impl Store {
             .fetch(p);
             let mut out = Vec::new();
             while let Some(r) = rows.try_next().await? {
-                out.push(OpenLead {
-                    id: r.try_get("id")?,
-                    phone: r.try_get("phone")?,
-                    order_id: r.try_get("order_id")?,
-                    time_zone: r.try_get("time_zone")?,
-                    created_ms: r.try_get("created_ms")?,
-                    attempts: r.try_get("attempts")?,
-                    history: r.try_get("history")?,
-                    next_at_ms: r.try_get("next_at_ms")?,
-                });
+                out.push(open_lead!(r));
             }
             Ok(out)
         })

@@ -1026,39 +1026,11 @@ fn the_event_stream_follows_calls_of_an_engine() {
 /// Runs SIPp's REGISTER scenario against predial's registrar once; true when SIPp saw what it
 /// expected.
 pub fn sipp_register(scenario: &str, registrar: SocketAddr, user: &str, password: &str) -> bool {
-    super::peers::need("sipp", "sip-tester");
-    let dir = temp_dir("sipp-reg");
-    let csv = dir.join("users.csv");
-    std::fs::write(
-        &csv,
-        format!("SEQUENTIAL\n{user};{password};127.0.0.1:5999\n"),
+    super::peers::sipp_once(
+        scenario,
+        registrar,
+        &format!("{user};{password};127.0.0.1:5999"),
     )
-    .unwrap();
-    let port = super::peers::free_port();
-    let status = Command::new("sipp")
-        .arg("-sf")
-        .arg(super::peers::scenario(scenario))
-        .arg("-inf")
-        .arg(&csv)
-        .arg(registrar.to_string())
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            "10s",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    status.success()
 }
 
 #[test]

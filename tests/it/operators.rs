@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::api::{Server, temp_dir};
-use super::peers::{Peer, free_port, need, scenario};
+use super::peers::{Peer, free_port, need};
 
 /// baresip as operator `login`, auto-answering, its microphone a 440 Hz tone (a WAV file).
 struct Baresip {
@@ -102,6 +102,21 @@ impl Drop for Baresip {
     }
 }
 
+/// A profiles folder in `data`: a trunk to `trunk` (SIPp) and `operators` as operators.toml.
+fn profiles(data: &Path, trunk: SocketAddr, operators: &str) -> std::path::PathBuf {
+    let dir = data.join("profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sipp.toml"),
+        format!(
+            "name = \"sipp\"\nowner = \"own\"\naddress = \"{trunk}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("operators.toml"), operators).unwrap();
+    dir
+}
+
 /// An operator's state in the store, as the API lists it.
 fn state_of(server: &Server, login: &str) -> Value {
     let (_, v) = server.call("GET", "/v1/operators", None);
@@ -128,21 +143,11 @@ fn rms(path: &Path, channel: usize) -> f64 {
 fn a_baresip_operator_takes_the_campaign_s_answered_calls() {
     let data = temp_dir("operators");
     let callees = Peer::sipp_uas("uas-talk-bye.xml", &[]);
-    let profiles = data.join("profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    std::fs::write(
-        profiles.join("sipp.toml"),
-        format!(
-            "name = \"sipp\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n",
-            callees.addr
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        profiles.join("operators.toml"),
+    let profiles = profiles(
+        &data,
+        callees.addr,
         "[[operator]]\nlogin = \"2001\"\nname = \"Vera\"\ngroup = \"day\"\npassword = \"op-2001-pass\"\n",
-    )
-    .unwrap();
+    );
     let server = Server::start_with(
         &data,
         None,
@@ -303,33 +308,7 @@ fn sipp_invite(
     password: &str,
     to: &str,
 ) -> bool {
-    let dir = temp_dir("invite");
-    let csv = dir.join("who.csv");
-    std::fs::write(&csv, format!("SEQUENTIAL\n{user};{password};{to}\n")).unwrap();
-    let status = Command::new("sipp")
-        .arg("-sf")
-        .arg(scenario(scenario_file))
-        .arg("-inf")
-        .arg(&csv)
-        .arg(predial.to_string())
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &free_port().to_string(),
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            "10s",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    status.success()
+    super::peers::sipp_once(scenario_file, predial, &format!("{user};{password};{to}"))
 }
 
 #[test]
@@ -337,21 +316,11 @@ fn calls_from_strangers_and_softphones_never_reach_a_trunk() {
     need("sipp", "sip-tester");
     let data = temp_dir("tollfraud");
     let trunk = Peer::sipp_uas("uas-population.xml", &[]);
-    let profiles = data.join("profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    std::fs::write(
-        profiles.join("sipp.toml"),
-        format!(
-            "name = \"sipp\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n",
-            trunk.addr
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        profiles.join("operators.toml"),
+    let profiles = profiles(
+        &data,
+        trunk.addr,
         "[[operator]]\nlogin = \"2002\"\npassword = \"op-2002-pass\"\n",
-    )
-    .unwrap();
+    );
     let server = Server::start_with(&data, None, &["--profiles", profiles.to_str().unwrap()]);
     // No credentials: challenged (407), then a wrong password: 403.
     assert!(sipp_invite_refused(

@@ -13,6 +13,33 @@ pub fn scenario(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Runs a SIPp client scenario once against `target`, its fields from one CSV line
+/// (`a;b;c`); true when SIPp saw what the scenario expects.
+pub fn sipp_once(scenario_file: &str, target: SocketAddr, fields: &str) -> bool {
+    need("sipp", "sip-tester");
+    let csv = std::env::temp_dir().join(format!(
+        "predial-sipp-{}-{}.csv",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::write(&csv, format!("SEQUENTIAL\n{fields}\n")).expect("a CSV file");
+    let status = Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario(scenario_file))
+        .arg("-inf")
+        .arg(&csv)
+        .arg(target.to_string())
+        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-m", "1", "-nostdin", "-timeout", "10s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("sipp runs");
+    let _ = std::fs::remove_file(&csv);
+    status.success()
+}
+
 /// A free UDP port on 127.0.0.1 (and, usually, the same TCP port is free too).
 pub fn free_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
