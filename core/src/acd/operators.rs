@@ -71,6 +71,10 @@ pub(crate) struct OperatorSlot {
     pub wrap_until: Timestamp,
     /// Paused or logged out once the current call ends (asked for during the call).
     pub after_call: Option<OperatorState>,
+    /// Inbound queues this operator serves (internal queue indexes).
+    pub queues: Vec<u16>,
+    /// Inbound calls they took (for the fewest-calls distribution).
+    pub queue_calls: u64,
 }
 
 #[derive(Default)]
@@ -108,6 +112,8 @@ impl Operators {
             busy_since: Timestamp::MIN,
             wrap_until: Timestamp::MIN,
             after_call: None,
+            queues: Vec::new(),
+            queue_calls: 0,
         });
         self.by_id.insert(id, i);
         i

@@ -195,6 +195,10 @@ impl Scheduler {
     /// An operator has just become free: the answered call waiting longest in one of their
     /// campaigns goes to them.
     pub(crate) fn operator_freed(&mut self, op: u32) {
+        // Inbound callers first (blending: they chose to call).
+        if self.inbound_to(op) {
+            return;
+        }
         let skills = std::mem::take(&mut self.operators.slots[op as usize].skills);
         for &c in &skills {
             while let Some(attempt) = self.campaigns[usize::from(c)].waiting.pop_front() {

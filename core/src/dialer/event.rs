@@ -10,13 +10,28 @@ use super::lead::{CampaignId, History, LeadId, LeadState, NewLead, Outcome};
 use super::phone::{Phone, PhoneError};
 use super::policy::{CampaignPolicy, PolicyError};
 use super::zones::TzId;
-use crate::acd::{OperatorId, OperatorState};
+use crate::acd::{OperatorId, OperatorState, QueueId, QueuePolicy};
 use crate::pacing::AbandonAudit;
 use crate::time::Timestamp;
 
 /// One call attempt, named by the scheduler when it asks for the dial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct AttemptId(pub u64);
+
+impl AttemptId {
+    /// The bit that marks the ids of inbound calls: the shell names them (`AttemptId::inbound`),
+    /// the scheduler never gives such an id to an outbound attempt.
+    pub const INBOUND: u64 = 1 << 61;
+
+    /// The id of the `n`-th inbound call.
+    pub fn inbound(n: u64) -> AttemptId {
+        AttemptId(Self::INBOUND | (n & (Self::INBOUND - 1)))
+    }
+
+    pub fn is_inbound(self) -> bool {
+        self.0 & Self::INBOUND != 0
+    }
+}
 
 impl fmt::Display for AttemptId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -108,6 +123,27 @@ pub enum Event {
     PreviewSkip {
         operator: OperatorId,
     },
+    /// An inbound queue is created or its policy changed.
+    QueueSaved {
+        queue: QueueId,
+        policy: Box<QueuePolicy>,
+    },
+    /// The inbound queues a logged-in operator serves (besides their campaigns). Inbound
+    /// calls go to them before outbound work.
+    OperatorQueues {
+        operator: OperatorId,
+        queues: Vec<QueueId>,
+    },
+    /// A caller was answered and waits in a queue for an operator. `call` is named by the
+    /// shell with `AttemptId::inbound`.
+    InboundQueued {
+        call: AttemptId,
+        queue: QueueId,
+    },
+    /// An inbound call ended (the caller or the operator hung up, or the shell ended it).
+    InboundEnded {
+        call: AttemptId,
+    },
 }
 
 /// What the scheduler wants done.
@@ -150,6 +186,26 @@ pub enum Action {
     },
     /// A lead will not be dialled again (done, exhausted or cancelled).
     LeadClosed { lead: LeadId, state: LeadState },
+    /// A waiting caller's position in line (from 1) and estimated wait, to be told to them
+    /// (on arrival, then every `announce_every`).
+    QueueAnnounce {
+        call: AttemptId,
+        position: u32,
+        wait_estimate_ms: u64,
+    },
+    /// A caller waited the queue's `max_wait`: out of line (offer a callback, or end the call
+    /// politely).
+    QueueTimeout {
+        call: AttemptId,
+        queue: QueueId,
+        waited_ms: u64,
+    },
+    /// A caller hung up while waiting in the queue: a missed call.
+    QueueAbandoned {
+        call: AttemptId,
+        queue: QueueId,
+        waited_ms: u64,
+    },
     /// The scheduler changed an operator's state (end of wrap-up, pause after a call).
     OperatorState {
         operator: OperatorId,
@@ -177,6 +233,8 @@ pub enum TimerKind {
     AnswerWait,
     /// The pacer looks again (once a second while paced campaigns have operators at work).
     Pacing,
+    /// A waiting caller's next announcement, or the end of their longest wait.
+    Queue,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +274,14 @@ pub enum EventError {
     UnknownOperator(OperatorId),
     #[error("operator {0} has no lead shown to dial (preview)")]
     NothingPreviewed(OperatorId),
+    #[error("queue {0} is not configured")]
+    UnknownQueue(QueueId),
+    #[error("queue: {0}")]
+    InvalidQueue(String),
+    #[error("call {0} is not an inbound call's id (use AttemptId::inbound)")]
+    NotInbound(AttemptId),
+    #[error("call {0} is already in a queue")]
+    CallInUse(AttemptId),
     #[error(
         "lead {0}: the callee is in quiet hours now; skip it, it will be offered again in the morning"
     )]

@@ -12,6 +12,7 @@ pub mod zones;
 
 mod attempt;
 mod attempts;
+mod inbound;
 mod intake;
 mod operators;
 mod pace;
@@ -36,3 +37,6 @@ mod proptests;
 
 #[cfg(test)]
 mod pacing_tests;
+
+#[cfg(test)]
+mod inbound_tests;

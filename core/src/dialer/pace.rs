@@ -158,6 +158,11 @@ impl Scheduler {
             if camp.pacing.allowance == 0 || camp.pacing.effective.is_operator_bound() {
                 continue;
             }
+            // Blending: callers wait for this campaign's operators; calls placed now could
+            // only be answered into an operator shortage.
+            if self.inbound_holds_back(c) {
+                continue;
+            }
             if let Some((lead, class)) = self.pop_dialable(c) {
                 self.campaigns[usize::from(c)].pacing.allowance -= 1;
                 return Some(self.start_attempt(None, c, lead, class));

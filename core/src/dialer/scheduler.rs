@@ -24,7 +24,8 @@ use super::ready::ReadyQueues;
 use super::table::{CALLBACK, DueSecond, LeadTable};
 use super::wheel::Wheel;
 use super::zones::{TzId, ZoneTable};
-use crate::acd::{OperatorState, Operators};
+use crate::acd::queue::{InboundCall, Queue};
+use crate::acd::{OperatorState, Operators, QueueId};
 use crate::pacing::{AbandonBudget, LiveStats, PacingMode, VicidialAdapt};
 use crate::time::Timestamp;
 
@@ -97,6 +98,13 @@ pub struct Scheduler {
     pub(crate) answer_waits: BTreeSet<(Timestamp, AttemptId)>,
     /// The next pacing tick (once a second while a paced campaign has operators at work).
     pub(crate) pacing_due: Option<Timestamp>,
+    /// Inbound queues, and their index by id.
+    pub(crate) queues: Vec<Queue>,
+    pub(crate) queue_index: FxHashMap<QueueId, u16>,
+    /// Inbound calls in progress.
+    pub(crate) inbound: FxHashMap<AttemptId, InboundCall>,
+    /// Waiting callers' next announcement or end of wait: (when, call).
+    pub(crate) queue_timers: BTreeSet<(Timestamp, AttemptId)>,
     scratch: Vec<u64>,
     scratch_ops: Vec<u32>,
 }
@@ -128,6 +136,10 @@ impl Scheduler {
             stats: Stats::default(),
             answer_waits: BTreeSet::new(),
             pacing_due: None,
+            queues: Vec::new(),
+            queue_index: FxHashMap::default(),
+            inbound: FxHashMap::default(),
+            queue_timers: BTreeSet::new(),
             scratch: Vec::new(),
             scratch_ops: Vec::new(),
         }
@@ -169,7 +181,14 @@ impl Scheduler {
             Event::CallbackAgreed { lead, at } => self.agree_callback(now, lead, at),
             Event::AttemptAnswered { attempt } => self.answered(attempt),
             Event::AttemptFinished { attempt, outcome } => self.finished(now, attempt, outcome),
+            Event::BridgeFailed { attempt } if attempt.is_inbound() => {
+                self.inbound_bridge_failed(attempt)
+            }
             Event::BridgeFailed { attempt } => self.bridge_failed(attempt),
+            Event::QueueSaved { queue, policy } => self.save_queue(queue, *policy),
+            Event::OperatorQueues { operator, queues } => self.operator_queues(operator, &queues),
+            Event::InboundQueued { call, queue } => self.inbound_queued(call, queue),
+            Event::InboundEnded { call } => self.inbound_ended(call),
             Event::OperatorLogin {
                 operator,
                 campaigns,
@@ -222,6 +241,7 @@ impl Scheduler {
             TimerKind::AnswerWait,
         );
         offer(self.pacing_due, TimerKind::Pacing);
+        offer(self.queue_timers.first().map(|&(t, _)| t), TimerKind::Queue);
         best
     }
 
@@ -274,6 +294,8 @@ impl Scheduler {
             self.answer_waits.pop_first();
             self.abandon_waiting(attempt);
         }
+        // Waiting callers' announcements, and those who waited the longest allowed.
+        self.queue_timers_due(now);
         // Pacing: once a second while paced campaigns have operators at work.
         if self.pacing_due.is_some_and(|t| t <= now) {
             self.pacing_tick();

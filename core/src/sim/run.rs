@@ -550,6 +550,10 @@ impl<'a> Simulation<'a> {
                     let at = now.plus(self.cfg.population.preview_think);
                     self.plan(at, Happening::PreviewDial(operator));
                 }
+                // The simulator has no inbound callers.
+                Action::QueueAnnounce { .. }
+                | Action::QueueTimeout { .. }
+                | Action::QueueAbandoned { .. } => {}
             }
         }
         Ok(())
