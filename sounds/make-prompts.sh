@@ -45,6 +45,19 @@ say en status-pickup "is waiting for you at the pickup point."
 say en status-collected "has been collected. Thank you!"
 say en status-unknown "could not be found. Please check the number."
 say en goodbye "Thank you for calling. Goodbye."
+say en position "You are number"
+say en in-line "in line."
+say en press-1-callback "All our operators are still busy. To be called back, press 1."
+say en callback-promised "Thank you. We will call you back shortly. Goodbye."
+say en press-0 "To talk to an operator, press 0."
+say en closed "We are closed now. We will call you back during working hours. Goodbye."
+say en pickup-reminder "Hello! Your order is waiting for you at the pickup point number"
+say en pickup-until "It will be kept until the"
+say en pickup-end "Please collect it in time. Thank you!"
+for t in 1:January 2:February 3:March 4:April 5:May 6:June 7:July 8:August 9:September \
+  10:October 11:November 12:December; do
+  say en "month-${t%%:*}" "of ${t#*:}"
+done
 n=0
 for w in zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen \
   fifteen sixteen seventeen eighteen nineteen; do
@@ -73,6 +86,18 @@ say ru status-pickup "ждёт вас в пункте выдачи."
 say ru status-collected "получен. Спасибо за покупку!"
 say ru status-unknown "не найден. Пожалуйста, проверьте номер."
 say ru goodbye "Спасибо за звонок. До свидания."
+say ru position "Ваш номер в очереди"
+say ru press-1-callback "Все операторы по-прежнему заняты. Чтобы мы вам перезвонили, нажмите 1."
+say ru callback-promised "Спасибо. Мы скоро вам перезвоним. До свидания."
+say ru press-0 "Чтобы поговорить с оператором, нажмите 0."
+say ru closed "Сейчас мы не работаем. Мы перезвоним вам в рабочее время. До свидания."
+say ru pickup-reminder "Здравствуйте! Ваш заказ ждёт вас в пункте выдачи номер"
+say ru pickup-until "Он хранится до"
+say ru pickup-end "Пожалуйста, заберите его вовремя. Спасибо!"
+for t in 1:января 2:февраля 3:марта 4:апреля 5:мая 6:июня 7:июля 8:августа 9:сентября \
+  10:октября 11:ноября 12:декабря; do
+  say ru "month-${t%%:*}" "${t#*:}"
+done
 n=0
 for w in ноль один два три четыре пять шесть семь восемь девять десять одиннадцать двенадцать \
   тринадцать четырнадцать пятнадцать шестнадцать семнадцать восемнадцать девятнадцать; do

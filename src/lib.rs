@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod engine;
+pub mod inbound;
 pub mod leads;
 pub mod media;
 pub mod registrar;

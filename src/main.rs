@@ -70,6 +70,9 @@ enum BenchCommand {
     /// Leads taken in through the API and through a file import, with duplicate checks, into
     /// SQLite or PostgreSQL: leads per second; and the start-up rebuild from the store.
     Ingest(cli::bench::IngestArgs),
+    /// Inbound callers (SIPp UACs) all at once into a queue of operators on softphones: time
+    /// from answer to operator, announced against actual waits, calls per operator.
+    Inbound(cli::bench::InboundArgs),
     /// The simulated callers and operators of `bench relay` (started by it).
     #[command(hide = true)]
     RelayPeers(cli::bench::RelayPeersArgs),
@@ -96,7 +99,10 @@ fn start_logging(quiet: bool) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    start_logging(matches!(cli.command, Command::Demo(_)));
+    start_logging(matches!(
+        cli.command,
+        Command::Demo(_) | Command::Bench(BenchCommand::Inbound(_))
+    ));
     // One TLS crypto provider for the whole process (trunks over TLS, webhooks over https).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
@@ -108,6 +114,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Relay(args)) => cli::bench::relay(args),
         Command::Bench(BenchCommand::RelayPeers(args)) => cli::bench::relay_peers(args),
         Command::Bench(BenchCommand::Ingest(args)) => cli::bench::ingest(args),
+        Command::Bench(BenchCommand::Inbound(args)) => cli::bench::inbound(args),
         Command::CheckConfig(args) => cli::check::check(args),
         Command::Serve(args) => cli::serve::serve(*args),
         Command::Leads(cmd) => cli::leads::leads(cmd),

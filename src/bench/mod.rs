@@ -4,6 +4,7 @@
 pub mod alloc;
 pub mod amd;
 pub mod cps;
+pub mod inbound;
 pub mod ingest;
 pub mod relay;
 pub mod scheduler;

@@ -355,3 +355,115 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub struct InboundArgs {
+    /// Buyers calling at once (SIPp UACs through a trunk), all into one queue.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    callers: u32,
+    /// Operators serving the queue (softphones registered to predial, auto-answering).
+    #[arg(long, value_name = "M", default_value_t = 20)]
+    operators: u32,
+    /// Each call's talk time, seconds, LO-HI (drawn per call).
+    #[arg(long, value_name = "LO-HI", default_value = "4-8")]
+    talk_s: String,
+    /// Operators' wrap-up after each call, seconds.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    wrap_up_s: u64,
+    /// The queue's first guess of a call's length, seconds (then learned from the calls)
+    /// [default: the middle of --talk-s].
+    #[arg(long, value_name = "S")]
+    handle_time_s: Option<f64>,
+    /// longest_idle, round_robin or fewest_calls.
+    #[arg(long, value_name = "HOW", default_value = "longest_idle")]
+    distribution: String,
+    /// Callers dialled per second.
+    #[arg(long, value_name = "R", default_value_t = 100.0)]
+    rate: f64,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn inbound(args: InboundArgs) -> anyhow::Result<ExitCode> {
+    use predial::bench::inbound;
+    if args.callers == 0 || args.callers > 5_000 {
+        bail!("--callers: use 1 to 5000");
+    }
+    if args.operators == 0 || args.operators > 200 {
+        bail!("--operators: use 1 to 200");
+    }
+    let talk_s = args
+        .talk_s
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)))
+        .filter(|(a, b)| *a >= 1 && a <= b && *b <= 600)
+        .ok_or_else(|| anyhow::anyhow!("--talk-s: `{}`: LO-HI seconds, like 4-8", args.talk_s))?;
+    if args.wrap_up_s > 300 {
+        bail!("--wrap-up-s: at most 300");
+    }
+    let handle = args
+        .handle_time_s
+        .unwrap_or((talk_s.0 + talk_s.1) as f64 / 2.0);
+    if !(handle.is_finite() && handle > 0.0 && handle <= 3600.0) {
+        bail!("--handle-time-s: more than 0 and at most 3600");
+    }
+    let distribution = match args.distribution.as_str() {
+        "longest_idle" => predial_core::acd::Distribution::LongestIdle,
+        "round_robin" => predial_core::acd::Distribution::RoundRobin,
+        "fewest_calls" => predial_core::acd::Distribution::FewestCalls,
+        other => bail!("--distribution: `{other}`: longest_idle, round_robin or fewest_calls"),
+    };
+    if !(args.rate.is_finite() && args.rate >= 1.0 && args.rate <= 1_000.0) {
+        bail!("--rate: 1 to 1000 callers per second");
+    }
+    let opts = inbound::Options {
+        callers: args.callers,
+        operators: args.operators,
+        talk_s,
+        wrap_up: std::time::Duration::from_secs(args.wrap_up_s),
+        handle_time: std::time::Duration::from_secs_f64(handle),
+        distribution,
+        rate: args.rate,
+    };
+    if !args.json {
+        eprintln!(
+            "predial bench inbound: {} callers into a queue of {} operators (talk {}-{} s)...",
+            opts.callers, opts.operators, talk_s.0, talk_s.1
+        );
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let r = rt.block_on(inbound::run(&opts))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&r).expect("the report serialises")
+        );
+    } else {
+        println!(
+            "predial bench inbound: {} callers, {} operators, {:.0} s",
+            r.callers, r.operators, r.wall_s
+        );
+        println!(
+            "  answer to operator   p50 {:.1} ms   p99 {:.1} ms  ({} calls bridged)",
+            r.answer_to_operator_ms.p50, r.answer_to_operator_ms.p99, r.bridged
+        );
+        println!(
+            "  announced - actual   median {:+.1} s   p90 {:+.1} s   |p90| {:.1} s  ({} announced)",
+            r.ewt_error_s.median, r.ewt_error_s.p90, r.ewt_error_s.abs_p90, r.ewt_error_s.samples
+        );
+        println!(
+            "  calls per operator   min {}   max {}",
+            r.calls_per_operator.min, r.calls_per_operator.max
+        );
+        println!(
+            "  abandoned in queue   {}   service level {:.2}   SIPp {}",
+            r.abandoned_in_queue,
+            r.service_level,
+            if r.sipp_ok { "ok" } else { "saw failures" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -242,6 +242,7 @@ pub fn dial(args: DialArgs) -> anyhow::Result<ExitCode> {
         keep_running: false,
         store: None,
         events: None,
+        inbound: Default::default(),
         media: MediaConfig {
             ports: rtp_ports("--rtp-ports", &args.rtp_ports)?,
             recordings: args.recordings.clone(),

@@ -196,7 +196,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             d.filter_map(Result::ok).any(|e| {
                 let p = e.path();
                 p.extension().is_some_and(|x| x == "toml")
-                    && p.file_name().is_some_and(|n| n != "operators.toml")
+                    && p.file_name().is_some_and(|n| {
+                        !predial::trunks::NOT_TRUNKS.iter().any(|x| n == *x)
+                    })
             })
         });
         let trunks: Vec<predial::trunks::TrunkProfile> = if has_trunks {
@@ -236,6 +238,15 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 },
             );
         }
+        let inbound = std::sync::Arc::new(predial::inbound::config::load(&profiles)?);
+        if !inbound.numbers.is_empty() {
+            eprintln!(
+                "predial: inbound: {} number(s), {} queue(s) (from {})",
+                inbound.numbers.len(),
+                inbound.queues.len(),
+                profiles.join(predial::inbound::config::FILE).display()
+            );
+        }
         let operators = store
             .operators()
             .await?
@@ -256,6 +267,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             media,
             answer_timeout: Duration::from_secs_f64(answer_timeout_s),
             events: Some(state.events.clone()),
+            inbound,
+            intake: Some(state.intake.clone()),
         })
         .await?;
         eprintln!(

@@ -192,6 +192,8 @@ async fn demo(
         },
         answer_timeout: Duration::from_secs(4),
         events: None,
+        inbound: Arc::default(),
+        intake: None,
     })
     .await?;
     // The operators' softphones register and wait for calls.

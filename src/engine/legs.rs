@@ -27,6 +27,10 @@ impl Engine {
             self.on_operator_leg(attempt, event);
             return;
         }
+        if attempt.is_inbound() {
+            self.on_inbound_leg(attempt, event);
+            return;
+        }
         match event {
             LegEvent::Machine(d) => {
                 let Some(call) = self.calls.get_mut(&attempt) else {

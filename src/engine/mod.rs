@@ -7,6 +7,7 @@
 //! real peers. Operators on softphones, storage and the API join it in their issues.
 
 mod calls;
+pub mod inbound;
 mod legs;
 pub mod media;
 pub mod operators;
@@ -31,6 +32,7 @@ use crate::store::journal::{Entry, Journal, OpenLead};
 use crate::trunks::{TrunkPool, TrunkProfile, TrunkState};
 
 pub use calls::LiveCall;
+pub use inbound::{InboundReport, InboundSetup, QueueReport};
 pub use operators::{OperatorAccount, OperatorReport, Softphones};
 pub use service::{Service, ServiceConfig};
 
@@ -60,6 +62,8 @@ pub struct EngineConfig {
     /// The store's journal: attempts written as started before their INVITE leaves, their
     /// course, the leads' state. None: nothing is stored.
     pub journal: Option<Journal>,
+    /// Inbound numbers, queues and the bot (none: trunks' calls are refused).
+    pub inbound: InboundSetup,
 }
 
 /// A lead's end, as the run saw it.
@@ -116,6 +120,8 @@ pub struct RunReport {
     /// With a store: what start-up found of an earlier run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovered: Option<crate::store::journal::Recovered>,
+    /// Inbound calls: queues, the bot, missed calls.
+    pub inbound: InboundReport,
 }
 
 /// What the store tells a running engine (`keep_running`).
@@ -132,6 +138,8 @@ pub enum Feed {
         login: String,
         action: OperatorAction,
     },
+    /// An open lead is to be called back first (the number's missed inbound call).
+    Callback(LeadId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +197,8 @@ pub struct LiveFigures {
     pub results: BTreeMap<&'static str, u64>,
     /// Calls ended, by outcome.
     pub outcomes: BTreeMap<&'static str, u64>,
+    /// Inbound queues now.
+    pub queues: Vec<QueueReport>,
 }
 
 /// The core's event that puts back a lead read from the store.
@@ -256,6 +266,7 @@ enum Note {
     Registrations,
     /// Time to publish the live figures.
     Figures,
+    Inbound(inbound::InboundNote),
 }
 
 pub struct Engine {
@@ -300,6 +311,13 @@ pub struct Engine {
     turn_due: Instant,
     /// Dials whose start is being stored (persist before act).
     persisting: usize,
+    /// Inbound calls in progress, how many were taken, what was measured of them.
+    pub(crate) inbound: HashMap<AttemptId, inbound::InboundLive>,
+    pub(crate) inbound_made: u64,
+    pub(crate) inbound_measures: inbound::InboundMeasures,
+    pub(crate) inbound_gone: inbound::Gone,
+    /// Leads made from missed calls (their callback reaching the caller recovers the call).
+    pub(crate) callback_leads: std::collections::HashSet<LeadId>,
 }
 
 /// What a lead's calls carried.
@@ -324,6 +342,9 @@ impl Engine {
             sip_options.registrar = Some(soft.registrar.clone());
             sip_options.incoming = Some(tx);
             incoming = Some(rx);
+            if !config.inbound.config.numbers.is_empty() {
+                sip_options.trunk_sources = crate::trunks::inbound_sources(&config.trunks).await;
+            }
         }
         let sip = SipAgent::start(sip_options).await?;
         let (legs_tx, legs) = mpsc::unbounded_channel();
@@ -407,6 +428,17 @@ impl Engine {
                 )
                 .map_err(|e| SipError::Stack(format!("campaign {campaign}: {e}")))?;
         }
+        for (i, q) in config.inbound.config.queues.iter().enumerate() {
+            scheduler
+                .handle(
+                    now,
+                    Event::QueueSaved {
+                        queue: predial_core::acd::QueueId(i as u32 + 1),
+                        policy: Box::new(q.policy.clone()),
+                    },
+                )
+                .map_err(|e| SipError::Stack(format!("queue {}: {e}", q.name)))?;
+        }
         let all: Vec<CampaignId> = config.campaigns.iter().map(|c| c.0).collect();
         let stand_ins = if config.softphones.is_some() {
             0
@@ -470,6 +502,11 @@ impl Engine {
             figures: None,
             turn_due: Instant::now(),
             persisting: 0,
+            inbound: HashMap::new(),
+            inbound_made: 0,
+            inbound_measures: inbound::InboundMeasures::default(),
+            inbound_gone: HashMap::new(),
+            callback_leads: std::collections::HashSet::new(),
         })
     }
 
@@ -507,8 +544,17 @@ impl Engine {
         match feed {
             Feed::Lead(campaign, lead) => {
                 let phone = lead.phone.clone();
-                if let Err(e) = self.scheduler.handle(now, restore_event(lead, campaign)) {
+                if let Err(e) = self.take_lead(campaign, lead) {
                     warn!(phone = %phone, error = %e, "a lead the engine cannot take");
+                }
+            }
+            Feed::Callback(lead) => {
+                self.callback_leads.insert(lead);
+                if let Err(e) = self
+                    .scheduler
+                    .handle(now, Event::CallbackAgreed { lead, at: now })
+                {
+                    warn!(%lead, error = %e, "the lead cannot be made a callback");
                 }
             }
             Feed::Cancelled(lead) => {
@@ -561,6 +607,7 @@ impl Engine {
             operators: self.desk.report(),
             results: self.results.clone(),
             outcomes: self.outcomes.clone(),
+            queues: self.inbound_report().queues,
         }
     }
 
@@ -592,15 +639,38 @@ impl Engine {
         let now = now_ts();
         let mut ids = Vec::new();
         let mut refused = Vec::new();
+        let _ = now;
         for l in leads {
             let (id, phone) = (LeadId(l.id as u64), l.phone.clone());
-            let event = restore_event(l, campaign);
-            match self.scheduler.handle(now, event) {
+            match self.take_lead(campaign, l) {
                 Ok(()) => ids.push(id),
                 Err(e) => refused.push((phone, e.to_string())),
             }
         }
         (ids, refused)
+    }
+
+    /// Hands a stored lead to the core; one made from a missed call is a callback (dialled
+    /// first) until its first attempt.
+    fn take_lead(
+        &mut self,
+        campaign: CampaignId,
+        l: OpenLead,
+    ) -> Result<(), predial_core::dialer::EventError> {
+        let now = now_ts();
+        let id = LeadId(l.id as u64);
+        let callback = l.source == "callback";
+        let fresh = l.attempts == 0;
+        self.scheduler.handle(now, restore_event(l, campaign))?;
+        if callback {
+            self.callback_leads.insert(id);
+            if fresh {
+                let _ = self
+                    .scheduler
+                    .handle(now, Event::CallbackAgreed { lead: id, at: now });
+            }
+        }
+        Ok(())
     }
 
     /// Writes a lead's state as the core holds it now.
@@ -628,6 +698,12 @@ impl Engine {
             next_at_ms: view.due.map(|t| t.millis()),
             closed_ms: view.state.is_final().then_some(now),
         });
+        if view.state == S::Done && self.callback_leads.contains(&id) {
+            journal.write(Entry::MissedRecovered {
+                lead: id.0 as i64,
+                at_ms: now,
+            });
+        }
         if view.state.is_final() {
             self.notify(
                 "lead.closed",
@@ -798,6 +874,7 @@ impl Engine {
         for op in self.desk.legs.values() {
             op.control.hang_up();
         }
+        self.hang_up_inbound();
         // Dials not placed yet go back to their leads, unspent.
         for (_, dial) in std::mem::take(&mut self.waiting) {
             self.not_placed(&dial);
@@ -805,14 +882,24 @@ impl Engine {
         // The calls end (BYE) before the agent stops, and dials whose start is being stored
         // are not placed (bounded).
         let until = tokio::time::Instant::now() + Duration::from_secs(2);
-        while !self.calls.is_empty() || !self.desk.legs.is_empty() || self.persisting > 0 {
+        while !self.calls.is_empty()
+            || !self.desk.legs.is_empty()
+            || !self.inbound.is_empty()
+            || self.persisting > 0
+        {
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => break,
                 Some(update) = self.updates.recv() => self.on_update(update),
                 Some(note) = self.notes.recv() => {
-                    if let Note::Persisted(dial, _) = note {
-                        self.persisting = self.persisting.saturating_sub(1);
-                        self.not_placed(&dial);
+                    match note {
+                        Note::Persisted(dial, _) => {
+                            self.persisting = self.persisting.saturating_sub(1);
+                            self.not_placed(&dial);
+                        }
+                        Note::Inbound(inbound::InboundNote::Ended(id)) => {
+                            self.on_inbound_note(inbound::InboundNote::Ended(id));
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -887,6 +974,7 @@ impl Engine {
             trunks,
             finished,
             recovered: None,
+            inbound: self.inbound_report(),
         }
     }
 
@@ -948,6 +1036,9 @@ impl Engine {
             }
             Action::Bridge { attempt, operator } if self.config.softphones.is_some() => {
                 self.operator_state(operator, predial_core::acd::OperatorState::OnCall);
+                if attempt.is_inbound() {
+                    self.inbound_to_operator(attempt, operator);
+                }
                 self.ring_operator(attempt, operator);
             }
             Action::Bridge { attempt, operator } => {
@@ -998,6 +1089,7 @@ impl Engine {
             Action::LeadClosed { lead, state } => {
                 if self.scheduler.lead(lead).is_some() {
                     self.persist_lead(lead);
+                    self.callback_leads.remove(&lead);
                 } else if let Some(journal) = &self.config.journal {
                     // Gone from the core already (cancelled): its state and closing time.
                     journal.write(Entry::LeadClosed {
@@ -1008,6 +1100,15 @@ impl Engine {
                 }
             }
             Action::OperatorState { operator, state } => self.operator_state(operator, state),
+            Action::QueueAnnounce {
+                call,
+                position,
+                wait_estimate_ms,
+            } => self.queue_announce(call, position, wait_estimate_ms),
+            Action::QueueTimeout { call, .. } => self.queue_timeout(call),
+            Action::QueueAbandoned {
+                call, waited_ms, ..
+            } => self.queue_abandoned(call, waited_ms),
         }
     }
 
@@ -1044,10 +1145,12 @@ impl Engine {
                     let _ = tx.send(Note::Registrations);
                 });
             }
+            Note::Inbound(note) => self.on_inbound_note(note),
             Note::Figures => {
                 if let Some(f) = &self.figures {
                     let _ = f.send(self.live_figures());
                 }
+                self.queue_metrics();
                 let tx = self.notes_tx.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use predial_core::acd::{OperatorId, OperatorState};
+use predial_core::acd::{OperatorId, OperatorState, QueueId};
 use predial_core::dialer::{AttemptId, CampaignId, Event};
 use serde::Serialize;
 use tracing::{debug, info, warn};
@@ -37,7 +37,9 @@ pub struct Softphones {
 #[derive(Debug, Clone)]
 pub struct OperatorAccount {
     pub login: String,
-    /// The campaigns they take, in order of preference (empty: every campaign).
+    /// Their skills as configured: campaign and queue names (none: every campaign and queue).
+    pub skills: Vec<String>,
+    /// The campaigns among them, in order of preference.
     pub campaigns: Vec<CampaignId>,
 }
 
@@ -76,6 +78,8 @@ pub(crate) struct DeskOperator {
     pub calls: u64,
     pub missed: u64,
     pub dispositions: u64,
+    /// When they last became ready.
+    pub ready_at: Option<std::time::Instant>,
 }
 
 pub(crate) struct OperatorCall {
@@ -113,6 +117,7 @@ impl OperatorDesk {
             calls: 0,
             missed: 0,
             dispositions: 0,
+            ready_at: None,
         });
         let id = OperatorId(self.ops.len() as u32);
         self.by_login.insert(login.to_string(), id);
@@ -176,11 +181,12 @@ impl Engine {
             Err(_) => return,
         };
         let all: Vec<CampaignId> = self.config.campaigns.iter().map(|c| c.0).collect();
-        let skills: HashMap<String, Vec<CampaignId>> = soft
+        let skills: HashMap<String, (Vec<String>, Vec<CampaignId>)> = soft
             .accounts
             .iter()
-            .map(|a| (a.login.clone(), a.campaigns.clone()))
+            .map(|a| (a.login.clone(), (a.skills.clone(), a.campaigns.clone())))
             .collect();
+        let queues = &self.config.inbound.config.queues;
         // Operators made since the start (through the API) join as they register.
         for login in &registered {
             if !self.desk.by_login.contains_key(login) {
@@ -201,9 +207,20 @@ impl Engine {
             let operator = OperatorId(i as u32 + 1);
             let t = now_ts();
             if on {
-                let campaigns = match skills.get(&login) {
-                    Some(c) if !c.is_empty() => c.clone(),
-                    _ => all.clone(),
+                let (campaigns, serves) = match skills.get(&login) {
+                    Some((names, c)) if !names.is_empty() => (
+                        c.clone(),
+                        queues
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, q)| names.contains(&q.name))
+                            .map(|(i, _)| QueueId(i as u32 + 1))
+                            .collect(),
+                    ),
+                    _ => (
+                        all.clone(),
+                        (1..=queues.len() as u32).map(QueueId).collect::<Vec<_>>(),
+                    ),
                 };
                 info!(operator = %login, "softphone registered: logged in, ready");
                 let _ = self.scheduler.handle(
@@ -213,6 +230,15 @@ impl Engine {
                         campaigns,
                     },
                 );
+                if !serves.is_empty() {
+                    let _ = self.scheduler.handle(
+                        t,
+                        Event::OperatorQueues {
+                            operator,
+                            queues: serves,
+                        },
+                    );
+                }
                 let _ = self.scheduler.handle(t, Event::OperatorReady { operator });
             } else {
                 info!(operator = %login, "softphone registration gone: logged out");
@@ -230,7 +256,7 @@ impl Engine {
         let skilled: Vec<String> = soft
             .accounts
             .iter()
-            .filter(|a| !a.campaigns.is_empty())
+            .filter(|a| !a.skills.is_empty())
             .map(|a| a.login.clone())
             .collect();
         for (i, op) in self.desk.ops.iter().enumerate() {
@@ -287,6 +313,9 @@ impl Engine {
         if state != OperatorState::Paused {
             op.reason = None;
         }
+        if state == OperatorState::Ready {
+            op.ready_at = Some(std::time::Instant::now());
+        }
         let (login, reason) = (op.login.clone(), op.reason.clone());
         debug!(operator = %login, state = state.as_str(), "operator state");
         if let Some(journal) = &self.config.journal {
@@ -317,11 +346,21 @@ impl Engine {
                 .max_by_key(|b| b.expires_at_ms)
                 .map(|b| b.contact.clone())
         });
-        let Some(call) = self.calls.get(&attempt) else {
-            return;
+        let (phone, lead, ring_timeout) = if attempt.is_inbound() {
+            let Some((from, ring)) = self.inbound_caller(attempt) else {
+                return;
+            };
+            (from, 0, ring)
+        } else {
+            let Some(call) = self.calls.get(&attempt) else {
+                return;
+            };
+            (
+                call.dial.phone.to_string(),
+                call.dial.lead.0,
+                soft.answer_timeout,
+            )
         };
-        let phone = call.dial.phone.to_string();
-        let lead = call.dial.lead.0;
         let Some(contact) = contact else {
             warn!(operator = %login, "the operator's softphone is not registered: next operator");
             self.operator_missed(attempt, operator, "not registered");
@@ -355,7 +394,7 @@ impl Engine {
             from_host: ours.ip().to_string(),
             credential: None,
             next_hop: None,
-            ring_timeout: soft.answer_timeout,
+            ring_timeout,
             sdp_offer: offer,
             headers: vec![
                 // Auto-answer, in the forms softphones look for (RFC 5373-era Call-Info,
@@ -396,6 +435,9 @@ impl Engine {
     pub(super) fn on_operator_update(&mut self, attempt: AttemptId, event: CallEvent) {
         match event {
             CallEvent::Ringing => {}
+            CallEvent::Answered { sdp, .. } if attempt.is_inbound() => {
+                self.inbound_operator_answered(attempt, &sdp);
+            }
             CallEvent::Answered { sdp, .. } => {
                 let Some(op) = self.desk.legs.get_mut(&attempt) else {
                     return;
@@ -458,6 +500,16 @@ impl Engine {
                 self.media.release(op.port);
                 if let Some(leg) = &op.leg {
                     leg.command(Command::Close);
+                }
+                if attempt.is_inbound() {
+                    let missed = matches!(end, CallEnd::NotAnswered { .. });
+                    if missed && self.inbound.contains_key(&attempt) {
+                        let login = self.desk.login(op.operator).to_string();
+                        warn!(operator = %login, "the operator did not pick up the inbound call: paused, the caller goes to the next operator");
+                        self.operator_missed(attempt, op.operator, "inbound call not answered");
+                    }
+                    self.inbound_operator_gone(attempt, missed);
+                    return;
                 }
                 let live = self.calls.get(&attempt);
                 match end {
@@ -529,6 +581,10 @@ impl Engine {
     /// A call from an operator's phone: feature codes set them ready (`*1`) or paused (`*2`);
     /// anything else is refused (softphones do not call out through our trunks).
     pub(super) fn on_incoming(&mut self, call: IncomingCall) {
+        if call.trunk.is_some() {
+            self.on_trunk_call(call);
+            return;
+        }
         let Some(login) = call.operator.clone() else {
             call.call.refuse(403, "Forbidden");
             return;

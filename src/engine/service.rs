@@ -33,6 +33,11 @@ pub struct ServiceConfig {
     pub media: MediaConfig,
     pub answer_timeout: Duration,
     pub events: Option<tokio::sync::broadcast::Sender<crate::api::events::Happening>>,
+    /// Inbound numbers, queues and the bot.
+    pub inbound: Arc<crate::inbound::InboundConfig>,
+    /// The API's lead intake, which callback leads of missed calls go through (none: the
+    /// service opens its own).
+    pub intake: Option<Arc<tokio::sync::Mutex<crate::leads::intake::Intake>>>,
 }
 
 /// A running engine.
@@ -44,6 +49,7 @@ pub struct Service {
     stop: watch::Sender<bool>,
     done: JoinHandle<RunReport>,
     feeder: JoinHandle<()>,
+    missed: JoinHandle<()>,
     journal: Journal,
 }
 
@@ -76,18 +82,20 @@ impl Service {
                     .iter()
                     .filter_map(|s| {
                         let id = ids.get(s).copied();
-                        if id.is_none() {
-                            warn!(operator = %login, skill = %s, "no campaign of that name: skill ignored");
+                        if id.is_none() && cfg.inbound.queue(s).is_none() {
+                            warn!(operator = %login, skill = %s, "no campaign or queue of that name: skill ignored");
                         }
                         id
                     })
                     .collect();
                 OperatorAccount {
                     login: login.clone(),
+                    skills: skills.clone(),
                     campaigns,
                 }
             })
             .collect();
+        let (missed_tx, missed_rx) = mpsc::unbounded_channel();
         let config = EngineConfig {
             sip: cfg.sip,
             trunks: cfg.trunks,
@@ -108,6 +116,10 @@ impl Service {
             journal: Some(journal.clone()),
             store: Some(store.clone()),
             events: cfg.events,
+            inbound: super::InboundSetup {
+                config: cfg.inbound.clone(),
+                missed: Some(missed_tx),
+            },
         };
         let mut engine = Engine::start(config).await?;
         let mut newest = 0;
@@ -155,6 +167,18 @@ impl Service {
             .iter()
             .map(|c| (c.id, (policy_text(&c.policy), c.state.clone())))
             .collect();
+        let intake = match cfg.intake {
+            Some(i) => i,
+            None => Arc::new(tokio::sync::Mutex::new(
+                crate::leads::intake::Intake::open(store.clone()).await?.0,
+            )),
+        };
+        let missed = tokio::spawn(crate::inbound::missed::handle_forever(
+            store.clone(),
+            intake,
+            feed_tx.clone(),
+            missed_rx,
+        ));
         let feeder = tokio::spawn(feed(store, feed_tx.clone(), newest, known));
         let done = tokio::spawn(engine.run(Vec::new(), Vec::new()));
         Ok(Service {
@@ -164,6 +188,7 @@ impl Service {
             stop,
             done,
             feeder,
+            missed,
             journal,
         })
     }
@@ -174,6 +199,8 @@ impl Service {
         let _ = self.stop.send(true);
         let report = self.done.await?;
         self.feeder.abort();
+        // The engine is gone: the missed calls it reported are stored, then the task ends.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.missed).await;
         self.journal.sync().await;
         Ok(report)
     }

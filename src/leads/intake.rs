@@ -97,6 +97,8 @@ impl Counts {
 pub enum Source {
     Api,
     Import,
+    /// Made from a missed inbound call: dialled before the others.
+    Callback,
 }
 
 impl Source {
@@ -104,6 +106,7 @@ impl Source {
         match self {
             Source::Api => "api",
             Source::Import => "import",
+            Source::Callback => "callback",
         }
     }
 }

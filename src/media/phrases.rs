@@ -150,6 +150,35 @@ pub fn estimated_wait(minutes: u64, lang: Lang) -> Vec<String> {
     out
 }
 
+/// What a waiting caller hears: "You are number N in line. Your call will be answered in
+/// about M minutes" (the wait rounded up to a minute).
+pub fn queue_position(position: u32, wait_ms: u64, lang: Lang) -> Vec<String> {
+    let mut out = vec!["position".to_string()];
+    out.extend(number(u64::from(position.max(1)), lang));
+    if lang == Lang::En {
+        out.push("in-line".into());
+    }
+    out.extend(estimated_wait(wait_ms.div_ceil(60_000), lang));
+    out
+}
+
+/// "Your order is waiting for you at the pickup point number N. It will be kept until the D of
+/// MONTH. Please collect it in time."
+pub fn pickup_reminder(point: Option<u64>, until: Option<(u32, u32)>, lang: Lang) -> Vec<String> {
+    let mut out = vec!["pickup-reminder".to_string()];
+    if let Some(p) = point {
+        out.extend(number(p, lang));
+    }
+    if let Some((day, month)) = until.filter(|(d, m)| (1..=31).contains(d) && (1..=12).contains(m))
+    {
+        out.push("pickup-until".into());
+        out.extend(number(u64::from(day), lang));
+        out.push(format!("month-{month}"));
+    }
+    out.push("pickup-end".into());
+    out
+}
+
 /// The message a callee hears when no operator was free: the company, the apology, and the
 /// number to call back (digit by digit), when given.
 pub fn abandoned(callback: Option<&str>, _lang: Lang) -> Vec<String> {
@@ -313,6 +342,13 @@ mod tests {
                 names.extend(order_status(1234, s, lang));
             }
             names.extend(["hold".to_string(), "promo".into(), "goodbye".into()]);
+            names.extend(queue_position(3, 150_000, lang));
+            for m in 1..=12 {
+                names.extend(pickup_reminder(Some(12), Some((21, m)), lang));
+            }
+            names.extend(
+                ["press-1-callback", "callback-promised", "press-0", "closed"].map(String::from),
+            );
             let audio = p.sequence(lang, &names).unwrap();
             assert!(audio.iter().all(|a| !a.samples.is_empty()));
         }

@@ -54,6 +54,18 @@ pub struct SipOptions {
     pub incoming: Option<mpsc::UnboundedSender<super::IncomingCall>>,
     /// SIP over WebSocket (RFC 7118, subprotocol `sip`) on this address too (browser phones).
     pub ws_listen: Option<SocketAddr>,
+    /// Where trunks' calls come from: an INVITE from one of these arrives as the trunk's
+    /// inbound call, without a digest challenge (carriers do not answer one).
+    pub trunk_sources: Vec<TrunkSource>,
+}
+
+/// An address a trunk's calls come from: an IP, and the port when it is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkSource {
+    pub trunk: String,
+    pub ip: std::net::IpAddr,
+    /// None: any port.
+    pub port: Option<u16>,
 }
 
 impl Default for SipOptions {
@@ -66,6 +78,7 @@ impl Default for SipOptions {
             registrar: None,
             incoming: None,
             ws_listen: None,
+            trunk_sources: Vec::new(),
         }
     }
 }
@@ -147,6 +160,7 @@ impl SipAgent {
             cancel.clone(),
             options.registrar.clone(),
             options.incoming.clone(),
+            options.trunk_sources.clone(),
         ));
         // The TCP listener binds when the endpoint starts serving.
         tokio::task::yield_now().await;
@@ -348,6 +362,7 @@ async fn answer_incoming(
     cancel: CancellationToken,
     registrar: Option<Arc<std::sync::Mutex<crate::registrar::Registrar>>>,
     calls: Option<mpsc::UnboundedSender<super::IncomingCall>>,
+    trunks: Vec<TrunkSource>,
 ) {
     loop {
         let tx = tokio::select! {
@@ -379,6 +394,15 @@ async fn answer_incoming(
             continue;
         }
         if let (Method::Invite, Some(calls)) = (&tx.original.method, &calls) {
+            // A trunk's call: known by where it comes from.
+            if let Some((ip, port)) = super::registrations::source_with_port(&tx.original)
+                && let Some(t) = trunks
+                    .iter()
+                    .find(|t| t.ip == ip && t.port.is_none_or(|p| p == port))
+            {
+                super::incoming::take(tx, layer.clone(), None, Some(t.trunk.clone()), calls);
+                continue;
+            }
             // Toll fraud stops here: with a registrar, a call must come from an operator who
             // proves who they are; nobody else's INVITE goes any further.
             let operator = match &registrar {
@@ -405,7 +429,7 @@ async fn answer_incoming(
                     }
                 }
             };
-            super::incoming::take(tx, layer.clone(), operator, calls);
+            super::incoming::take(tx, layer.clone(), operator, None, calls);
             continue;
         }
         let status = match tx.original.method {

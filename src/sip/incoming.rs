@@ -27,6 +27,8 @@ pub struct IncomingCall {
     pub source: IpAddr,
     /// The operator who authenticated it (digest against the registrar), when one did.
     pub operator: Option<String>,
+    /// The trunk it came from (by its source address), when it came from one.
+    pub trunk: Option<String>,
     pub call: ServerCall,
     /// Fires once the call is over (either side hung up, it was refused or cancelled):
     /// whether the caller hung up (true) or we did (false).
@@ -72,6 +74,7 @@ pub(crate) fn take(
     mut tx: Transaction,
     layer: Arc<DialogLayer>,
     operator: Option<String>,
+    trunk: Option<String>,
     calls: &mpsc::UnboundedSender<IncomingCall>,
 ) {
     let request = &tx.original;
@@ -138,6 +141,7 @@ pub(crate) fn take(
         offer,
         source,
         operator,
+        trunk,
         call: ServerCall { dialog },
         ended,
     });

@@ -12,7 +12,7 @@ mod registrations;
 pub mod screen;
 pub mod sdp;
 
-pub use agent::{SipAgent, SipError, SipOptions};
+pub use agent::{SipAgent, SipError, SipOptions, TrunkSource};
 pub use call::{
     CallControl, CallEnd, CallEvent, CallUpdate, Credentials, Outbound, Secret, Transport,
 };

@@ -52,6 +52,29 @@ pub(crate) fn source(req: &Request) -> Option<IpAddr> {
     })?
 }
 
+/// Where a request came from, with the port: the Via's `received` (else its sent-by host), and
+/// its `rport` value (else its sent-by port, else 5060).
+pub(crate) fn source_with_port(req: &Request) -> Option<(IpAddr, u16)> {
+    let via = req.headers.iter().find_map(|h| match h {
+        Header::Via(v) => Some(v.value().to_string()),
+        _ => None,
+    })?;
+    let ip = source_of(&via)?;
+    let rport = via.split(';').skip(1).find_map(|p| {
+        p.trim()
+            .strip_prefix("rport=")
+            .and_then(|v| v.trim().parse::<u16>().ok())
+    });
+    let sent_by_port = via
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|s| s.rsplit_once(':'))
+        .filter(|(h, _)| !h.ends_with(':') && (h.starts_with('[') || !h.contains(':')))
+        .and_then(|(_, p)| p.trim_end_matches(']').parse::<u16>().ok());
+    Some((ip, rport.or(sent_by_port).unwrap_or(5060)))
+}
+
 /// A request's User-Agent.
 pub(crate) fn user_agent(req: &Request) -> Option<String> {
     req.headers.iter().find_map(|h| match h {

@@ -52,6 +52,11 @@ pub enum Entry {
         next_at_ms: Option<i64>,
         closed_ms: Option<i64>,
     },
+    /// A callback made from a missed call reached the caller: the missed call is recovered.
+    MissedRecovered {
+        lead: i64,
+        at_ms: i64,
+    },
     Abandoned {
         attempt: i64,
         lead: i64,
@@ -104,6 +109,8 @@ pub struct OpenLead {
     pub attempts: i64,
     pub history: String,
     pub next_at_ms: Option<i64>,
+    /// api, import, or callback (made from a missed inbound call: dialled first).
+    pub source: String,
 }
 
 /// An `OpenLead` from a row of `leads` (either database's), `?` on a bad column.
@@ -118,6 +125,7 @@ macro_rules! open_lead {
             attempts: $r.try_get("attempts")?,
             history: $r.try_get("history")?,
             next_at_ms: $r.try_get("next_at_ms")?,
+            source: $r.try_get("source")?,
         }
     };
 }
@@ -212,7 +220,7 @@ impl Store {
     ) -> Result<Vec<(i64, OpenLead)>, StoreError> {
         on_pool!(&self.db, |p| {
             let rows = sqlx::query(
-                "SELECT campaign_id, id, phone, order_id, time_zone, created_ms, attempts, history,                  next_at_ms FROM leads WHERE id > $1 AND closed_ms IS NULL ORDER BY id LIMIT $2",
+                "SELECT campaign_id, id, phone, order_id, time_zone, created_ms, attempts, history,                  next_at_ms, source FROM leads WHERE id > $1 AND closed_ms IS NULL ORDER BY id LIMIT $2",
             )
             .bind(after)
             .bind(limit)
@@ -242,7 +250,7 @@ impl Store {
     pub async fn open_leads(&self, campaign: i64) -> Result<Vec<OpenLead>, StoreError> {
         on_pool!(&self.db, |p| {
             let mut rows = sqlx::query(
-                "SELECT id, phone, order_id, time_zone, created_ms, attempts, history, next_at_ms \
+                "SELECT id, phone, order_id, time_zone, created_ms, attempts, history, next_at_ms, source \
                  FROM leads WHERE campaign_id = $1 AND closed_ms IS NULL ORDER BY id",
             )
             .bind(campaign)
@@ -290,6 +298,12 @@ impl Store {
                     )
                     .bind(lead)
                     .bind(state)
+                    .bind(at_ms),
+                    Entry::MissedRecovered { lead, at_ms } => sqlx::query(
+                        "UPDATE missed_calls SET recovered_ms = $2 \
+                         WHERE lead_id = $1 AND recovered_ms IS NULL",
+                    )
+                    .bind(lead)
                     .bind(at_ms),
                     Entry::Placed { attempt, trunk } => {
                         sqlx::query("UPDATE attempts SET trunk = $2 WHERE id = $1")

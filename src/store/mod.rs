@@ -19,6 +19,7 @@ pub mod campaigns;
 pub mod dispositions;
 pub mod journal;
 pub mod leads;
+pub mod missed;
 pub mod operators;
 pub mod recordings;
 pub mod reports;
@@ -169,6 +170,11 @@ const SQLITE: Migrations = &[
         "operator state",
         include_str!("../../migrations/sqlite/0004_operator_state.sql"),
     ),
+    (
+        5,
+        "missed calls",
+        include_str!("../../migrations/sqlite/0005_missed_calls.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -190,6 +196,11 @@ const POSTGRES: Migrations = &[
         4,
         "operator state",
         include_str!("../../migrations/postgres/0004_operator_state.sql"),
+    ),
+    (
+        5,
+        "missed calls",
+        include_str!("../../migrations/postgres/0005_missed_calls.sql"),
     ),
 ];
 

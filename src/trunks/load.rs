@@ -8,7 +8,7 @@ use crate::config::{ConfigError, ConfigErrors, ConfigFile};
 use super::profile::TrunkProfile;
 
 /// Files in the profiles folder that are not trunks.
-const NOT_TRUNKS: &[&str] = &["operators.toml"];
+pub const NOT_TRUNKS: &[&str] = &["operators.toml", crate::inbound::config::FILE];
 
 #[derive(Debug, Clone)]
 pub struct LoadedTrunk {

@@ -149,6 +149,10 @@ pub struct TrunkProfile {
     /// `false` keeps the profile but takes the trunk out of use (state `disabled`).
     #[serde(default = "default_enabled")]
     pub enabled: bool,
+    /// Where the trunk's inbound calls come from besides its address (and its registrar):
+    /// `IP` or `IP:PORT`. Calls from anywhere else are not the trunk's.
+    #[serde(default)]
+    pub inbound_from: Vec<String>,
 }
 
 fn default_enabled() -> bool {

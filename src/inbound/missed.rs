@@ -1,0 +1,157 @@
+//! Missed inbound calls become callbacks: a lead with top priority in the queue's callback
+//! campaign (made if missing), unless the number has an open lead already (then that lead is
+//! made a callback), and a row in `missed_calls` that is marked recovered when the callback
+//! reaches the caller. The integrator's notification (`call.missed`) is queued by the engine.
+
+use std::sync::Arc;
+
+use predial_core::dialer::{LeadId, Phone};
+use tokio::sync::{Mutex, mpsc};
+use tracing::{info, warn};
+
+use crate::engine::Feed;
+use crate::leads::intake::{Intake, LeadIn, Source, Verdict};
+use crate::store::Store;
+
+/// Why an inbound call was missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissedReason {
+    /// The caller hung up while waiting in the queue.
+    AbandonedInQueue,
+    /// The call came outside the queue's working hours.
+    AfterHours,
+    /// The caller waited the longest allowed and did not choose a callback.
+    MaxWait,
+    /// The caller waited the longest allowed and pressed 1 for a callback.
+    CallbackAsked,
+}
+
+impl MissedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissedReason::AbandonedInQueue => "abandoned_in_queue",
+            MissedReason::AfterHours => "after_hours",
+            MissedReason::MaxWait => "max_wait",
+            MissedReason::CallbackAsked => "callback_asked",
+        }
+    }
+}
+
+/// A missed call, as the engine reports it.
+#[derive(Debug, Clone)]
+pub struct MissedCall {
+    /// The caller's number as the trunk sent it.
+    pub phone: String,
+    pub queue: String,
+    pub reason: MissedReason,
+    pub waited_ms: u64,
+    pub at_ms: i64,
+    /// Where the callback lead goes (None: no callback lead, the notification only).
+    pub campaign: Option<String>,
+}
+
+/// The caller's number in E.164, when it reads as one: as sent, else as an international
+/// number without its `+` (what trunks usually send), else as a number of the campaigns'
+/// default country (RU).
+pub fn e164(phone: &str) -> Option<String> {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    Phone::parse(phone, None)
+        .or_else(|_| Phone::parse(&format!("+{digits}"), None))
+        .or_else(|_| Phone::parse(phone, "RU".parse().ok()))
+        .ok()
+        .map(|p| p.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn callers_numbers_read_as_trunks_send_them() {
+        assert_eq!(super::e164("79161234567").as_deref(), Some("+79161234567"));
+        assert_eq!(super::e164("+79161234567").as_deref(), Some("+79161234567"));
+        assert_eq!(super::e164("89161234567").as_deref(), Some("+79161234567"));
+        assert_eq!(super::e164("anonymous"), None);
+    }
+}
+
+/// Takes missed calls for as long as the engine sends them.
+pub async fn handle_forever(
+    store: Store,
+    intake: Arc<Mutex<Intake>>,
+    feed: mpsc::UnboundedSender<Feed>,
+    mut missed: mpsc::UnboundedReceiver<MissedCall>,
+) {
+    while let Some(m) = missed.recv().await {
+        if let Err(e) = handle(&store, &intake, &feed, &m).await {
+            warn!(queue = %m.queue, reason = m.reason.as_str(), error = %e, "a missed call could not be stored");
+        }
+    }
+}
+
+async fn handle(
+    store: &Store,
+    intake: &Arc<Mutex<Intake>>,
+    feed: &mpsc::UnboundedSender<Feed>,
+    m: &MissedCall,
+) -> anyhow::Result<()> {
+    let phone = e164(&m.phone);
+    let mut lead_id = None;
+    if let (Some(campaign), Some(phone)) = (&m.campaign, &phone) {
+        // The number's open lead, in any campaign, becomes the callback.
+        let open = store
+            .find_leads(Some(phone), None, 20)
+            .await?
+            .into_iter()
+            .find(|l| l.closed_ms.is_none());
+        lead_id = match open {
+            Some(l) => {
+                let _ = feed.send(Feed::Callback(LeadId(l.id as u64)));
+                Some(l.id)
+            }
+            None => {
+                let mut intake = intake.lock().await;
+                intake.ensure_campaign(campaign).await?;
+                let verdict = intake.take(
+                    LeadIn {
+                        phone: phone.clone(),
+                        order_id: None,
+                        campaign: Some(campaign.clone()),
+                        name: None,
+                        items: None,
+                        sum_minor: None,
+                        time_zone: None,
+                    },
+                    Source::Callback,
+                    crate::store::now_ms(),
+                );
+                let flush = intake.start_flush();
+                drop(intake);
+                flush.wait().await.map_err(|e| anyhow::anyhow!(e))?;
+                match verdict {
+                    Verdict::Accepted { id, .. } => Some(id),
+                    Verdict::Duplicate { duplicate_of, .. } => {
+                        let _ = feed.send(Feed::Callback(LeadId(duplicate_of as u64)));
+                        Some(duplicate_of)
+                    }
+                    Verdict::Invalid { message, .. } => {
+                        warn!(%message, "no callback lead for a missed call");
+                        None
+                    }
+                }
+            }
+        };
+    }
+    let id = store
+        .add_missed_call(&crate::store::missed::MissedCall {
+            id: 0,
+            phone: phone.unwrap_or_else(|| m.phone.clone()),
+            queue: m.queue.clone(),
+            reason: m.reason.as_str().into(),
+            waited_ms: m.waited_ms as i64,
+            at_ms: m.at_ms,
+            lead_id,
+            recovered_ms: None,
+        })
+        .await?;
+    info!(missed = id, queue = %m.queue, reason = m.reason.as_str(), lead = ?lead_id, "missed call: callback lead");
+    Ok(())
+}
