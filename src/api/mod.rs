@@ -29,6 +29,7 @@ pub mod error;
 pub mod events;
 pub mod leads;
 pub mod operators;
+pub mod queues;
 pub mod recordings;
 pub mod reports;
 pub mod tokens;
@@ -98,6 +99,8 @@ pub struct AppState {
     pub registrar: Option<Arc<std::sync::Mutex<crate::registrar::Registrar>>>,
     /// The engine, when it runs in this process: told of operators set ready or paused.
     pub engine: Option<tokio::sync::mpsc::UnboundedSender<crate::engine::Feed>>,
+    /// The engine's live figures (inbound queues), when it runs in this process.
+    pub figures: Option<tokio::sync::watch::Receiver<crate::engine::LiveFigures>>,
 }
 
 #[derive(OpenApi)]
@@ -126,6 +129,8 @@ pub struct AppState {
         recordings::list,
         recordings::download,
         events::events,
+        queues::list_queues,
+        queues::list_missed,
         operators::create_operator,
         operators::list_operators,
         operators::set_operator_state,
@@ -193,6 +198,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/recordings/{attempt}", get(recordings::download))
         .route("/v1/events", get(events::events))
         .route("/v1/trunks", get(trunks::list_trunks))
+        .route("/v1/queues", get(queues::list_queues))
+        .route("/v1/missed-calls", get(queues::list_missed))
         .route(
             "/v1/operators",
             get(operators::list_operators).post(operators::create_operator),
@@ -400,5 +407,6 @@ pub async fn state(store: Store, admin: &str) -> anyhow::Result<AppState> {
         trunks: Arc::new(Vec::new()),
         registrar: None,
         engine: None,
+        figures: None,
     })
 }

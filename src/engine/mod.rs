@@ -722,7 +722,7 @@ impl Engine {
     /// Queues a notification for the shop's CRM, when a webhook is configured.
     pub(crate) fn notify(&self, event: &str, key: String, data: serde_json::Value) {
         if let Some(journal) = &self.config.journal
-            && journal.webhooks
+            && journal.webhooks.load(std::sync::atomic::Ordering::Relaxed)
         {
             let at_ms = now_ts().millis();
             journal.write(Entry::Webhook {

@@ -179,7 +179,13 @@ impl Service {
             feed_tx.clone(),
             missed_rx,
         ));
-        let feeder = tokio::spawn(feed(store, feed_tx.clone(), newest, known));
+        let feeder = tokio::spawn(feed(
+            store,
+            feed_tx.clone(),
+            newest,
+            known,
+            journal.webhooks.clone(),
+        ));
         let done = tokio::spawn(engine.run(Vec::new(), Vec::new()));
         Ok(Service {
             sip_addr,
@@ -217,6 +223,7 @@ async fn feed(
     tx: mpsc::UnboundedSender<Feed>,
     mut newest: i64,
     mut known: HashMap<i64, (String, String)>,
+    webhooks: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let mut cancelled_since = crate::store::now_ms();
     // Campaigns told about (paused with leads arriving): told once.
@@ -229,6 +236,9 @@ async fn feed(
         }
         if campaigns_checked.elapsed() >= Duration::from_secs(2) {
             campaigns_checked = std::time::Instant::now();
+            if let Ok(config) = store.webhook_config().await {
+                webhooks.store(config.is_some(), std::sync::atomic::Ordering::Relaxed);
+            }
             if let Ok(list) = store.campaigns().await {
                 for c in list {
                     let now = (policy_text(&c.policy), c.state.clone());

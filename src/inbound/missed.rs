@@ -1,5 +1,5 @@
 //! Missed inbound calls become callbacks: a lead with top priority in the queue's callback
-//! campaign (made if missing), unless the number has an open lead already (then that lead is
+//! campaign (made and started if missing), unless the number has an open lead already (then that lead is
 //! made a callback), and a row in `missed_calls` that is marked recovered when the callback
 //! reaches the caller. The integrator's notification (`call.missed`) is queued by the engine.
 
@@ -109,7 +109,12 @@ async fn handle(
             }
             None => {
                 let mut intake = intake.lock().await;
-                intake.ensure_campaign(campaign).await?;
+                let (_, made) = intake.ensure_campaign(campaign).await?;
+                if made {
+                    // Made for the callbacks: they are to be dialled.
+                    store.set_campaign_state(campaign, "running").await?;
+                    info!(%campaign, "callback campaign made and started");
+                }
                 let verdict = intake.take(
                     LeadIn {
                         phone: phone.clone(),

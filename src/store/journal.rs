@@ -137,7 +137,9 @@ pub struct Journal {
     /// Attempt rows made by this run are numbered after this (the largest stored).
     pub attempt_offset: i64,
     /// Whether notifications for the shop's CRM are queued (a webhook is configured).
-    pub webhooks: bool,
+    /// (The service's feeder looks again every few seconds: a webhook set through the API
+    /// takes effect without a restart.)
+    pub webhooks: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Journal {
@@ -203,7 +205,9 @@ impl Store {
             Journal {
                 tx,
                 attempt_offset: max,
-                webhooks: self.webhook_config().await?.is_some(),
+                webhooks: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+                    self.webhook_config().await?.is_some(),
+                )),
             },
             Recovered {
                 interrupted_attempts: interrupted,

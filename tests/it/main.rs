@@ -7,6 +7,7 @@ mod bench;
 mod check;
 mod demo;
 mod dial;
+mod inbound;
 mod media;
 mod operators;
 mod peers;

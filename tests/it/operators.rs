@@ -15,13 +15,13 @@ use super::api::{Server, temp_dir};
 use super::peers::{Peer, free_port, need};
 
 /// baresip as operator `login`, auto-answering, its microphone a 440 Hz tone (a WAV file).
-struct Baresip {
+pub struct Baresip {
     child: Child,
     dir: std::path::PathBuf,
 }
 
 impl Baresip {
-    fn start(dir: &Path, login: &str, password: &str, registrar: SocketAddr) -> Baresip {
+    pub fn start(dir: &Path, login: &str, password: &str, registrar: SocketAddr) -> Baresip {
         need("baresip", "baresip");
         std::fs::create_dir_all(dir).unwrap();
         // The microphone: two minutes of a 440 Hz tone (aufile ends the call at the file's end).
@@ -39,7 +39,9 @@ impl Baresip {
         }
         w.finalize().unwrap();
         let sip = free_port();
-        let rtp = 37_000 + (free_port() % 50) * 20;
+        // Each baresip of this test process its own ports.
+        static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let rtp = 37_000 + (NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 50) * 20;
         let ctrl = free_port();
         std::fs::write(
             dir.join("config"),
@@ -80,7 +82,7 @@ impl Baresip {
         }
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("baresip.log")).unwrap_or_default()
     }
 }
@@ -118,7 +120,7 @@ fn profiles(data: &Path, trunk: SocketAddr, operators: &str) -> std::path::PathB
 }
 
 /// An operator's state in the store, as the API lists it.
-fn state_of(server: &Server, login: &str) -> Value {
+pub fn state_of(server: &Server, login: &str) -> Value {
     let (_, v) = server.call("GET", "/v1/operators", None);
     v["operators"]
         .as_array()

@@ -23,7 +23,7 @@ struct Received {
     bad_signatures: usize,
 }
 
-struct Receiver {
+pub struct Receiver {
     got: Arc<Mutex<Received>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -31,7 +31,7 @@ struct Receiver {
 
 impl Receiver {
     /// Listens on `port`; the first `fail` requests get 500.
-    fn start(port: u16, secret: &str, fail: usize) -> Receiver {
+    pub fn start(port: u16, secret: &str, fail: usize) -> Receiver {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let got = Arc::new(Mutex::new(Received::default()));
@@ -85,7 +85,7 @@ impl Receiver {
     }
 
     /// Waits (bounded) until `n` distinct notifications have arrived.
-    fn wait_for(&self, n: usize) -> Vec<(String, String, Value)> {
+    pub fn wait_for(&self, n: usize) -> Vec<(String, String, Value)> {
         let until = Instant::now() + Duration::from_secs(30);
         loop {
             let ok = self.got.lock().unwrap().ok.clone();

@@ -1,0 +1,289 @@
+//! Inbound calls against real peers: SIPp UACs call the shop through a trunk, baresip
+//! operators answer. Calls are spread evenly; a waiting caller hears the queue (RTP from predial
+//! while no operator is free); a caller who hangs up while waiting produces the `call.missed`
+//! webhook and a callback lead; the order-status bot answers a known number without an
+//! operator.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::api::{Server, temp_dir};
+use super::operators::{Baresip, state_of};
+use super::peers::{free_port, need, scenario};
+use super::webhooks::Receiver;
+
+const SECRET: &str = "a-secret-of-the-shop-0123456789";
+
+/// The profiles: a trunk whose calls come from SIPp's port, three operators, the queue and
+/// the bot's numbers.
+fn profiles(data: &Path, trunk_port: u16) -> std::path::PathBuf {
+    let dir = data.join("profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("carrier.toml"),
+        format!(
+            "name = \"carrier\"\nowner = \"customer\"\naddress = \"127.0.0.1:{trunk_port}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n"
+        ),
+    )
+    .unwrap();
+    let mut ops = String::new();
+    for login in ["2101", "2102", "2103"] {
+        ops += &format!("[[operator]]\nlogin = \"{login}\"\npassword = \"op-{login}-pass\"\n\n");
+    }
+    std::fs::write(dir.join("operators.toml"), ops).unwrap();
+    std::fs::write(
+        dir.join("inbound.toml"),
+        "[[queue]]\nname = \"shop\"\nring_timeout = \"10s\"\nmax_wait = \"2m\"\n\
+         announce_every = \"10s\"\nwrap_up = \"1s\"\nhandle_time = \"10s\"\n\
+         callback_campaign = \"callbacks\"\n\n\
+         [[number]]\nnumber = \"74951234500\"\ntrunk = \"carrier\"\nqueue = \"shop\"\n\n\
+         [[number]]\nnumber = \"74951234599\"\nbot = \"order_status\"\n\n\
+         [bot]\nqueue = \"shop\"\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// What arrives on a caller's RTP port: (seconds since `start`, whether the payload is sound).
+fn listen(socket: UdpSocket, start: Instant, until: Instant) -> Arc<Mutex<Vec<(f64, bool)>>> {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while Instant::now() < until {
+            if let Ok(n) = socket.recv(&mut buf) {
+                // PCMU silence is 0xFF (and 0x7F); speech and music are anything else.
+                let sound = n > 12
+                    && buf[12..n]
+                        .iter()
+                        .filter(|&&b| b != 0xff && b != 0x7f)
+                        .count()
+                        > (n - 12) / 4;
+                g.lock()
+                    .unwrap()
+                    .push((start.elapsed().as_secs_f64(), sound));
+            }
+        }
+    });
+    got
+}
+
+/// Runs SIPp callers from `port` (the trunk's), one per CSV line; true when all went well.
+fn sipp_callers(scenario_file: &str, target: SocketAddr, port: u16, lines: &[String]) -> bool {
+    need("sipp", "sip-tester");
+    let csv = std::env::temp_dir().join(format!(
+        "predial-callers-{}-{}.csv",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::write(&csv, format!("SEQUENTIAL\n{}\n", lines.join("\n"))).unwrap();
+    let n = lines.len().to_string();
+    let status = Command::new("sipp")
+        .arg("-sf")
+        .arg(scenario(scenario_file))
+        .arg("-inf")
+        .arg(&csv)
+        .arg(target.to_string())
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-m", &n, "-l", &n, "-r", "10", "-nostdin", "-timeout", "90s",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("sipp runs");
+    let _ = std::fs::remove_file(&csv);
+    status.success()
+}
+
+/// Calls each baresip answered (its log says so once per call).
+fn answered(phone: &Baresip) -> usize {
+    phone.log().matches("Call established").count()
+}
+
+#[test]
+fn callers_are_spread_evenly_hear_the_queue_and_missed_ones_become_callbacks() {
+    let data = temp_dir("inbound");
+    let trunk_port = free_port();
+    let profiles = profiles(&data, trunk_port);
+    let hooks = free_port();
+    let server = Server::start_with(
+        &data,
+        None,
+        &[
+            "--profiles",
+            profiles.to_str().unwrap(),
+            "--rtp-ports",
+            "38000-38998",
+            "--lang",
+            "en",
+            "--webhook-retry-s",
+            "0.2",
+        ],
+    );
+    let receiver = Receiver::start(hooks, SECRET, 0);
+    let (status, v) = server.call(
+        "PUT",
+        "/v1/webhook",
+        Some(json!({"url": format!("http://127.0.0.1:{hooks}/hooks"), "secret": SECRET})),
+    );
+    assert_eq!(status, 200, "{v}");
+    // The callback campaign exists (paused: nothing is dialled back during the test).
+    let (status, v) = server.call("POST", "/v1/campaigns", Some(json!({"name": "callbacks"})));
+    assert_eq!(status, 201, "{v}");
+
+    let phones: Vec<Baresip> = ["2101", "2102", "2103"]
+        .iter()
+        .map(|l| {
+            Baresip::start(
+                &data.join(format!("baresip-{l}")),
+                l,
+                &format!("op-{l}-pass"),
+                server.sip,
+            )
+        })
+        .collect();
+    let until = Instant::now() + Duration::from_secs(20);
+    while ["2101", "2102", "2103"]
+        .iter()
+        .any(|l| state_of(&server, l) != "ready")
+    {
+        assert!(
+            Instant::now() < until,
+            "the operators registered and are ready: {}",
+            phones[0].log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Ten buyers call at once: three talk 4 s, three wait and talk until 14 s, three wait
+    // longer and talk until 24 s; the tenth gives up after 3 s in the queue.
+    let start = Instant::now();
+    let mut sockets = Vec::new();
+    let mut lines = Vec::new();
+    for (i, stay) in [4, 4, 4, 14, 14, 14, 24, 24, 24, 3].iter().enumerate() {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        lines.push(format!(
+            "791600000{:02};74951234500;{port};{}",
+            i + 1,
+            stay * 1000
+        ));
+        sockets.push(socket);
+    }
+    let heard: Vec<_> = sockets
+        .into_iter()
+        .map(|s| listen(s, start, start + Duration::from_secs(40)))
+        .collect();
+    let ok = sipp_callers("uac-inbound.xml", server.sip, trunk_port, &lines);
+    assert!(
+        ok,
+        "every caller's call went through; predial: {}",
+        std::fs::read_to_string(data.join("serve.log")).unwrap_or_default()
+    );
+
+    // Spread evenly: each operator answered three calls.
+    std::thread::sleep(Duration::from_secs(2));
+    let counts: Vec<usize> = phones.iter().map(answered).collect();
+    assert_eq!(counts, vec![3, 3, 3], "calls answered by each operator");
+
+    // The seventh caller waited ~15 s: before any operator was free for them they heard the
+    // queue (announcement, hold music), not silence.
+    let waiting: Vec<(f64, bool)> = heard[6]
+        .lock()
+        .unwrap()
+        .iter()
+        .copied()
+        .filter(|(t, _)| *t < 12.0)
+        .collect();
+    let sound = waiting.iter().filter(|(_, s)| *s).count();
+    assert!(
+        waiting.len() > 400 && sound > 200,
+        "the waiting caller got {} RTP packets in their first 12 s, {sound} with sound",
+        waiting.len()
+    );
+
+    // The queue's figures: nine answered, one abandoned.
+    let (_, q) = server.call("GET", "/v1/queues", None);
+    let shop = &q["queues"][0];
+    assert_eq!(shop["name"], "shop", "{q}");
+    assert_eq!(shop["answered"], 9, "{q}");
+    assert_eq!(shop["abandoned"], 1, "{q}");
+    assert_eq!(shop["waiting"], 0, "{q}");
+
+    // The tenth caller hung up in the queue: the CRM hears of it, and a callback lead waits
+    // in the callback campaign.
+    let got = receiver.wait_for(1);
+    let missed: Vec<&Value> = got
+        .iter()
+        .filter(|(event, _, _)| event == "call.missed")
+        .map(|(_, _, body)| body)
+        .collect();
+    assert_eq!(missed.len(), 1, "{got:?}");
+    assert_eq!(missed[0]["data"]["phone"], "+79160000010", "{}", missed[0]);
+    assert_eq!(missed[0]["data"]["reason"], "abandoned_in_queue");
+    assert_eq!(missed[0]["data"]["queue"], "shop");
+    let until = Instant::now() + Duration::from_secs(10);
+    let lead = loop {
+        let (_, v) = server.call("GET", "/v1/leads?phone=%2B79160000010", None);
+        if let Some(l) = v["leads"].as_array().and_then(|a| a.first()).cloned() {
+            break l;
+        }
+        assert!(Instant::now() < until, "no callback lead: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(lead["campaign"], "callbacks", "{lead}");
+    assert_eq!(lead["source"], "callback", "{lead}");
+    let (_, m) = server.call("GET", "/v1/missed-calls", None);
+    assert_eq!(m["figures"]["missed"], 1, "{m}");
+    assert_eq!(m["missed_calls"][0]["lead_id"], lead["id"], "{m}");
+
+    // The bot: a buyer with an order calls the status number; the bot reads the status out and
+    // hangs up after a while, no operator involved.
+    let (status, v) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+79161234567", "order_id": "4321"})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let before: Vec<usize> = phones.iter().map(answered).collect();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let bot_start = Instant::now();
+    let heard = listen(socket, bot_start, bot_start + Duration::from_secs(40));
+    let ok = sipp_callers(
+        "uac-inbound-until-bye.xml",
+        server.sip,
+        trunk_port,
+        &[format!("79161234567;74951234599;{port}")],
+    );
+    assert!(ok, "the bot answered and hung up by itself");
+    let after: Vec<usize> = phones.iter().map(answered).collect();
+    assert_eq!(before, after, "no operator took the bot's call");
+    let sound = heard.lock().unwrap().iter().filter(|(_, s)| *s).count();
+    assert!(sound > 100, "the bot spoke ({sound} packets with sound)");
+    let (_, metrics) = server.try_call("GET", "/metrics", None, None).unwrap();
+    assert!(
+        metrics.contains("predial_bot_served_total 1"),
+        "the bot's call counted as served: {}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("bot"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+
+    drop(phones);
+    server.stop();
+    drop(receiver);
+    let _ = std::fs::remove_dir_all(&data);
+}
