@@ -19,6 +19,18 @@ use crate::media::recorder::{Recorder, Side};
 const ABANDON_MESSAGE: u32 = 1;
 /// The tag of the hold music played while an operator is being connected.
 const HOLD_MUSIC: u32 = 2;
+/// The tag of a pickup reminder (the call ends when it has been played).
+const REMINDER: u32 = 3;
+
+/// What a pickup reminder says of a lead's parcel.
+#[derive(Debug, Clone)]
+pub(crate) struct Reminder {
+    /// The pickup point (its digits are said as a number).
+    pub point: Option<String>,
+    /// Until when it is kept.
+    pub until_ms: Option<i64>,
+    pub time_zone: Option<String>,
+}
 
 impl Engine {
     pub(super) fn on_leg(&mut self, attempt: AttemptId, event: LegEvent) {
@@ -59,7 +71,7 @@ impl Engine {
                         .push(d.digit);
                 }
             }
-            LegEvent::Played { tag, .. } if tag == ABANDON_MESSAGE => {
+            LegEvent::Played { tag, .. } if tag == ABANDON_MESSAGE || tag == REMINDER => {
                 if let Some(call) = self.calls.get(&attempt) {
                     call.control.hang_up();
                 }
@@ -95,6 +107,56 @@ impl Engine {
         let _ = self
             .scheduler
             .handle(now_ts(), Event::AttemptAnswered { attempt });
+    }
+
+    /// A pickup reminder answered: the point and the storage deadline are said, then the call
+    /// ends (at the latest when the message's time is up).
+    pub(super) fn remind(&mut self, attempt: AttemptId, lead: predial_core::dialer::LeadId) {
+        let r = self.reminders.get(&lead).cloned().unwrap_or(Reminder {
+            point: None,
+            until_ms: None,
+            time_zone: None,
+        });
+        let Some(call) = self.calls.get(&attempt) else {
+            return;
+        };
+        let point = r.point.as_deref().and_then(|p| {
+            let digits: String = p.chars().filter(char::is_ascii_digit).collect();
+            digits.parse::<u64>().ok()
+        });
+        let until = r.until_ms.and_then(|ms| {
+            use chrono::Datelike;
+            let tz: chrono_tz::Tz = r
+                .time_zone
+                .as_deref()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(chrono_tz::Europe::Moscow);
+            let t = chrono::DateTime::from_timestamp_millis(ms)?.with_timezone(&tz);
+            Some((t.day(), t.month()))
+        });
+        let cfg = &self.config.media;
+        let names = phrases::pickup_reminder(point, until, cfg.lang);
+        info!(attempt = %attempt, lead = %lead, "pickup reminder");
+        match (&call.leg, cfg.prompts.sequence(cfg.lang, &names)) {
+            (Some(leg), Ok(audio)) => {
+                let player = Player::new(audio, false);
+                let limit = Duration::from_millis(player.duration_ms() + 2_000);
+                leg.command(Command::Play {
+                    player,
+                    tag: REMINDER,
+                });
+                let tx = self.notes_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(limit).await;
+                    let _ = tx.send(Note::AbandonDone(attempt));
+                });
+            }
+            (_, Err(e)) => {
+                warn!(error = %e, "the pickup reminder cannot be played");
+                call.control.hang_up();
+            }
+            (None, _) => call.control.hang_up(),
+        }
     }
 
     /// Records a call being bridged (when recordings are configured), named by its Call-ID.

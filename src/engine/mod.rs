@@ -217,6 +217,7 @@ pub fn restore_event(l: OpenLead, campaign: CampaignId) -> Event {
     );
     lead.order_id = l.order_id;
     lead.time_zone = l.time_zone;
+    lead.until = l.keep_until_ms.map(Timestamp::from_millis);
     Event::LeadRestored {
         lead: Box::new(lead),
         attempts: u8::try_from(l.attempts).unwrap_or(u8::MAX),
@@ -318,6 +319,8 @@ pub struct Engine {
     pub(crate) inbound_gone: inbound::Gone,
     /// Leads made from missed calls (their callback reaching the caller recovers the call).
     pub(crate) callback_leads: std::collections::HashSet<LeadId>,
+    /// Pickup reminders' details, by lead.
+    pub(crate) reminders: HashMap<LeadId, legs::Reminder>,
 }
 
 /// What a lead's calls carried.
@@ -507,6 +510,7 @@ impl Engine {
             inbound_measures: inbound::InboundMeasures::default(),
             inbound_gone: HashMap::new(),
             callback_leads: std::collections::HashSet::new(),
+            reminders: HashMap::new(),
         })
     }
 
@@ -661,6 +665,16 @@ impl Engine {
         let id = LeadId(l.id as u64);
         let callback = l.source == "callback";
         let fresh = l.attempts == 0;
+        if l.pickup_point.is_some() || l.keep_until_ms.is_some() {
+            self.reminders.insert(
+                id,
+                legs::Reminder {
+                    point: l.pickup_point.clone(),
+                    until_ms: l.keep_until_ms,
+                    time_zone: l.time_zone.clone(),
+                },
+            );
+        }
         self.scheduler.handle(now, restore_event(l, campaign))?;
         if callback {
             self.callback_leads.insert(id);
@@ -681,6 +695,8 @@ impl Engine {
         };
         use predial_core::dialer::LeadState as S;
         let state = match view.state {
+            // Called before (a pickup reminder's next round): not a new lead any more.
+            S::New if !view.history.is_empty() => "scheduled",
             S::New => "queued",
             S::Scheduled => "scheduled",
             S::Dialing => "dialing",
@@ -1087,6 +1103,7 @@ impl Engine {
                     .handle(now_ts(), Event::PreviewDial { operator });
             }
             Action::LeadClosed { lead, state } => {
+                self.reminders.remove(&lead);
                 if self.scheduler.lead(lead).is_some() {
                     self.persist_lead(lead);
                     self.callback_leads.remove(&lead);
@@ -1106,6 +1123,7 @@ impl Engine {
                 wait_estimate_ms,
             } => self.queue_announce(call, position, wait_estimate_ms),
             Action::QueueTimeout { call, .. } => self.queue_timeout(call),
+            Action::Remind { attempt, lead } => self.remind(attempt, lead),
             Action::QueueAbandoned {
                 call, waited_ms, ..
             } => self.queue_abandoned(call, waited_ms),

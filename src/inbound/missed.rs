@@ -124,6 +124,8 @@ async fn handle(
                         items: None,
                         sum_minor: None,
                         time_zone: None,
+                        pickup_point: None,
+                        keep_until: None,
                     },
                     Source::Callback,
                     crate::store::now_ms(),

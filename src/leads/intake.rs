@@ -41,6 +41,27 @@ pub struct LeadIn {
     /// The buyer's IANA zone when the shop knows it better than the number does.
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// Pickup reminders: the pickup point the parcel waits at (its number is said).
+    #[serde(default)]
+    pub pickup_point: Option<String>,
+    /// Pickup reminders: until when the parcel is kept, `2026-12-05` (end of that day, in the
+    /// campaign's zone) or an RFC 3339 time; the lead is not called after it.
+    #[serde(default)]
+    pub keep_until: Option<String>,
+}
+
+/// `keep_until` as ms since the epoch: a date is the end of that day in `tz`.
+pub fn keep_until_ms(text: &str, tz: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(t.timestamp_millis());
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Europe::Moscow);
+    let end = date.and_hms_opt(23, 59, 59)?;
+    end.and_local_timezone(tz)
+        .earliest()
+        .map(|t| t.timestamp_millis())
 }
 
 /// What became of a lead.
@@ -223,6 +244,7 @@ impl Intake {
             );
         };
         let (campaign_id, country, dedup) = (c.id, c.policy.country, c.policy.dedup);
+        let zone = c.policy.time_zone.clone();
         let verdict = self.judge(&lead, campaign_id, country, dedup, now);
         match &verdict {
             Verdict::Accepted { id, phone } => self.pending.leads.push(LeadRow {
@@ -235,7 +257,12 @@ impl Intake {
                     .items
                     .map(|i| serde_json::to_string(&i).unwrap_or_default()),
                 sum_minor: lead.sum_minor,
+                keep_until_ms: lead
+                    .keep_until
+                    .as_deref()
+                    .and_then(|t| keep_until_ms(t, lead.time_zone.as_deref().unwrap_or(&zone))),
                 time_zone: lead.time_zone,
+                pickup_point: lead.pickup_point,
                 source: source.as_str(),
                 created_ms: now,
             }),
@@ -289,6 +316,17 @@ impl Intake {
                 "invalid_time_zone",
                 "time_zone",
                 format!("`{tz}` is not an IANA time zone like Europe/Moscow"),
+            );
+        }
+        if let Some(until) = &lead.keep_until
+            && keep_until_ms(until, "Europe/Moscow").is_none()
+        {
+            return Verdict::invalid(
+                "invalid_keep_until",
+                "keep_until",
+                format!(
+                    "`{until}`: a date like 2026-12-05 or a time like 2026-12-05T18:00:00+03:00"
+                ),
             );
         }
         if let Some(sum) = lead.sum_minor

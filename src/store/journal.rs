@@ -111,6 +111,9 @@ pub struct OpenLead {
     pub next_at_ms: Option<i64>,
     /// api, import, or callback (made from a missed inbound call: dialled first).
     pub source: String,
+    /// Pickup reminders: the point, and until when the parcel is kept.
+    pub pickup_point: Option<String>,
+    pub keep_until_ms: Option<i64>,
 }
 
 /// An `OpenLead` from a row of `leads` (either database's), `?` on a bad column.
@@ -126,6 +129,8 @@ macro_rules! open_lead {
             history: $r.try_get("history")?,
             next_at_ms: $r.try_get("next_at_ms")?,
             source: $r.try_get("source")?,
+            pickup_point: $r.try_get("pickup_point")?,
+            keep_until_ms: $r.try_get("keep_until_ms")?,
         }
     };
 }
@@ -224,7 +229,7 @@ impl Store {
     ) -> Result<Vec<(i64, OpenLead)>, StoreError> {
         on_pool!(&self.db, |p| {
             let rows = sqlx::query(
-                "SELECT campaign_id, id, phone, order_id, time_zone, created_ms, attempts, history,                  next_at_ms, source FROM leads WHERE id > $1 AND closed_ms IS NULL ORDER BY id LIMIT $2",
+                "SELECT campaign_id, id, phone, order_id, time_zone, created_ms, attempts, history,                  next_at_ms, source, pickup_point, keep_until_ms FROM leads WHERE id > $1 AND closed_ms IS NULL ORDER BY id LIMIT $2",
             )
             .bind(after)
             .bind(limit)
@@ -254,7 +259,8 @@ impl Store {
     pub async fn open_leads(&self, campaign: i64) -> Result<Vec<OpenLead>, StoreError> {
         on_pool!(&self.db, |p| {
             let mut rows = sqlx::query(
-                "SELECT id, phone, order_id, time_zone, created_ms, attempts, history, next_at_ms, source \
+                "SELECT id, phone, order_id, time_zone, created_ms, attempts, history, next_at_ms, source, \
+                 pickup_point, keep_until_ms \
                  FROM leads WHERE campaign_id = $1 AND closed_ms IS NULL ORDER BY id",
             )
             .bind(campaign)

@@ -19,6 +19,8 @@ pub struct LeadRow {
     pub items: Option<String>,
     pub sum_minor: Option<i64>,
     pub time_zone: Option<String>,
+    pub pickup_point: Option<String>,
+    pub keep_until_ms: Option<i64>,
     pub source: &'static str,
     pub created_ms: i64,
 }
@@ -49,6 +51,9 @@ pub struct Lead {
     pub items: Option<serde_json::Value>,
     pub sum_minor: Option<i64>,
     pub time_zone: Option<String>,
+    /// Pickup reminders: the point, and until when the parcel is kept (ms).
+    pub pickup_point: Option<String>,
+    pub keep_until_ms: Option<i64>,
     /// queued, calling, done, exhausted, cancelled
     pub state: String,
     pub attempts: i64,
@@ -67,11 +72,12 @@ pub struct SeenLead {
     pub created_ms: i64,
 }
 
-/// Rows per multi-row INSERT: 10 columns x 1,000 = 10,000 parameters, under SQLite's 32,766.
+/// Rows per multi-row INSERT: 12 columns x 1,000 = 12,000 parameters, under SQLite's 32,766.
 const CHUNK: usize = 1000;
 
 const LEAD_COLUMNS: &str = "l.id, c.name AS campaign, l.phone, l.order_id, l.name, l.items, \
-     l.sum_minor, l.time_zone, l.state, l.attempts, l.created_ms, l.closed_ms, l.source";
+     l.sum_minor, l.time_zone, l.pickup_point, l.keep_until_ms, l.state, l.attempts, l.created_ms, \
+     l.closed_ms, l.source";
 
 macro_rules! lead_from_row {
     ($r:expr) => {{
@@ -86,6 +92,8 @@ macro_rules! lead_from_row {
             items: items.and_then(|s| serde_json::from_str(&s).ok()),
             sum_minor: r.try_get("sum_minor")?,
             time_zone: r.try_get("time_zone")?,
+            pickup_point: r.try_get("pickup_point")?,
+            keep_until_ms: r.try_get("keep_until_ms")?,
             state: r.try_get("state")?,
             attempts: r.try_get("attempts")?,
             created_ms: r.try_get("created_ms")?,
@@ -117,7 +125,7 @@ impl Store {
             for chunk in leads.chunks(CHUNK) {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO leads (id, campaign_id, phone, order_id, name, items, sum_minor, \
-                     time_zone, source, created_ms) ",
+                     time_zone, pickup_point, keep_until_ms, source, created_ms) ",
                 );
                 qb.push_values(chunk, |mut b, l| {
                     b.push_bind(l.id)
@@ -128,6 +136,8 @@ impl Store {
                         .push_bind(&l.items)
                         .push_bind(l.sum_minor)
                         .push_bind(&l.time_zone)
+                        .push_bind(&l.pickup_point)
+                        .push_bind(l.keep_until_ms)
                         .push_bind(l.source)
                         .push_bind(l.created_ms);
                 });

@@ -175,6 +175,11 @@ const SQLITE: Migrations = &[
         "missed calls",
         include_str!("../../migrations/sqlite/0005_missed_calls.sql"),
     ),
+    (
+        6,
+        "pickup reminders",
+        include_str!("../../migrations/sqlite/0006_pickup.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -201,6 +206,11 @@ const POSTGRES: Migrations = &[
         5,
         "missed calls",
         include_str!("../../migrations/postgres/0005_missed_calls.sql"),
+    ),
+    (
+        6,
+        "pickup reminders",
+        include_str!("../../migrations/postgres/0006_pickup.sql"),
     ),
 ];
 

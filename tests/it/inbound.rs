@@ -287,3 +287,92 @@ fn callers_are_spread_evenly_hear_the_queue_and_missed_ones_become_callbacks() {
     drop(receiver);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn a_pickup_reminder_is_said_by_the_bot_and_the_lead_waits_for_the_next_day() {
+    let data = temp_dir("pickup");
+    let callee = super::peers::Peer::sipp_uas("uas-media.xml", &[]);
+    let dir = data.join("profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("carrier.toml"),
+        format!(
+            "name = \"carrier\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 5\ncps = 5\ncaller_id = \"+74951234567\"\n",
+            callee.addr
+        ),
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &data,
+        None,
+        &[
+            "--profiles",
+            dir.to_str().unwrap(),
+            "--rtp-ports",
+            "39000-39998",
+            "--lang",
+            "en",
+        ],
+    );
+    // A reminder campaign: no operator anywhere.
+    let (status, v) = server.call(
+        "POST",
+        "/v1/campaigns",
+        Some(json!({"name": "pickup", "policy": {
+            "kind": "pickup_reminder",
+            "quiet_hours": {"start": "00:00", "end": "00:00"}
+        }})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let until = (chrono::Utc::now() + chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (status, v) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+74951110003", "campaign": "pickup",
+            "pickup_point": "17", "keep_until": until})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let (status, v) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+74951110004", "campaign": "pickup", "keep_until": "someday"})),
+    );
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (422, Some("keep_until")),
+        "{v}"
+    );
+    assert_eq!(
+        server.call("POST", "/v1/campaigns/pickup/start", None).0,
+        200
+    );
+
+    // The callee answers, hears the reminder, predial hangs up; the lead waits for tomorrow.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let lead = loop {
+        let (_, v) = server.call("GET", &format!("/v1/leads/{id}"), None);
+        if v["state"] == "scheduled" {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reminder was said and the lead rescheduled: {v}\n{}",
+            std::fs::read_to_string(data.join("serve.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(
+        lead["attempts"], 0,
+        "a reminder heard starts a new round: {lead}"
+    );
+    assert_eq!(lead["pickup_point"], "17", "{lead}");
+    assert!(lead["keep_until_ms"].as_i64().is_some(), "{lead}");
+    let log = std::fs::read_to_string(data.join("serve.log")).unwrap_or_default();
+    assert!(log.contains("pickup reminder"), "{log}");
+    server.stop();
+    let _ = callee.finish();
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -34,6 +34,8 @@ pub(crate) enum Attempt {
     },
     /// Answered with no operator free in time: the abandoned-call message is playing.
     Abandoned { lead: u32, campaign: u16 },
+    /// Answered in a reminder campaign: the bot's message is playing (no operator).
+    Reminded { lead: u32, campaign: u16 },
 }
 
 impl Attempt {
@@ -42,7 +44,8 @@ impl Attempt {
             Attempt::Ringing { lead, .. }
             | Attempt::Waiting { lead, .. }
             | Attempt::Connected { lead, .. }
-            | Attempt::Abandoned { lead, .. } => lead,
+            | Attempt::Abandoned { lead, .. }
+            | Attempt::Reminded { lead, .. } => lead,
         }
     }
 
@@ -51,7 +54,8 @@ impl Attempt {
             Attempt::Ringing { campaign, .. }
             | Attempt::Waiting { campaign, .. }
             | Attempt::Connected { campaign, .. }
-            | Attempt::Abandoned { campaign, .. } => campaign,
+            | Attempt::Abandoned { campaign, .. }
+            | Attempt::Reminded { campaign, .. } => campaign,
         }
     }
 }

@@ -4,6 +4,7 @@
 use super::attempt::Attempt;
 use super::event::{Action, AttemptId, EventError};
 use super::lead::{LeadState, Outcome};
+use super::policy::CampaignKind;
 use super::scheduler::Scheduler;
 use super::table::CALLBACK_FRESH;
 use crate::acd::{OperatorState, Previewed};
@@ -21,6 +22,9 @@ impl Scheduler {
         if let Some(dial) = self.next_paced_dial() {
             return Some(dial);
         }
+        if let Some(dial) = self.next_reminder() {
+            return Some(dial);
+        }
         loop {
             // Each failed try below empties a campaign's ready queues, so this ends.
             let campaigns = &self.campaigns;
@@ -35,6 +39,7 @@ impl Scheduler {
                         camp.running
                             && !camp.ready.is_empty()
                             && camp.pacing.effective.is_operator_bound()
+                            && camp.policy.policy.kind == CampaignKind::Operators
                     })
                     .map(|c| (op, c))
             })?;
@@ -52,6 +57,34 @@ impl Scheduler {
                 return Some(self.start_attempt(Some(op), c, lead, class));
             }
         }
+    }
+
+    /// The next pickup reminder to place: reminder campaigns dial without operators, up to
+    /// their `bot_channels` at once. A lead past its `until` is closed on the way.
+    fn next_reminder(&mut self) -> Option<Action> {
+        for c in 0..self.campaigns.len() as u16 {
+            loop {
+                let camp = &self.campaigns[usize::from(c)];
+                let policy = &camp.policy.policy;
+                if policy.kind != CampaignKind::PickupReminder
+                    || !camp.running
+                    || camp.ready.is_empty()
+                    || camp.in_flight >= policy.bot_channels
+                {
+                    break;
+                }
+                let Some((lead, class)) = self.pop_dialable(c) else {
+                    break;
+                };
+                let id = self.leads.get(lead).id;
+                if self.until.get(&id).is_some_and(|&t| t <= self.now) {
+                    self.close(lead, LeadState::Exhausted);
+                    continue;
+                }
+                return Some(self.start_attempt(None, c, lead, class));
+            }
+        }
+        None
     }
 
     fn show_preview(&mut self, op: u32, p: Previewed) -> Action {
@@ -123,6 +156,15 @@ impl Scheduler {
         };
         let now = self.now;
         self.stats.answered += 1;
+        if self.campaigns[usize::from(campaign)].policy.policy.kind == CampaignKind::PickupReminder
+        {
+            // The bot speaks; no operator.
+            self.attempts
+                .set(attempt, Attempt::Reminded { lead, campaign });
+            let lead = self.leads.get(lead).id;
+            self.pending.push_back(Action::Remind { attempt, lead });
+            return Ok(());
+        }
         self.campaigns[usize::from(campaign)]
             .pacing
             .stats
@@ -377,7 +419,7 @@ impl Scheduler {
                 self.answer_waits
                     .remove(&(answered_at.plus(abandon_after), attempt));
             }
-            Attempt::Abandoned { .. } => {}
+            Attempt::Abandoned { .. } | Attempt::Reminded { .. } => {}
         }
         // The operator: wrap-up after a conversation, back in line if the call never reached
         // them (a contact reported without an answer event was a conversation too).
@@ -403,9 +445,33 @@ impl Scheduler {
         }
         let fresh_callback = lead.flags & CALLBACK_FRESH != 0;
         lead.flags &= !CALLBACK_FRESH;
-        let (state, attempts, callback_at) = (lead.state, lead.attempts, lead.due.time());
+        let reminded = matches!(last, Attempt::Reminded { .. });
+        if reminded {
+            // A reminder heard: the next one is a new round of attempts.
+            lead.attempts = 0;
+        }
+        let (state, attempts, callback_at, id) =
+            (lead.state, lead.attempts, lead.due.time(), lead.id);
+        let reminder =
+            self.campaigns[usize::from(c)].policy.policy.kind == CampaignKind::PickupReminder;
+        let until = self.until.get(&id).copied();
         if state == LeadState::Cancelled {
             self.close(i, LeadState::Cancelled);
+        } else if reminder && outcome != Outcome::InvalidNumber {
+            let every = self.campaigns[usize::from(c)].policy.policy.remind_every;
+            let next = if reminded || outcome == Outcome::Contact {
+                now.plus(every)
+            } else {
+                now.plus(backoff.unwrap_or_default())
+            };
+            if until.is_some_and(|u| next >= u) {
+                // The storage deadline passes before the next call: the reminders end.
+                self.close(i, LeadState::Exhausted);
+            } else if !(reminded || outcome == Outcome::Contact) && attempts >= max_attempts {
+                self.close(i, LeadState::Exhausted);
+            } else {
+                self.schedule(i, next);
+            }
         } else if fresh_callback && attempts < max_attempts {
             self.schedule(i, callback_at.max(now));
         } else {

@@ -174,6 +174,8 @@ pub enum Action {
         attempt: AttemptId,
         audit: Box<AbandonAudit>,
     },
+    /// A pickup reminder was answered: play the reminder (no operator), then hang up.
+    Remind { attempt: AttemptId, lead: LeadId },
     /// Preview dialing: show this lead to the operator, who then dials (`PreviewDial`) or
     /// skips it (`PreviewSkip`).
     Preview {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::lead::LeadState;
 use super::*;
 use crate::acd::{Distribution, OperatorId, OperatorState, QueueId, QueuePolicy};
 use crate::pacing::{PacingMode, PacingPolicy};
@@ -370,4 +371,114 @@ fn a_freed_operator_takes_the_waiting_caller_before_a_new_outbound_call() {
     d.advance(6_000);
     assert_eq!(d.bridges(), vec![(second, OperatorId(1))]);
     assert!(!d.actions.iter().any(|a| matches!(a, Action::Dial { .. })));
+}
+
+#[test]
+fn pickup_reminders_call_daily_without_operators_until_the_deadline() {
+    let mut s = Scheduler::new();
+    let mut now = Timestamp::parse_rfc3339("2026-12-01T09:00:00Z").unwrap();
+    let policy = CampaignPolicy {
+        kind: CampaignKind::PickupReminder,
+        ..CampaignPolicy::default()
+    };
+    s.handle(
+        now,
+        Event::CampaignSaved {
+            campaign: CampaignId(3),
+            policy: Box::new(policy),
+        },
+    )
+    .unwrap();
+    let mut lead = NewLead::new(1, 3, "+74951234501", now);
+    // Kept at the pickup point for two and a half days.
+    lead.until = Some(now.plus(Duration::from_secs(60 * 3600)));
+    s.handle(now, Event::LeadAdded(Box::new(lead))).unwrap();
+    let mut reminders = 0;
+    for _day in 0..5 {
+        s.handle(now, Event::Tick).unwrap();
+        let actions: Vec<Action> = std::iter::from_fn(|| s.poll_action()).collect();
+        let Some(attempt) = actions.iter().find_map(|a| match a {
+            Action::Dial {
+                attempt, operator, ..
+            } => {
+                assert_eq!(*operator, None, "no operator for a bot's call");
+                Some(*attempt)
+            }
+            _ => None,
+        }) else {
+            break;
+        };
+        s.handle(now, Event::AttemptAnswered { attempt }).unwrap();
+        let said: Vec<Action> = std::iter::from_fn(|| s.poll_action()).collect();
+        assert!(
+            said.iter().any(|a| matches!(
+                a,
+                Action::Remind {
+                    lead: LeadId(1),
+                    ..
+                }
+            )),
+            "{said:?}"
+        );
+        assert!(!said.iter().any(|a| matches!(a, Action::Bridge { .. })));
+        now = now.plus(Duration::from_secs(30));
+        s.handle(
+            now,
+            Event::AttemptFinished {
+                attempt,
+                outcome: Outcome::Contact,
+            },
+        )
+        .unwrap();
+        reminders += 1;
+        let view = s.lead(LeadId(1)).unwrap();
+        if view.state.is_final() {
+            assert_eq!(view.state, LeadState::Exhausted, "the deadline passed");
+            break;
+        }
+        assert_eq!(view.due, Some(now.plus(Duration::from_secs(24 * 3600))));
+        now = view.due.unwrap();
+    }
+    // Day 1, day 2, day 3 (the deadline falls before day 4's call).
+    assert_eq!(reminders, 3);
+}
+
+#[test]
+fn a_collected_parcel_is_not_reminded_again() {
+    let mut s = Scheduler::new();
+    let now = Timestamp::parse_rfc3339("2026-12-01T09:00:00Z").unwrap();
+    let policy = CampaignPolicy {
+        kind: CampaignKind::PickupReminder,
+        ..CampaignPolicy::default()
+    };
+    s.handle(
+        now,
+        Event::CampaignSaved {
+            campaign: CampaignId(3),
+            policy: Box::new(policy),
+        },
+    )
+    .unwrap();
+    s.handle(
+        now,
+        Event::LeadAdded(Box::new(NewLead::new(1, 3, "+74951234501", now))),
+    )
+    .unwrap();
+    let dial = std::iter::from_fn(|| s.poll_action()).find_map(|a| match a {
+        Action::Dial { attempt, .. } => Some(attempt),
+        _ => None,
+    });
+    let attempt = dial.expect("a reminder is dialled");
+    s.handle(now, Event::AttemptAnswered { attempt }).unwrap();
+    s.handle(now, Event::LeadCancelled { lead: LeadId(1) })
+        .unwrap();
+    s.handle(
+        now,
+        Event::AttemptFinished {
+            attempt,
+            outcome: Outcome::Contact,
+        },
+    )
+    .unwrap();
+    assert!(s.lead(LeadId(1)).is_none(), "closed and forgotten");
 }

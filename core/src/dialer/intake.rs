@@ -145,6 +145,9 @@ impl Scheduler {
             flags: 0,
         });
         self.stats.leads_in += 1;
+        if let Some(until) = lead.until {
+            self.until.insert(lead.id, until);
+        }
         if restored.is_some() {
             self.schedule(i, due);
         } else {

@@ -46,6 +46,9 @@ pub struct NewLead {
     #[serde(default)]
     pub time_zone: Option<String>,
     pub created_at: Timestamp,
+    /// The lead is not called after this (a pickup reminder's storage deadline).
+    #[serde(default)]
+    pub until: Option<Timestamp>,
 }
 
 impl NewLead {
@@ -60,6 +63,7 @@ impl NewLead {
             items: Vec::new(),
             sum_minor: None,
             time_zone: None,
+            until: None,
             created_at,
         }
     }

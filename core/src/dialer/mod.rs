@@ -25,7 +25,7 @@ mod wheel;
 pub use event::{Action, AttemptId, CampaignRun, Event, EventError, Stats, TimerKind, Wakeup};
 pub use lead::{CampaignId, History, LeadId, LeadState, NewLead, Outcome};
 pub use phone::{Phone, PhoneError, Region};
-pub use policy::{CampaignPolicy, PolicyError, PriorityVariant};
+pub use policy::{CampaignKind, CampaignPolicy, PolicyError, PriorityVariant};
 pub use scheduler::{LeadView, Scheduler};
 pub use zones::{TzId, ZoneSource, ZoneTable};
 

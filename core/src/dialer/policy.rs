@@ -179,6 +179,27 @@ pub struct CampaignPolicy {
     /// Answering-machine detection on answered calls: off without this table (fresh web leads
     /// answer in person); `[campaign.amd]` turns it on, with the defaults of docs/media.md (Asterisk's, but 3 words and a beep detector).
     pub amd: Option<AmdSettings>,
+    /// What the campaign's calls are for: operators (the default), or a bot's pickup reminder.
+    pub kind: CampaignKind,
+    /// A pickup reminder is repeated this long after the last one reached the callee, until
+    /// the lead is cancelled (collected) or its `until` passes.
+    #[serde(with = "span")]
+    pub remind_every: Duration,
+    /// Reminder calls at once (they need no operator).
+    pub bot_channels: u32,
+}
+
+/// What a campaign's calls are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignKind {
+    /// Answered calls go to operators.
+    #[default]
+    Operators,
+    /// A bot calls while a parcel waits at a pickup point: an answered call hears the
+    /// reminder (the point and the storage deadline) and ends; the lead is called again every
+    /// `remind_every` until it is cancelled (collected) or its `until` passes.
+    PickupReminder,
 }
 
 impl Default for CampaignPolicy {
@@ -198,6 +219,9 @@ impl Default for CampaignPolicy {
             mode: PacingMode::Progressive,
             pacing: PacingPolicy::default(),
             amd: None,
+            kind: CampaignKind::Operators,
+            remind_every: Duration::from_secs(24 * 3600),
+            bot_channels: 10,
         }
     }
 }
@@ -237,6 +261,15 @@ impl CampaignPolicy {
                     self.max_attempts
                 ),
             ));
+        }
+        if self.remind_every < Duration::from_secs(3600) {
+            errors.push(err(
+                "remind_every",
+                "at least 1h between reminders (default 1d)",
+            ));
+        }
+        if !(1..=1000).contains(&self.bot_channels) {
+            errors.push(err("bot_channels", "use 1 to 1000 calls at once"));
         }
         let default_tz = TzId::from_name(&self.time_zone);
         if default_tz.is_none() {

@@ -105,6 +105,8 @@ pub struct Scheduler {
     pub(crate) inbound: FxHashMap<AttemptId, InboundCall>,
     /// Waiting callers' next announcement or end of wait: (when, call).
     pub(crate) queue_timers: BTreeSet<(Timestamp, AttemptId)>,
+    /// Leads not called after a time (pickup reminders' storage deadlines).
+    pub(crate) until: FxHashMap<LeadId, Timestamp>,
     scratch: Vec<u64>,
     scratch_ops: Vec<u32>,
 }
@@ -140,6 +142,7 @@ impl Scheduler {
             queue_index: FxHashMap::default(),
             inbound: FxHashMap::default(),
             queue_timers: BTreeSet::new(),
+            until: FxHashMap::default(),
             scratch: Vec::new(),
             scratch_ops: Vec::new(),
         }
@@ -389,6 +392,7 @@ impl Scheduler {
         lead.state = state;
         lead.flags = 0;
         let id = lead.id;
+        self.until.remove(&id);
         match state {
             LeadState::Done => self.stats.done += 1,
             LeadState::Exhausted => self.stats.exhausted += 1,

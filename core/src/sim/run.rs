@@ -550,8 +550,9 @@ impl<'a> Simulation<'a> {
                     let at = now.plus(self.cfg.population.preview_think);
                     self.plan(at, Happening::PreviewDial(operator));
                 }
-                // The simulator has no inbound callers.
-                Action::QueueAnnounce { .. }
+                // The simulator has no inbound callers and no bots.
+                Action::Remind { .. }
+                | Action::QueueAnnounce { .. }
                 | Action::QueueTimeout { .. }
                 | Action::QueueAbandoned { .. } => {}
             }
