@@ -61,6 +61,9 @@ pub struct InboundBench {
     pub answer_to_operator_ms: Percentiles,
     /// Announced wait (the first announcement) minus the actual wait, seconds.
     pub ewt_error_s: Spread,
+    /// The same, had the waits been announced by Asterisk app_queue's `announce-holdtime`
+    /// formula (the queue's running average wait, minus the time already waited).
+    pub reference_ewt_error_s: Spread,
     pub abandoned_in_queue: u64,
     pub calls_per_operator: MinMax,
     /// The queue's service level (answered within 20 s).
@@ -257,6 +260,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<InboundBench> {
         bridged: report.inbound.bridged,
         answer_to_operator_ms: report.inbound.answer_to_operator_ms,
         ewt_error_s: report.inbound.ewt_error_s,
+        reference_ewt_error_s: report.inbound.reference_ewt_error_s,
         abandoned_in_queue: report.inbound.abandoned_in_queue,
         calls_per_operator: MinMax {
             min: calls.iter().copied().min().unwrap_or(0),

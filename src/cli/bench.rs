@@ -455,6 +455,12 @@ pub fn inbound(args: InboundArgs) -> anyhow::Result<ExitCode> {
             r.ewt_error_s.median, r.ewt_error_s.p90, r.ewt_error_s.abs_p90, r.ewt_error_s.samples
         );
         println!(
+            "  Asterisk's formula   median {:+.1} s   p90 {:+.1} s   |p90| {:.1} s  (the reference)",
+            r.reference_ewt_error_s.median,
+            r.reference_ewt_error_s.p90,
+            r.reference_ewt_error_s.abs_p90
+        );
+        println!(
             "  calls per operator   min {}   max {}",
             r.calls_per_operator.min, r.calls_per_operator.max
         );

@@ -70,6 +70,8 @@ pub(crate) struct InboundLive {
     queued_at: Option<Instant>,
     /// The first wait announced, ms.
     first_estimate_ms: Option<u64>,
+    /// What Asterisk's app_queue formula would have announced then (the reference), ms.
+    reference_estimate_ms: Option<u64>,
     /// When the caller could have been served: the later of their queueing and the moment the
     /// operator they were given became ready.
     dispatch_from: Option<Instant>,
@@ -87,6 +89,12 @@ pub(crate) struct InboundMeasures {
     pub answer_to_operator_ms: Vec<f64>,
     /// Announced minus actual wait, s, for callers told a wait.
     pub ewt_error_s: Vec<f64>,
+    /// The same for the reference formula (Asterisk app_queue's `announce-holdtime`: a running
+    /// average of the queue's waits, `(3 * old + new) / 4`, minus the time already waited,
+    /// the same for every position).
+    pub reference_error_s: Vec<f64>,
+    /// That running average, ms.
+    pub reference_holdtime_ms: f64,
     pub abandoned_in_queue: u64,
     pub timed_out: u64,
     pub after_hours: u64,
@@ -109,6 +117,8 @@ pub struct InboundReport {
     pub answer_to_operator_ms: Percentiles,
     /// Announced minus actual wait (s), callers told a wait: `median`, `p90`.
     pub ewt_error_s: Spread,
+    /// The same, had the wait been announced by Asterisk app_queue's formula (the reference).
+    pub reference_ewt_error_s: Spread,
     pub abandoned_in_queue: u64,
     pub timed_out: u64,
     pub after_hours: u64,
@@ -271,6 +281,7 @@ impl Engine {
                 port,
                 queued_at: None,
                 first_estimate_ms: None,
+                reference_estimate_ms: None,
                 dispatch_from: None,
                 recorder: None,
                 missed: false,
@@ -368,6 +379,7 @@ impl Engine {
         };
         if live.first_estimate_ms.is_none() {
             live.first_estimate_ms = Some(wait_ms);
+            live.reference_estimate_ms = Some(self.inbound_measures.reference_holdtime_ms as u64);
         }
         debug!(call = %id, position, wait_ms, "queue announcement");
         let names = phrases::queue_position(position, wait_ms, cfg.lang);
@@ -464,6 +476,16 @@ impl Engine {
             self.inbound_measures
                 .ewt_error_s
                 .push(estimate as f64 / 1000.0 - actual);
+            if let Some(reference) = live.reference_estimate_ms {
+                self.inbound_measures
+                    .reference_error_s
+                    .push(reference as f64 / 1000.0 - actual);
+            }
+        }
+        if let Some(queued) = live.queued_at {
+            let m = &mut self.inbound_measures;
+            let wait = now.duration_since(queued).as_secs_f64() * 1000.0;
+            m.reference_holdtime_ms = (3.0 * m.reference_holdtime_ms + wait) / 4.0;
         }
         self.inbound_measures.bridged += 1;
         if let Some(o) = self.desk.get_mut(operator) {
@@ -787,6 +809,7 @@ impl Engine {
             bridged: m.bridged,
             answer_to_operator_ms: Percentiles::of(&m.answer_to_operator_ms),
             ewt_error_s: Spread::of(&m.ewt_error_s),
+            reference_ewt_error_s: Spread::of(&m.reference_error_s),
             abandoned_in_queue: m.abandoned_in_queue,
             timed_out: m.timed_out,
             after_hours: m.after_hours,

@@ -62,17 +62,6 @@ pub fn e164(phone: &str) -> Option<String> {
         .map(|p| p.to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn callers_numbers_read_as_trunks_send_them() {
-        assert_eq!(super::e164("79161234567").as_deref(), Some("+79161234567"));
-        assert_eq!(super::e164("+79161234567").as_deref(), Some("+79161234567"));
-        assert_eq!(super::e164("89161234567").as_deref(), Some("+79161234567"));
-        assert_eq!(super::e164("anonymous"), None);
-    }
-}
-
 /// Takes missed calls for as long as the engine sends them.
 pub async fn handle_forever(
     store: Store,
@@ -161,4 +150,15 @@ async fn handle(
         .await?;
     info!(missed = id, queue = %m.queue, reason = m.reason.as_str(), lead = ?lead_id, "missed call: callback lead");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn callers_numbers_read_as_trunks_send_them() {
+        assert_eq!(super::e164("79161234567").as_deref(), Some("+79161234567"));
+        assert_eq!(super::e164("+79161234567").as_deref(), Some("+79161234567"));
+        assert_eq!(super::e164("89161234567").as_deref(), Some("+79161234567"));
+        assert_eq!(super::e164("anonymous"), None);
+    }
 }

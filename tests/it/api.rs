@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -836,7 +836,15 @@ fn operators_events_and_recordings() {
     sipp.finish();
 
     let server = Server::start_with(&data, None, &["--profiles", profiles.to_str().unwrap()]);
-    let (status, v) = server.call("GET", "/v1/trunks", None);
+    // The engine's first word on the trunks is written by the journal a moment after start.
+    let until = Instant::now() + Duration::from_secs(10);
+    let (status, v) = loop {
+        let (status, v) = server.call("GET", "/v1/trunks", None);
+        if v["trunks"][0]["live"]["engine_running"] == true || Instant::now() > until {
+            break (status, v);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["trunks"][0]["name"], "sipp");
     assert_eq!(v["trunks"][0]["channels"], 5);
