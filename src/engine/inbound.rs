@@ -377,12 +377,15 @@ impl Engine {
         let Some(live) = self.inbound.get_mut(&id) else {
             return;
         };
+        let mut names = Vec::new();
         if live.first_estimate_ms.is_none() {
             live.first_estimate_ms = Some(wait_ms);
             live.reference_estimate_ms = Some(self.inbound_measures.reference_holdtime_ms as u64);
+            // "Please hold, an operator will answer shortly", the first time.
+            names.push("hold".to_string());
         }
         debug!(call = %id, position, wait_ms, "queue announcement");
-        let names = phrases::queue_position(position, wait_ms, cfg.lang);
+        names.extend(phrases::queue_position(position, wait_ms, cfg.lang));
         if let (Ok(audio), Some(leg)) = (cfg.prompts.sequence(cfg.lang, &names), &live.leg) {
             leg.command(Command::Play {
                 player: Player::new(audio, false),

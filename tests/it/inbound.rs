@@ -376,3 +376,56 @@ fn a_pickup_reminder_is_said_by_the_bot_and_the_lead_waits_for_the_next_day() {
     let _ = callee.finish();
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// A missed call whose callback reached the caller counts as recovered, on both databases.
+fn missed_calls_are_marked_recovered(database: Option<&str>) {
+    let data = temp_dir("missed");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = predial::store::Store::open(database, &data).await.unwrap();
+        let (journal, _) = store.open_journal().await.unwrap();
+        let now = predial::store::now_ms();
+        for (lead, phone) in [(41, "+79160000041"), (42, "+79160000042")] {
+            store
+                .add_missed_call(&predial::store::missed::MissedCall {
+                    id: 0,
+                    phone: phone.into(),
+                    queue: "shop".into(),
+                    reason: "abandoned_in_queue".into(),
+                    waited_ms: 12_000,
+                    at_ms: now,
+                    lead_id: Some(lead),
+                    recovered_ms: None,
+                })
+                .await
+                .unwrap();
+        }
+        journal.write(predial::store::journal::Entry::MissedRecovered {
+            lead: 41,
+            at_ms: now + 60_000,
+        });
+        journal.sync().await;
+        let f = store.missed_figures(now - 1).await.unwrap();
+        assert_eq!((f.missed, f.recovered), (2, 1));
+        assert_eq!(f.recovered_share, 0.5);
+        let list = store.missed_calls(now - 1, 10).await.unwrap();
+        let recovered: Vec<Option<i64>> = list.iter().map(|m| m.recovered_ms).collect();
+        assert_eq!(recovered, vec![None, Some(now + 60_000)], "newest first");
+        store.close().await;
+    });
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn missed_calls_are_marked_recovered_in_sqlite() {
+    missed_calls_are_marked_recovered(None);
+}
+
+#[test]
+fn missed_calls_are_marked_recovered_in_postgres() {
+    let db = super::api::PgDatabase::new("missed");
+    missed_calls_are_marked_recovered(Some(&db.url));
+}

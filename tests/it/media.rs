@@ -52,6 +52,10 @@ fn predial_plays_prompts_and_digits_and_sipp_gets_every_packet() {
         "ru",
         "--digits",
         "42",
+        // Time for the echoes to come back even on a loaded machine (SIPp's echo lagged more
+        // than the default two seconds past the prompts while other tests ran).
+        "--hold-s",
+        "16",
         "--json",
     ]));
     let _ = std::fs::remove_dir_all(&dir);
