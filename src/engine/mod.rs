@@ -801,6 +801,8 @@ impl Engine {
                 self.act(action);
                 actions += 1;
             }
+            // Callers gone from a queue were reported by the actions above, if at all.
+            self.inbound_gone.clear();
             metrics::histogram!("predial_engine_turn_seconds").record(turn.elapsed().as_secs_f64());
             metrics::histogram!("predial_engine_actions_per_turn").record(f64::from(actions));
             if !self.config.keep_running

@@ -93,6 +93,7 @@ fn sipp_callers(scenario_file: &str, target: SocketAddr, port: u16, lines: &[Str
         .arg(&csv)
         .arg(target.to_string())
         .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-mp", &free_port().to_string()])
         .args([
             "-m", &n, "-l", &n, "-r", "10", "-nostdin", "-timeout", "90s",
         ])
@@ -428,4 +429,115 @@ fn missed_calls_are_marked_recovered_in_sqlite() {
 fn missed_calls_are_marked_recovered_in_postgres() {
     let db = super::api::PgDatabase::new("missed");
     missed_calls_are_marked_recovered(Some(&db.url));
+}
+
+#[test]
+fn a_caller_past_the_longest_wait_presses_1_and_one_after_hours_is_called_back() {
+    let data = temp_dir("inbound-offer");
+    let trunk_port = free_port();
+    let dir = data.join("profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("carrier.toml"),
+        format!(
+            "name = \"carrier\"\nowner = \"customer\"\naddress = \"127.0.0.1:{trunk_port}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n"
+        ),
+    )
+    .unwrap();
+    // Working hours that exclude now (in UTC): an hour from now to two hours from now.
+    let h = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .format("%H")
+        .to_string();
+    let h: u32 = h.parse().unwrap();
+    let hours = if h < 23 {
+        format!("{h:02}:00-{:02}:00", h + 1)
+    } else {
+        "00:30-01:00".to_string()
+    };
+    std::fs::write(
+        dir.join("inbound.toml"),
+        format!(
+            "[[queue]]\nname = \"shop\"\nmax_wait = \"6s\"\nannounce_every = \"5s\"\n\
+             callback_campaign = \"callbacks\"\n\n\
+             [[queue]]\nname = \"day\"\nhours = \"{hours}\"\ntime_zone = \"UTC\"\n\
+             callback_campaign = \"callbacks\"\n\n\
+             [[number]]\nnumber = \"100\"\nqueue = \"shop\"\n\n\
+             [[number]]\nnumber = \"300\"\nqueue = \"day\"\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &data,
+        None,
+        &[
+            "--profiles",
+            dir.to_str().unwrap(),
+            "--rtp-ports",
+            "39200-39598",
+            "--lang",
+            "en",
+        ],
+    );
+    // The callback campaign exists, paused: nothing is dialled back during the test.
+    let (status, v) = server.call("POST", "/v1/campaigns", Some(json!({"name": "callbacks"})));
+    assert_eq!(status, 201, "{v}");
+    // Nobody serves the queue: after 6 s the caller is offered a callback, presses 1 at 9 s
+    // and predial says goodbye and hangs up.
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let ok = sipp_callers(
+        "uac-inbound-press-1.xml",
+        server.sip,
+        trunk_port,
+        &[format!("79160000444;100;{port};9000")],
+    );
+    assert!(
+        ok,
+        "the caller pressed 1 and predial hung up: {}",
+        std::fs::read_to_string(data.join("serve.log")).unwrap_or_default()
+    );
+    // After hours: the caller hears that the shop is closed, and predial hangs up.
+    let ok = sipp_callers(
+        "uac-inbound-until-bye.xml",
+        server.sip,
+        trunk_port,
+        &[format!("79160000555;300;{port}")],
+    );
+    assert!(ok, "the after-hours caller was told and hung up on");
+    let until = Instant::now() + Duration::from_secs(10);
+    let m = loop {
+        let (_, m) = server.call("GET", "/v1/missed-calls", None);
+        if m["figures"]["missed"] == 2 || Instant::now() > until {
+            break m;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let reasons: Vec<(&str, &str)> = m["missed_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["phone"].as_str().unwrap_or(""),
+                c["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            ("+79160000555", "after_hours"),
+            ("+79160000444", "callback_asked")
+        ],
+        "{m}"
+    );
+    for phone in ["%2B79160000444", "%2B79160000555"] {
+        let (_, v) = server.call("GET", &format!("/v1/leads?phone={phone}"), None);
+        assert_eq!(v["leads"][0]["campaign"], "callbacks", "{v}");
+    }
+    let (_, q) = server.call("GET", "/v1/queues", None);
+    assert_eq!(q["queues"][0]["timed_out"], 1, "{q}");
+    drop(socket);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
 }
