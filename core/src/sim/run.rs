@@ -550,9 +550,18 @@ impl<'a> Simulation<'a> {
                     let at = now.plus(self.cfg.population.preview_think);
                     self.plan(at, Happening::PreviewDial(operator));
                 }
-                // The simulator has no inbound callers and no bots.
-                Action::Remind { .. }
-                | Action::QueueAnnounce { .. }
+                // A pickup reminder takes about 15 s to say; then the bot hangs up.
+                Action::Remind { attempt, .. } => {
+                    self.plan(
+                        now.plus_millis(15_000),
+                        Happening::Ended {
+                            attempt,
+                            outcome: Outcome::Contact,
+                        },
+                    );
+                }
+                // The simulator has no inbound callers.
+                Action::QueueAnnounce { .. }
                 | Action::QueueTimeout { .. }
                 | Action::QueueAbandoned { .. } => {}
             }
