@@ -136,6 +136,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<InboundBench> {
             promo: false,
             callback_campaign: None,
             hours: None,
+            time_zone: chrono_tz::Europe::Moscow,
         }],
         numbers: vec![NumberRoute {
             number: "*".into(),
@@ -143,6 +144,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<InboundBench> {
             target: Target::Queue("bench".into()),
         }],
         bot: BotConfig::default(),
+        email: None,
     };
     let service = Service::start(ServiceConfig {
         store: store.clone(),

@@ -686,9 +686,7 @@ impl Engine {
         let q = queue.and_then(|q| config.queues.get(q));
         let name = q.map_or_else(|| "bot".to_string(), |q| q.name.clone());
         let now = chrono::Utc::now();
-        let tz = q
-            .and_then(|q| q.hours)
-            .map_or(chrono_tz::Europe::Moscow, |h| h.tz);
+        let tz = q.map_or(chrono_tz::Europe::Moscow, |q| q.time_zone);
         let local = now.with_timezone(&tz);
         info!(call = %id, queue = %name, reason = reason.as_str(), waited_ms, "missed call");
         metrics::counter!("predial_missed_calls_total", "reason" => reason.as_str()).increment(1);
@@ -715,6 +713,7 @@ impl Engine {
                 waited_ms,
                 at_ms: now.timestamp_millis(),
                 campaign: q.and_then(|q| q.callback_campaign.clone()),
+                time_zone: tz,
             });
         }
     }

@@ -177,6 +177,7 @@ impl Service {
             store.clone(),
             intake,
             feed_tx.clone(),
+            cfg.inbound.email.clone(),
             missed_rx,
         ));
         let feeder = tokio::spawn(feed(

@@ -25,6 +25,14 @@
 //! [bot]
 //! queue = "shop"                    # where 0 (or an unknown number) goes
 //! status_url = "http://shop.example/api/order-status?phone={phone}"   # optional
+//!
+//! [email]                           # optional: missed calls by e-mail too
+//! relay = "smtp.shop.example:587"
+//! security = "starttls"             # or none, tls
+//! user = "predial"
+//! password = "..."
+//! from = "predial@shop.example"
+//! to = ["callcenter@shop.example"]
 //! ```
 
 use std::path::Path;
@@ -129,6 +137,8 @@ struct InboundFile {
     number: Vec<NumberFile>,
     #[serde(default)]
     bot: Option<BotFile>,
+    #[serde(default)]
+    email: Option<super::email::EmailConfig>,
 }
 
 /// Working hours, in a time zone: minutes since midnight, open..close.
@@ -173,6 +183,8 @@ pub struct QueueConfig {
     pub promo: bool,
     pub callback_campaign: Option<String>,
     pub hours: Option<Hours>,
+    /// The zone of `hours`, and of the dates and times told of missed calls.
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// Where an inbound number goes.
@@ -206,6 +218,8 @@ pub struct InboundConfig {
     pub queues: Vec<QueueConfig>,
     pub numbers: Vec<NumberRoute>,
     pub bot: BotConfig,
+    /// Missed calls by e-mail too, through this relay.
+    pub email: Option<super::email::EmailConfig>,
 }
 
 /// Digits only: `+7 (495) 123-45-67` → `74951234567`.
@@ -320,6 +334,7 @@ pub fn load(dir: &Path) -> Result<InboundConfig, ConfigErrors> {
             promo: q.promo,
             callback_campaign: q.callback_campaign,
             hours,
+            time_zone: tz,
         });
     }
     for (i, n) in parsed.number.into_iter().enumerate() {
@@ -396,6 +411,19 @@ pub fn load(dir: &Path) -> Result<InboundConfig, ConfigErrors> {
                 .into(),
         });
     }
+    if let Some(email) = &parsed.email {
+        for (field, message) in email.check() {
+            errors.push(ConfigError {
+                file: path.clone(),
+                line: crate::config::find_line(&file.text, &format!("email.{field}"))
+                    .or_else(|| crate::config::find_line(&file.text, "email"))
+                    .unwrap_or(1),
+                field: format!("email.{field}"),
+                message,
+            });
+        }
+    }
+    out.email = parsed.email;
     out.bot = BotConfig {
         queue: bot.queue,
         status_url: bot.status_url,
@@ -470,9 +498,14 @@ mod tests {
     #[test]
     fn mistakes_name_the_line_and_the_field() {
         let (_d, r) = write(
-            "[[queue]]\nname = \"shop\"\n\n[[queue]]\nname = \"b\"\nhours = \"9 to 5\"\nmax_wait = \"0s\"\n\n[[number]]\nnumber = \"1\"\nqueue = \"nope\"\n",
+            "[[queue]]\nname = \"shop\"\n\n[[queue]]\nname = \"b\"\nhours = \"9 to 5\"\nmax_wait = \"0s\"\n\n[[number]]\nnumber = \"1\"\nqueue = \"nope\"\n\n[email]\nrelay = \"smtp\"\nfrom = \"p@shop.example\"\nto = [\"nobody\"]\n",
         );
         let e = r.unwrap_err().to_string();
+        assert!(
+            e.contains("inbound.toml:14: email.relay: `smtp`: HOST:PORT"),
+            "{e}"
+        );
+        assert!(e.contains("inbound.toml:16: email.to: `nobody`"), "{e}");
         assert!(e.contains("inbound.toml:4: queue[1].hours"), "{e}");
         assert!(e.contains("inbound.toml:4: queue[1].max_wait"), "{e}");
         assert!(e.contains("inbound.toml:9: number[0].queue: `nope`"), "{e}");

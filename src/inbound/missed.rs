@@ -48,6 +48,8 @@ pub struct MissedCall {
     pub at_ms: i64,
     /// Where the callback lead goes (None: no callback lead, the notification only).
     pub campaign: Option<String>,
+    /// The queue's zone, for the date and time said in the e-mail.
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// The caller's number in E.164, when it reads as one: as sent, else as an international
@@ -67,13 +69,52 @@ pub async fn handle_forever(
     store: Store,
     intake: Arc<Mutex<Intake>>,
     feed: mpsc::UnboundedSender<Feed>,
+    email: Option<super::email::EmailConfig>,
     mut missed: mpsc::UnboundedReceiver<MissedCall>,
 ) {
     while let Some(m) = missed.recv().await {
-        if let Err(e) = handle(&store, &intake, &feed, &m).await {
-            warn!(queue = %m.queue, reason = m.reason.as_str(), error = %e, "a missed call could not be stored");
+        let lead = match handle(&store, &intake, &feed, &m).await {
+            Ok(lead) => lead,
+            Err(e) => {
+                warn!(queue = %m.queue, reason = m.reason.as_str(), error = %e, "a missed call could not be stored");
+                None
+            }
+        };
+        if let Some(email) = &email {
+            let (subject, body) = letter(&m, lead);
+            let email = email.clone();
+            tokio::spawn(async move { super::email::send(&email, &subject, body).await });
         }
     }
+}
+
+/// The missed call's e-mail: subject and text.
+fn letter(m: &MissedCall, lead: Option<i64>) -> (String, String) {
+    let phone = e164(&m.phone).unwrap_or_else(|| m.phone.clone());
+    let at = chrono::DateTime::from_timestamp_millis(m.at_ms)
+        .unwrap_or_default()
+        .with_timezone(&m.time_zone);
+    let why = match m.reason {
+        MissedReason::AbandonedInQueue => "hung up while waiting in the queue",
+        MissedReason::AfterHours => "called outside working hours",
+        MissedReason::MaxWait => "waited the longest allowed and did not ask for a callback",
+        MissedReason::CallbackAsked => "waited the longest allowed and asked to be called back",
+    };
+    let subject = format!("Missed call from {phone} ({})", m.queue);
+    let mut body = format!(
+        "Missed call: the caller {why}.\n\nNumber:  {phone}\nDate:    {}\nTime:    {} ({})\nQueue:   {}\nReason:  {}\nWaited:  {} s\n",
+        at.format("%Y-%m-%d"),
+        at.format("%H:%M:%S"),
+        m.time_zone.name(),
+        m.queue,
+        m.reason.as_str(),
+        m.waited_ms / 1000,
+    );
+    match lead {
+        Some(id) => body += &format!("\nCallback: lead {id} is called back first.\n"),
+        None => body += "\nNo callback lead was made (no callback campaign for this queue).\n",
+    }
+    (subject, body)
 }
 
 async fn handle(
@@ -81,7 +122,7 @@ async fn handle(
     intake: &Arc<Mutex<Intake>>,
     feed: &mpsc::UnboundedSender<Feed>,
     m: &MissedCall,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<i64>> {
     let phone = e164(&m.phone);
     let mut lead_id = None;
     if let (Some(campaign), Some(phone)) = (&m.campaign, &phone) {
@@ -149,7 +190,7 @@ async fn handle(
         })
         .await?;
     info!(missed = id, queue = %m.queue, reason = m.reason.as_str(), lead = ?lead_id, "missed call: callback lead");
-    Ok(())
+    Ok(lead_id)
 }
 
 #[cfg(test)]

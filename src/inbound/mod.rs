@@ -3,6 +3,7 @@
 //! order status the bot reads out (from the store or the integrator's endpoint).
 
 pub mod config;
+pub mod email;
 pub mod missed;
 pub mod status;
 

@@ -431,6 +431,60 @@ fn missed_calls_are_marked_recovered_in_postgres() {
     missed_calls_are_marked_recovered(Some(&db.url));
 }
 
+/// A minimal SMTP relay on loopback: it takes every message (no TLS, no auth) and keeps its
+/// text. Stops by itself after a minute.
+fn smtp_relay() -> (u16, Arc<Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let mails = Arc::new(Mutex::new(Vec::new()));
+    let m = mails.clone();
+    std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
+            let Ok((conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            conn.set_nonblocking(false).unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut out = conn.try_clone().unwrap();
+            let mut lines = BufReader::new(conn);
+            let _ = out.write_all(b"220 relay ESMTP\r\n");
+            let mut line = String::new();
+            while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let cmd = line.trim_end().to_ascii_uppercase();
+                let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                    b"250 relay\r\n"
+                } else if cmd.starts_with("DATA") {
+                    let _ = out.write_all(b"354 go on\r\n");
+                    let mut text = String::new();
+                    let mut l = String::new();
+                    while lines.read_line(&mut l).is_ok_and(|n| n > 0) {
+                        if l == ".\r\n" {
+                            break;
+                        }
+                        text += &l;
+                        l.clear();
+                    }
+                    m.lock().unwrap().push(text);
+                    b"250 queued\r\n"
+                } else if cmd.starts_with("QUIT") {
+                    let _ = out.write_all(b"221 bye\r\n");
+                    break;
+                } else {
+                    b"250 ok\r\n"
+                };
+                let _ = out.write_all(reply);
+                line.clear();
+            }
+        }
+    });
+    (port, mails)
+}
+
 #[test]
 fn a_caller_past_the_longest_wait_presses_1_and_one_after_hours_is_called_back() {
     let data = temp_dir("inbound-offer");
@@ -454,6 +508,7 @@ fn a_caller_past_the_longest_wait_presses_1_and_one_after_hours_is_called_back()
     } else {
         "00:30-01:00".to_string()
     };
+    let (smtp, mails) = smtp_relay();
     std::fs::write(
         dir.join("inbound.toml"),
         format!(
@@ -462,7 +517,9 @@ fn a_caller_past_the_longest_wait_presses_1_and_one_after_hours_is_called_back()
              [[queue]]\nname = \"day\"\nhours = \"{hours}\"\ntime_zone = \"UTC\"\n\
              callback_campaign = \"callbacks\"\n\n\
              [[number]]\nnumber = \"100\"\nqueue = \"shop\"\n\n\
-             [[number]]\nnumber = \"300\"\nqueue = \"day\"\n"
+             [[number]]\nnumber = \"300\"\nqueue = \"day\"\n\n\
+             [email]\nrelay = \"127.0.0.1:{smtp}\"\nsecurity = \"none\"\n\
+             from = \"predial@shop.example\"\nto = [\"callcenter@shop.example\"]\n"
         ),
     )
     .unwrap();
@@ -537,6 +594,23 @@ fn a_caller_past_the_longest_wait_presses_1_and_one_after_hours_is_called_back()
     }
     let (_, q) = server.call("GET", "/v1/queues", None);
     assert_eq!(q["queues"][0]["timed_out"], 1, "{q}");
+    // The supervisors' mailbox got both, through the SMTP relay.
+    let until = Instant::now() + Duration::from_secs(10);
+    while mails.lock().unwrap().len() < 2 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    let all = mails.join("\n");
+    for text in [
+        "Subject: Missed call from +79160000444 (shop)",
+        "Subject: Missed call from +79160000555 (day)",
+        "Reason:  callback_asked",
+        "Reason:  after_hours",
+        "To: callcenter@shop.example",
+    ] {
+        assert!(all.contains(text), "`{text}` in {all}");
+    }
     drop(socket);
     server.stop();
     let _ = std::fs::remove_dir_all(&data);
