@@ -615,3 +615,92 @@ fn a_caller_past_the_longest_wait_presses_1_and_one_after_hours_is_called_back()
     server.stop();
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn an_operator_who_does_not_answer_is_paused_and_the_caller_goes_to_the_next() {
+    let data = temp_dir("inbound-ring");
+    let trunk_port = free_port();
+    let dir = data.join("profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("carrier.toml"),
+        format!(
+            "name = \"carrier\"\nowner = \"customer\"\naddress = \"127.0.0.1:{trunk_port}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n"
+        ),
+    )
+    .unwrap();
+    let mut ops = String::new();
+    for login in ["2201", "2202"] {
+        ops += &format!("[[operator]]\nlogin = \"{login}\"\npassword = \"op-{login}-pass\"\n\n");
+    }
+    std::fs::write(dir.join("operators.toml"), ops).unwrap();
+    std::fs::write(
+        dir.join("inbound.toml"),
+        "[[queue]]\nname = \"shop\"\nring_timeout = \"3s\"\n\n[[number]]\nnumber = \"100\"\nqueue = \"shop\"\n",
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &data,
+        None,
+        &[
+            "--profiles",
+            dir.to_str().unwrap(),
+            "--rtp-ports",
+            "39600-39998",
+            "--lang",
+            "en",
+        ],
+    );
+    // 2201 is ready first (the longest idle: the first rung) but never picks up.
+    let away = Baresip::start_answering(
+        &data.join("baresip-2201"),
+        "2201",
+        "op-2201-pass",
+        server.sip,
+        "manual",
+    );
+    let until = Instant::now() + Duration::from_secs(20);
+    while state_of(&server, "2201") != "ready" {
+        assert!(Instant::now() < until, "2201 ready: {}", away.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let there = Baresip::start(
+        &data.join("baresip-2202"),
+        "2202",
+        "op-2202-pass",
+        server.sip,
+    );
+    while state_of(&server, "2202") != "ready" {
+        assert!(Instant::now() < until, "2202 ready: {}", there.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let ok = sipp_callers(
+        "uac-inbound.xml",
+        server.sip,
+        trunk_port,
+        &[format!("79160000777;100;{port};10000")],
+    );
+    assert!(
+        ok,
+        "the caller's call went through: {}",
+        std::fs::read_to_string(data.join("serve.log")).unwrap_or_default()
+    );
+    // 2201's phone rang (and was given up on after 3 s); 2202 answered; 2201 is paused.
+    assert!(
+        away.log().contains("Incoming call") || away.log().contains("incoming call"),
+        "2201's phone rang: {}",
+        away.log()
+    );
+    assert_eq!(answered(&away), 0, "{}", away.log());
+    assert_eq!(answered(&there), 1, "{}", there.log());
+    assert_eq!(state_of(&server, "2201"), "paused");
+    let (_, q) = server.call("GET", "/v1/queues", None);
+    assert_eq!(q["queues"][0]["answered"], 1, "{q}");
+    drop(away);
+    drop(there);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -22,6 +22,17 @@ pub struct Baresip {
 
 impl Baresip {
     pub fn start(dir: &Path, login: &str, password: &str, registrar: SocketAddr) -> Baresip {
+        Baresip::start_answering(dir, login, password, registrar, "auto")
+    }
+
+    /// `answermode`: `auto` (answers at once) or `manual` (rings until the caller gives up).
+    pub fn start_answering(
+        dir: &Path,
+        login: &str,
+        password: &str,
+        registrar: SocketAddr,
+        answermode: &str,
+    ) -> Baresip {
         need("baresip", "baresip");
         std::fs::create_dir_all(dir).unwrap();
         // The microphone: two minutes of a 440 Hz tone (aufile ends the call at the file's end).
@@ -62,7 +73,7 @@ impl Baresip {
         std::fs::write(
             dir.join("accounts"),
             format!(
-                "<sip:{login}@{registrar};transport=udp>;auth_pass={password};answermode=auto;regint=60;audio_codecs=PCMU,PCMA\n"
+                "<sip:{login}@{registrar};transport=udp>;auth_pass={password};answermode={answermode};regint=60;audio_codecs=PCMU,PCMA\n"
             ),
         )
         .unwrap();
