@@ -351,12 +351,7 @@ impl Engine {
         live.phase = Phase::Leaving;
         match (cfg.prompts.sequence(cfg.lang, &names), &live.leg) {
             (Ok(audio), Some(leg)) => {
-                let player = Player::new(audio, false);
-                let limit = Duration::from_millis(player.duration_ms() + 2_000);
-                leg.command(Command::Play {
-                    player,
-                    tag: GOODBYE,
-                });
+                let limit = super::legs::play_last(leg, audio, GOODBYE);
                 self.inbound_later(limit, InboundNote::HangUp(id));
             }
             _ => live.call.hang_up(),
@@ -364,11 +359,7 @@ impl Engine {
     }
 
     fn inbound_later(&self, after: Duration, note: InboundNote) {
-        let tx = self.notes_tx.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            let _ = tx.send(Note::Inbound(note));
-        });
+        self.note_later(after, Note::Inbound(note));
     }
 
     /// The core's inbound actions.
@@ -650,13 +641,7 @@ impl Engine {
         }
         self.media.release(live.port);
         if let Some(rec) = &live.recorder {
-            let finished = rec
-                .lock()
-                .ok()
-                .map(|mut r| std::mem::replace(&mut *r, Recorder::detached()).finish());
-            if let Some(Ok((path, length))) = finished {
-                info!(path = %path.display(), seconds = length.as_secs_f64(), "recording written");
-            }
+            super::legs::finish_recording(rec);
         }
     }
 

@@ -12,7 +12,7 @@ use super::calls::LiveCall;
 use super::{Engine, Note, now_ts};
 use crate::media::leg::{Command, Event as LegEvent};
 use crate::media::phrases;
-use crate::media::prompt::Player;
+use crate::media::prompt::{Audio, Player};
 use crate::media::recorder::{Recorder, Side};
 
 /// The tag of the abandoned-call message among the prompts a leg plays.
@@ -21,6 +21,35 @@ const ABANDON_MESSAGE: u32 = 1;
 const HOLD_MUSIC: u32 = 2;
 /// The tag of a pickup reminder (the call ends when it has been played).
 const REMINDER: u32 = 3;
+
+/// Plays a call's last message (the call is hung up when its `Played` comes back); returns
+/// when to hang up at the latest, should it not (its length and two seconds).
+pub(super) fn play_last(leg: &crate::media::leg::Leg, audio: Vec<Audio>, tag: u32) -> Duration {
+    let player = Player::new(audio, false);
+    let limit = Duration::from_millis(player.duration_ms() + 2_000);
+    leg.command(Command::Play { player, tag });
+    limit
+}
+
+/// Writes a call's recording (the leg holds the other handle until it closes: the file is
+/// written from here); where it went.
+pub(super) fn finish_recording(rec: &Mutex<Recorder>) -> Option<std::path::PathBuf> {
+    let finished = rec
+        .lock()
+        .ok()
+        .map(|mut r| std::mem::replace(&mut *r, Recorder::detached()).finish());
+    match finished {
+        Some(Ok((path, length))) => {
+            info!(path = %path.display(), seconds = length.as_secs_f64(), "recording written");
+            Some(path)
+        }
+        Some(Err(e)) => {
+            warn!(error = %e, "the recording could not be written");
+            None
+        }
+        None => None,
+    }
+}
 
 /// What a pickup reminder says of a lead's parcel.
 #[derive(Debug, Clone)]
@@ -137,26 +166,19 @@ impl Engine {
         let cfg = &self.config.media;
         let names = phrases::pickup_reminder(point, until, cfg.lang);
         info!(attempt = %attempt, lead = %lead, "pickup reminder");
-        match (&call.leg, cfg.prompts.sequence(cfg.lang, &names)) {
-            (Some(leg), Ok(audio)) => {
-                let player = Player::new(audio, false);
-                let limit = Duration::from_millis(player.duration_ms() + 2_000);
-                leg.command(Command::Play {
-                    player,
-                    tag: REMINDER,
-                });
-                let tx = self.notes_tx.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(limit).await;
-                    let _ = tx.send(Note::AbandonDone(attempt));
-                });
-            }
+        let limit = match (&call.leg, cfg.prompts.sequence(cfg.lang, &names)) {
+            (Some(leg), Ok(audio)) => play_last(leg, audio, REMINDER),
             (_, Err(e)) => {
                 warn!(error = %e, "the pickup reminder cannot be played");
                 call.control.hang_up();
+                return;
             }
-            (None, _) => call.control.hang_up(),
-        }
+            (None, _) => {
+                call.control.hang_up();
+                return;
+            }
+        };
+        self.note_later(limit, Note::AbandonDone(attempt));
     }
 
     /// Records a call being bridged (when recordings are configured), named by its Call-ID.
@@ -192,26 +214,28 @@ impl Engine {
         let cfg = &self.config.media;
         let names = phrases::abandoned(cfg.callback_number.as_deref(), cfg.lang);
         let message = cfg.prompts.sequence(cfg.lang, &names);
-        match (&call.leg, message) {
-            (Some(leg), Ok(audio)) => {
-                let player = Player::new(audio, false);
-                let limit = Duration::from_millis(player.duration_ms() + 2_000);
-                leg.command(Command::Play {
-                    player,
-                    tag: ABANDON_MESSAGE,
-                });
-                let tx = self.notes_tx.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(limit).await;
-                    let _ = tx.send(Note::AbandonDone(attempt));
-                });
-            }
+        let limit = match (&call.leg, message) {
+            (Some(leg), Ok(audio)) => play_last(leg, audio, ABANDON_MESSAGE),
             (_, Err(e)) => {
                 warn!(error = %e, "the abandoned-call message cannot be played");
                 call.control.hang_up();
+                return;
             }
-            (None, _) => call.control.hang_up(),
-        }
+            (None, _) => {
+                call.control.hang_up();
+                return;
+            }
+        };
+        self.note_later(limit, Note::AbandonDone(attempt));
+    }
+
+    /// Sends `note` to the engine's loop `after` from now.
+    pub(super) fn note_later(&self, after: Duration, note: Note) {
+        let tx = self.notes_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = tx.send(note);
+        });
     }
 
     /// A call ended: its leg closes, its recording is written and listed with its lead.
@@ -221,13 +245,7 @@ impl Engine {
             self.closing.insert(call.dial.attempt, call.dial.lead);
         }
         let Some(rec) = &call.recorder else { return };
-        // The leg holds the other handle until it closes: write the file from here.
-        let finished = rec
-            .lock()
-            .ok()
-            .map(|mut r| std::mem::replace(&mut *r, Recorder::detached()).finish());
-        if let Some(Ok((path, length))) = finished {
-            info!(path = %path.display(), seconds = length.as_secs_f64(), "recording written");
+        if let Some(path) = finish_recording(rec) {
             self.lead_media
                 .entry(call.dial.lead)
                 .or_default()

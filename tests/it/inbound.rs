@@ -5,7 +5,7 @@
 //! operator.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,9 +19,9 @@ use super::webhooks::Receiver;
 
 const SECRET: &str = "a-secret-of-the-shop-0123456789";
 
-/// The profiles: a trunk whose calls come from SIPp's port, three operators, the queue and
-/// the bot's numbers.
-fn profiles(data: &Path, trunk_port: u16) -> std::path::PathBuf {
+/// A profiles folder: the `carrier` trunk, whose calls come from SIPp's `trunk_port`, these
+/// operators (password `op-LOGIN-pass`), and `inbound` as inbound.toml.
+fn inbound_profiles(data: &Path, trunk_port: u16, operators: &[&str], inbound: &str) -> PathBuf {
     let dir = data.join("profiles");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
@@ -31,22 +31,27 @@ fn profiles(data: &Path, trunk_port: u16) -> std::path::PathBuf {
         ),
     )
     .unwrap();
-    let mut ops = String::new();
-    for login in ["2101", "2102", "2103"] {
-        ops += &format!("[[operator]]\nlogin = \"{login}\"\npassword = \"op-{login}-pass\"\n\n");
-    }
+    let ops: String = operators
+        .iter()
+        .map(|l| format!("[[operator]]\nlogin = \"{l}\"\npassword = \"op-{l}-pass\"\n\n"))
+        .collect();
     std::fs::write(dir.join("operators.toml"), ops).unwrap();
-    std::fs::write(
-        dir.join("inbound.toml"),
-        "[[queue]]\nname = \"shop\"\nring_timeout = \"10s\"\nmax_wait = \"2m\"\n\
-         announce_every = \"10s\"\nwrap_up = \"1s\"\nhandle_time = \"10s\"\n\
-         callback_campaign = \"callbacks\"\n\n\
-         [[number]]\nnumber = \"74951234500\"\ntrunk = \"carrier\"\nqueue = \"shop\"\n\n\
-         [[number]]\nnumber = \"74951234599\"\nbot = \"order_status\"\n\n\
-         [bot]\nqueue = \"shop\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("inbound.toml"), inbound).unwrap();
     dir
+}
+
+/// `predial serve` on `profiles`, English prompts, RTP on `rtp_ports`; more flags in `extra`.
+fn serve(data: &Path, profiles: &Path, rtp_ports: &str, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--profiles",
+        profiles.to_str().unwrap(),
+        "--rtp-ports",
+        rtp_ports,
+        "--lang",
+        "en",
+    ];
+    args.extend_from_slice(extra);
+    Server::start_with(data, None, &args)
 }
 
 /// What arrives on a caller's RTP port: (seconds since `start`, whether the payload is sound).
@@ -115,21 +120,23 @@ fn answered(phone: &Baresip) -> usize {
 fn callers_are_spread_evenly_hear_the_queue_and_missed_ones_become_callbacks() {
     let data = temp_dir("inbound");
     let trunk_port = free_port();
-    let profiles = profiles(&data, trunk_port);
-    let hooks = free_port();
-    let server = Server::start_with(
+    let profiles = inbound_profiles(
         &data,
-        None,
-        &[
-            "--profiles",
-            profiles.to_str().unwrap(),
-            "--rtp-ports",
-            "38000-38998",
-            "--lang",
-            "en",
-            "--webhook-retry-s",
-            "0.2",
-        ],
+        trunk_port,
+        &["2101", "2102", "2103"],
+        "[[queue]]\nname = \"shop\"\nring_timeout = \"10s\"\nmax_wait = \"2m\"\n\
+         announce_every = \"10s\"\nwrap_up = \"1s\"\nhandle_time = \"10s\"\n\
+         callback_campaign = \"callbacks\"\n\n\
+         [[number]]\nnumber = \"74951234500\"\ntrunk = \"carrier\"\nqueue = \"shop\"\n\n\
+         [[number]]\nnumber = \"74951234599\"\nbot = \"order_status\"\n\n\
+         [bot]\nqueue = \"shop\"\n",
+    );
+    let hooks = free_port();
+    let server = serve(
+        &data,
+        &profiles,
+        "38000-38998",
+        &["--webhook-retry-s", "0.2"],
     );
     let receiver = Receiver::start(hooks, SECRET, 0);
     let (status, v) = server.call(
@@ -293,28 +300,9 @@ fn callers_are_spread_evenly_hear_the_queue_and_missed_ones_become_callbacks() {
 fn a_pickup_reminder_is_said_by_the_bot_and_the_lead_waits_for_the_next_day() {
     let data = temp_dir("pickup");
     let callee = super::peers::Peer::sipp_uas("uas-media.xml", &[]);
-    let dir = data.join("profiles");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("carrier.toml"),
-        format!(
-            "name = \"carrier\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 5\ncps = 5\ncaller_id = \"+74951234567\"\n",
-            callee.addr
-        ),
-    )
-    .unwrap();
-    let server = Server::start_with(
-        &data,
-        None,
-        &[
-            "--profiles",
-            dir.to_str().unwrap(),
-            "--rtp-ports",
-            "39000-39998",
-            "--lang",
-            "en",
-        ],
-    );
+    // The carrier trunk leads to the SIPp callee; no inbound numbers, no operators.
+    let dir = inbound_profiles(&data, callee.addr.port(), &[], "");
+    let server = serve(&data, &dir, "39000-39998", &[]);
     // A reminder campaign: no operator anywhere.
     let (status, v) = server.call(
         "POST",
@@ -489,15 +477,6 @@ fn smtp_relay() -> (u16, Arc<Mutex<Vec<String>>>) {
 fn a_caller_past_the_longest_wait_presses_1_and_one_after_hours_is_called_back() {
     let data = temp_dir("inbound-offer");
     let trunk_port = free_port();
-    let dir = data.join("profiles");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("carrier.toml"),
-        format!(
-            "name = \"carrier\"\nowner = \"customer\"\naddress = \"127.0.0.1:{trunk_port}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n"
-        ),
-    )
-    .unwrap();
     // Working hours that exclude now (in UTC): an hour from now to two hours from now.
     let h = (chrono::Utc::now() + chrono::Duration::hours(1))
         .format("%H")
@@ -509,9 +488,11 @@ fn a_caller_past_the_longest_wait_presses_1_and_one_after_hours_is_called_back()
         "00:30-01:00".to_string()
     };
     let (smtp, mails) = smtp_relay();
-    std::fs::write(
-        dir.join("inbound.toml"),
-        format!(
+    let dir = inbound_profiles(
+        &data,
+        trunk_port,
+        &[],
+        &format!(
             "[[queue]]\nname = \"shop\"\nmax_wait = \"6s\"\nannounce_every = \"5s\"\n\
              callback_campaign = \"callbacks\"\n\n\
              [[queue]]\nname = \"day\"\nhours = \"{hours}\"\ntime_zone = \"UTC\"\n\
@@ -521,20 +502,8 @@ fn a_caller_past_the_longest_wait_presses_1_and_one_after_hours_is_called_back()
              [email]\nrelay = \"127.0.0.1:{smtp}\"\nsecurity = \"none\"\n\
              from = \"predial@shop.example\"\nto = [\"callcenter@shop.example\"]\n"
         ),
-    )
-    .unwrap();
-    let server = Server::start_with(
-        &data,
-        None,
-        &[
-            "--profiles",
-            dir.to_str().unwrap(),
-            "--rtp-ports",
-            "39200-39598",
-            "--lang",
-            "en",
-        ],
     );
+    let server = serve(&data, &dir, "39200-39598", &[]);
     // The callback campaign exists, paused: nothing is dialled back during the test.
     let (status, v) = server.call("POST", "/v1/campaigns", Some(json!({"name": "callbacks"})));
     assert_eq!(status, 201, "{v}");
@@ -620,37 +589,13 @@ fn a_caller_past_the_longest_wait_presses_1_and_one_after_hours_is_called_back()
 fn an_operator_who_does_not_answer_is_paused_and_the_caller_goes_to_the_next() {
     let data = temp_dir("inbound-ring");
     let trunk_port = free_port();
-    let dir = data.join("profiles");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("carrier.toml"),
-        format!(
-            "name = \"carrier\"\nowner = \"customer\"\naddress = \"127.0.0.1:{trunk_port}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n"
-        ),
-    )
-    .unwrap();
-    let mut ops = String::new();
-    for login in ["2201", "2202"] {
-        ops += &format!("[[operator]]\nlogin = \"{login}\"\npassword = \"op-{login}-pass\"\n\n");
-    }
-    std::fs::write(dir.join("operators.toml"), ops).unwrap();
-    std::fs::write(
-        dir.join("inbound.toml"),
-        "[[queue]]\nname = \"shop\"\nring_timeout = \"3s\"\n\n[[number]]\nnumber = \"100\"\nqueue = \"shop\"\n",
-    )
-    .unwrap();
-    let server = Server::start_with(
+    let dir = inbound_profiles(
         &data,
-        None,
-        &[
-            "--profiles",
-            dir.to_str().unwrap(),
-            "--rtp-ports",
-            "39600-39998",
-            "--lang",
-            "en",
-        ],
+        trunk_port,
+        &["2201", "2202"],
+        "[[queue]]\nname = \"shop\"\nring_timeout = \"3s\"\n\n[[number]]\nnumber = \"100\"\nqueue = \"shop\"\n",
     );
+    let server = serve(&data, &dir, "39600-39998", &[]);
     // 2201 is ready first (the longest idle: the first rung) but never picks up.
     let away = Baresip::start_answering(
         &data.join("baresip-2201"),
