@@ -649,3 +649,143 @@ fn an_operator_who_does_not_answer_is_paused_and_the_caller_goes_to_the_next() {
     server.stop();
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn a_power_campaign_holds_back_while_callers_wait_for_its_operators() {
+    let data = temp_dir("inbound-blend");
+    let callees = super::peers::Peer::sipp_uas("uas-talk-bye.xml", &[]);
+    let uac_port = free_port();
+    // The campaign exists before the service starts, so operators' skills can name it.
+    let leads = data.join("leads.csv");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        &leads,
+        "phone\n+74951110000\n+74951110001\n+74951110002\n+74951110003\n+74951110004\n",
+    )
+    .unwrap();
+    let out = super::predial(&[
+        "leads",
+        "import",
+        leads.to_str().unwrap(),
+        "--campaign",
+        "blend",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One trunk: out to the SIPp callees, and in from the SIPp callers' port.
+    let dir = inbound_profiles(
+        &data,
+        callees.addr.port(),
+        &[],
+        "[[queue]]\nname = \"shop\"\nhold_back_outbound_at = 1\n\n\
+         [[number]]\nnumber = \"100\"\nqueue = \"shop\"\n",
+    );
+    let trunk = std::fs::read_to_string(dir.join("carrier.toml")).unwrap();
+    std::fs::write(
+        dir.join("carrier.toml"),
+        format!("{trunk}inbound_from = [\"127.0.0.1:{uac_port}\"]\n"),
+    )
+    .unwrap();
+    // 2301 and 2302 take the queue and the campaign; 2303 the campaign only.
+    std::fs::write(
+        dir.join("operators.toml"),
+        "[[operator]]\nlogin = \"2301\"\npassword = \"op-2301-pass\"\nskills = [\"shop\", \"blend\"]\n\n\
+         [[operator]]\nlogin = \"2302\"\npassword = \"op-2302-pass\"\nskills = [\"shop\", \"blend\"]\n\n\
+         [[operator]]\nlogin = \"2303\"\npassword = \"op-2303-pass\"\nskills = [\"blend\"]\n",
+    )
+    .unwrap();
+    let server = serve(&data, &dir, "39000-39598", &[]);
+    let (status, v) = server.call(
+        "PUT",
+        "/v1/campaigns/blend/policy",
+        Some(
+            json!({"mode": "power", "quiet_hours": {"start": "00:00", "end": "00:00"},
+            "pacing": {"power_ratio": 2.0}}),
+        ),
+    );
+    assert_eq!(status, 200, "{v}");
+    let phones: Vec<Baresip> = ["2301", "2302", "2303"]
+        .iter()
+        .map(|l| {
+            Baresip::start(
+                &data.join(format!("baresip-{l}")),
+                l,
+                &format!("op-{l}-pass"),
+                server.sip,
+            )
+        })
+        .collect();
+    let until = Instant::now() + Duration::from_secs(20);
+    while ["2301", "2302", "2303"]
+        .iter()
+        .any(|l| state_of(&server, l) != "ready")
+    {
+        assert!(
+            Instant::now() < until,
+            "operators ready: {}",
+            phones[0].log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Three callers: two are with 2301 and 2302, the third waits; all leave after 12 s.
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let target = server.sip;
+    let callers = std::thread::spawn(move || {
+        sipp_callers(
+            "uac-inbound.xml",
+            target,
+            uac_port,
+            &(1..=3)
+                .map(|i| format!("79160000{i:03};100;{port};12000"))
+                .collect::<Vec<_>>(),
+        )
+    });
+    // Outbound attempts, as stored before each INVITE leaves (persist before act).
+    let attempts = |server: &Server| -> i64 {
+        let (_, v) = server.call("GET", "/v1/trunks", None);
+        v["trunks"][0]["last_hour"]["calls"].as_i64().unwrap_or(0)
+    };
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, q) = server.call("GET", "/v1/queues", None);
+        if q["queues"][0]["waiting"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < until, "a caller waits: {q}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The campaign starts while the caller waits: 2303 is ready, but nothing is dialled.
+    assert_eq!(
+        server.call("POST", "/v1/campaigns/blend/start", None).0,
+        200
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    let (_, q) = server.call("GET", "/v1/queues", None);
+    assert_eq!(q["queues"][0]["waiting"], 1, "still waiting: {q}");
+    assert_eq!(
+        attempts(&server),
+        0,
+        "no outbound call while a caller waits"
+    );
+    // The callers leave; the campaign dials.
+    assert!(callers.join().unwrap(), "the callers' calls went through");
+    let until = Instant::now() + Duration::from_secs(20);
+    while attempts(&server) == 0 {
+        assert!(
+            Instant::now() < until,
+            "the campaign dials once nobody waits: {}",
+            std::fs::read_to_string(data.join("serve.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(phones);
+    server.stop();
+    let _ = callees.finish();
+    let _ = std::fs::remove_dir_all(&data);
+}

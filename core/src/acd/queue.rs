@@ -54,8 +54,8 @@ pub struct QueuePolicy {
     pub wrap_up: Duration,
     /// The handle time (talk) assumed until the queue's own calls have taught one.
     pub handle_time: Duration,
-    /// Outbound dialling ahead of operators (predictive, power) holds back for the operators
-    /// who serve this queue while this many callers wait (0: never).
+    /// Campaigns that dial ahead of operators (predictive, power) and share operators with
+    /// this queue place no new calls while this many callers wait (0: never).
     pub hold_back_outbound_at: u32,
 }
 
