@@ -95,8 +95,6 @@ pub(crate) struct InboundMeasures {
     pub reference_error_s: Vec<f64>,
     /// That running average, ms.
     pub reference_holdtime_ms: f64,
-    pub abandoned_in_queue: u64,
-    pub timed_out: u64,
     pub after_hours: u64,
     pub callbacks_asked: u64,
     pub bot_calls: u64,
@@ -144,18 +142,14 @@ impl Spread {
         if samples.is_empty() {
             return Spread::default();
         }
-        let at = |v: &[f64], q: f64| {
-            let i = ((v.len() as f64 - 1.0) * q).round() as usize;
-            (v[i.min(v.len() - 1)] * 100.0).round() / 100.0
-        };
         let mut v = samples.to_vec();
         v.sort_by(f64::total_cmp);
         let mut abs: Vec<f64> = samples.iter().map(|x| x.abs()).collect();
         abs.sort_by(f64::total_cmp);
         Spread {
-            median: at(&v, 0.5),
-            p90: at(&v, 0.9),
-            abs_p90: at(&abs, 0.9),
+            median: super::quantile(&v, 0.5),
+            p90: super::quantile(&v, 0.9),
+            abs_p90: super::quantile(&abs, 0.9),
             samples: v.len(),
         }
     }
@@ -193,8 +187,7 @@ impl Engine {
         let config = self.inbound_config();
         let Some(route) = config.route(&c.to, &trunk) else {
             info!(%trunk, number = %c.to, "inbound call to a number with no route: refused (add it to inbound.toml)");
-            self.inbound_measures.refused += 1;
-            c.call.refuse(404, "No route for this number");
+            self.refuse_inbound(&c, 404, "No route for this number");
             return;
         };
         let target = route.target.clone();
@@ -210,6 +203,11 @@ impl Engine {
         }
     }
 
+    fn refuse_inbound(&mut self, c: &IncomingCall, code: u16, reason: &str) {
+        self.inbound_measures.refused += 1;
+        c.call.refuse(code, reason);
+    }
+
     /// Answers a trunk's call with our SDP and starts its media; its end comes as a note.
     fn answer_inbound(&mut self, c: IncomingCall) -> Option<AttemptId> {
         let offer = sdp::parse_answer(&c.offer).ok();
@@ -222,16 +220,14 @@ impl Engine {
         });
         let Some(codec) = codec else {
             warn!(call_id = %c.call_id, "inbound call without a G.711 offer: refused");
-            self.inbound_measures.refused += 1;
-            c.call.refuse(488, "Not Acceptable Here");
+            self.refuse_inbound(&c, 488, "Not Acceptable Here");
             return None;
         };
         let reserved = match self.media.reserve() {
             Ok(r) => r,
             Err(e) => {
                 warn!(error = %e, "no RTP port for an inbound call: refused");
-                self.inbound_measures.refused += 1;
-                c.call.refuse(503, "Service Unavailable");
+                self.refuse_inbound(&c, 503, "Service Unavailable");
                 return None;
             }
         };
@@ -254,8 +250,7 @@ impl Engine {
             Err(e) => {
                 warn!(error = %e, "no media for an inbound call: refused");
                 self.media.release(port);
-                self.inbound_measures.refused += 1;
-                c.call.refuse(488, "Not Acceptable Here");
+                self.refuse_inbound(&c, 488, "Not Acceptable Here");
                 return None;
             }
         };
@@ -390,7 +385,6 @@ impl Engine {
             return;
         };
         live.phase = Phase::Offered;
-        self.inbound_measures.timed_out += 1;
         let cfg = &self.config.media;
         if let (Ok(audio), Some(leg)) = (cfg.prompts.get(cfg.lang, "press-1-callback"), &live.leg) {
             leg.command(Command::Play {
@@ -403,7 +397,6 @@ impl Engine {
     }
 
     pub(super) fn queue_abandoned(&mut self, id: AttemptId, waited_ms: u64) {
-        self.inbound_measures.abandoned_in_queue += 1;
         self.report_missed(id, MissedReason::AbandonedInQueue, waited_ms);
     }
 
@@ -747,19 +740,11 @@ impl Engine {
             if has_queue {
                 self.bot_to_queue(id);
             } else {
-                let names: Vec<&str> = vec!["goodbye"];
-                self.leave(id, &names);
+                self.leave(id, &["goodbye"]);
             }
             return;
         };
-        let mut names = match order.number {
-            Some(n) => phrases::order_status(n, order.status, cfg.lang),
-            None => {
-                let mut all = phrases::order_status(0, order.status, cfg.lang);
-                all.retain(|n| !n.starts_with('n'));
-                all
-            }
-        };
+        let mut names = phrases::order_status(order.number, order.status, cfg.lang);
         if has_queue {
             names.push("press-0".into());
         }
@@ -787,9 +772,28 @@ impl Engine {
         }
     }
 
+    /// Each queue's figures now, from the core.
+    pub(super) fn queue_reports(&self) -> Vec<QueueReport> {
+        self.config
+            .inbound
+            .config
+            .queues
+            .iter()
+            .enumerate()
+            .filter_map(|(i, q)| {
+                Some(QueueReport {
+                    name: q.name.clone(),
+                    figures: self.scheduler.queue_figures(QueueId(i as u32 + 1))?,
+                })
+            })
+            .collect()
+    }
+
+    /// What the run measured of inbound calls (its percentiles sort every sample: for the
+    /// end of a run, not for the live figures).
     pub(super) fn inbound_report(&self) -> InboundReport {
         let m = &self.inbound_measures;
-        let config = self.inbound_config();
+        let queues = self.queue_reports();
         InboundReport {
             calls: m.calls,
             refused: m.refused,
@@ -797,29 +801,19 @@ impl Engine {
             answer_to_operator_ms: Percentiles::of(&m.answer_to_operator_ms),
             ewt_error_s: Spread::of(&m.ewt_error_s),
             reference_ewt_error_s: Spread::of(&m.reference_error_s),
-            abandoned_in_queue: m.abandoned_in_queue,
-            timed_out: m.timed_out,
+            abandoned_in_queue: queues.iter().map(|q| q.figures.abandoned).sum(),
+            timed_out: queues.iter().map(|q| q.figures.timed_out).sum(),
             after_hours: m.after_hours,
             callbacks_asked: m.callbacks_asked,
             bot_calls: m.bot_calls,
             bot_served: m.bot_served,
-            queues: config
-                .queues
-                .iter()
-                .enumerate()
-                .filter_map(|(i, q)| {
-                    Some(QueueReport {
-                        name: q.name.clone(),
-                        figures: self.scheduler.queue_figures(QueueId(i as u32 + 1))?,
-                    })
-                })
-                .collect(),
+            queues,
         }
     }
 
     /// Queue figures as metrics.
     pub(super) fn queue_metrics(&self) {
-        for q in self.inbound_report().queues {
+        for q in self.queue_reports() {
             let f = q.figures;
             let name = q.name;
             metrics::gauge!("predial_queue_waiting", "queue" => name.clone())

@@ -52,7 +52,7 @@ pub(super) fn finish_recording(rec: &Mutex<Recorder>) -> Option<std::path::PathB
 }
 
 /// What a pickup reminder says of a lead's parcel.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Reminder {
     /// The pickup point (its digits are said as a number).
     pub point: Option<String>,
@@ -141,14 +141,10 @@ impl Engine {
     /// A pickup reminder answered: the point and the storage deadline are said, then the call
     /// ends (at the latest when the message's time is up).
     pub(super) fn remind(&mut self, attempt: AttemptId, lead: predial_core::dialer::LeadId) {
-        let r = self.reminders.get(&lead).cloned().unwrap_or(Reminder {
-            point: None,
-            until_ms: None,
-            time_zone: None,
-        });
-        let Some(call) = self.calls.get(&attempt) else {
+        if !self.calls.contains_key(&attempt) {
             return;
-        };
+        }
+        let r = self.reminders.get(&lead).cloned().unwrap_or_default();
         let point = r.point.as_deref().and_then(|p| {
             let digits: String = p.chars().filter(char::is_ascii_digit).collect();
             digits.parse::<u64>().ok()
@@ -163,22 +159,9 @@ impl Engine {
             let t = chrono::DateTime::from_timestamp_millis(ms)?.with_timezone(&tz);
             Some((t.day(), t.month()))
         });
-        let cfg = &self.config.media;
-        let names = phrases::pickup_reminder(point, until, cfg.lang);
+        let names = phrases::pickup_reminder(point, until, self.config.media.lang);
         info!(attempt = %attempt, lead = %lead, "pickup reminder");
-        let limit = match (&call.leg, cfg.prompts.sequence(cfg.lang, &names)) {
-            (Some(leg), Ok(audio)) => play_last(leg, audio, REMINDER),
-            (_, Err(e)) => {
-                warn!(error = %e, "the pickup reminder cannot be played");
-                call.control.hang_up();
-                return;
-            }
-            (None, _) => {
-                call.control.hang_up();
-                return;
-            }
-        };
-        self.note_later(limit, Note::AbandonDone(attempt));
+        self.say_last(attempt, &names, REMINDER, "the pickup reminder");
     }
 
     /// Records a call being bridged (when recordings are configured), named by its Call-ID.
@@ -213,11 +196,27 @@ impl Engine {
         call.abandoned = true;
         let cfg = &self.config.media;
         let names = phrases::abandoned(cfg.callback_number.as_deref(), cfg.lang);
-        let message = cfg.prompts.sequence(cfg.lang, &names);
+        self.say_last(
+            attempt,
+            &names,
+            ABANDON_MESSAGE,
+            "the abandoned-call message",
+        );
+    }
+
+    /// Says a call's last message, then hangs up: when it has been played (`tag` comes back),
+    /// or at the latest when its time is up. `what` names it in the warning when it cannot be
+    /// played (then the call is hung up at once).
+    fn say_last(&mut self, attempt: AttemptId, names: &[String], tag: u32, what: &str) {
+        let cfg = &self.config.media;
+        let message = cfg.prompts.sequence(cfg.lang, names);
+        let Some(call) = self.calls.get(&attempt) else {
+            return;
+        };
         let limit = match (&call.leg, message) {
-            (Some(leg), Ok(audio)) => play_last(leg, audio, ABANDON_MESSAGE),
+            (Some(leg), Ok(audio)) => play_last(leg, audio, tag),
             (_, Err(e)) => {
-                warn!(error = %e, "the abandoned-call message cannot be played");
+                warn!(error = %e, "{what} cannot be played");
                 call.control.hang_up();
                 return;
             }
@@ -226,7 +225,7 @@ impl Engine {
                 return;
             }
         };
-        self.note_later(limit, Note::AbandonDone(attempt));
+        self.note_later(limit, Note::LastMessageDone(attempt));
     }
 
     /// Sends `note` to the engine's loop `after` from now.

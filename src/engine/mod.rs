@@ -164,16 +164,21 @@ impl Percentiles {
         }
         let mut v = samples.to_vec();
         v.sort_by(f64::total_cmp);
-        let at = |q: f64| {
-            let i = ((v.len() as f64 - 1.0) * q).round() as usize;
-            (v[i.min(v.len() - 1)] * 100.0).round() / 100.0
-        };
         Percentiles {
-            p50: at(0.5),
-            p99: at(0.99),
+            p50: quantile(&v, 0.5),
+            p99: quantile(&v, 0.99),
             samples: v.len(),
         }
     }
+}
+
+/// The `q` quantile of sorted samples (nearest rank), to two decimals; 0 without samples.
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    (sorted[i.min(sorted.len() - 1)] * 100.0).round() / 100.0
 }
 
 /// What the engine measures of itself, for the run's report (the metrics carry them too).
@@ -255,8 +260,9 @@ enum Note {
     Registration(usize, RegistrationState),
     /// A trunk's answer to OPTIONS (408: none).
     Keepalive(usize, u16),
-    /// The abandoned-call message had its time: hang up even if it did not finish.
-    AbandonDone(AttemptId),
+    /// A call's last message (abandoned-call message, pickup reminder) had its time: hang up
+    /// even if it did not finish.
+    LastMessageDone(AttemptId),
     /// Delete recordings past their keeping time.
     SweepRecordings,
     /// An attempt's start is stored (true) or could not be (false): the call may go.
@@ -611,7 +617,7 @@ impl Engine {
             operators: self.desk.report(),
             results: self.results.clone(),
             outcomes: self.outcomes.clone(),
-            queues: self.inbound_report().queues,
+            queues: self.queue_reports(),
         }
     }
 
@@ -695,8 +701,6 @@ impl Engine {
         };
         use predial_core::dialer::LeadState as S;
         let state = match view.state {
-            // Called before (a pickup reminder's next round): not a new lead any more.
-            S::New if !view.history.is_empty() => "scheduled",
             S::New => "queued",
             S::Scheduled => "scheduled",
             S::Dialing => "dialing",
@@ -1205,7 +1209,7 @@ impl Engine {
                     call.control.hang_up();
                 }
             }
-            Note::AbandonDone(attempt) => {
+            Note::LastMessageDone(attempt) => {
                 if let Some(call) = self.calls.get(&attempt) {
                     call.control.hang_up();
                 }

@@ -197,10 +197,13 @@ pub fn abandoned(callback: Option<&str>, _lang: Lang) -> Vec<String> {
     out
 }
 
-/// "Your order number 1234 is at the pickup point."
-pub fn order_status(order: u64, status: OrderStatus, lang: Lang) -> Vec<String> {
+/// "Your order number 1234 is at the pickup point." The number is left out when the order has
+/// none that can be said.
+pub fn order_status(order: Option<u64>, status: OrderStatus, lang: Lang) -> Vec<String> {
     let mut out = vec!["order".to_string()];
-    out.extend(number(order, lang));
+    if let Some(order) = order {
+        out.extend(number(order, lang));
+    }
     out.push(
         match status {
             OrderStatus::Accepted => "status-accepted",
@@ -339,7 +342,7 @@ mod tests {
                 OrderStatus::Collected,
                 OrderStatus::Unknown,
             ] {
-                names.extend(order_status(1234, s, lang));
+                names.extend(order_status(Some(1234), s, lang));
             }
             names.extend(["hold".to_string(), "promo".into(), "goodbye".into()]);
             names.extend(queue_position(3, 150_000, lang));

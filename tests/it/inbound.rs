@@ -6,7 +6,6 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::api::{Server, temp_dir};
 use super::operators::{Baresip, state_of};
-use super::peers::{free_port, need, scenario};
+use super::peers::free_port;
 use super::webhooks::Receiver;
 
 const SECRET: &str = "a-secret-of-the-shop-0123456789";
@@ -83,32 +82,32 @@ fn listen(socket: UdpSocket, start: Instant, until: Instant) -> Arc<Mutex<Vec<(f
 
 /// Runs SIPp callers from `port` (the trunk's), one per CSV line; true when all went well.
 fn sipp_callers(scenario_file: &str, target: SocketAddr, port: u16, lines: &[String]) -> bool {
-    need("sipp", "sip-tester");
-    let csv = std::env::temp_dir().join(format!(
-        "predial-callers-{}-{}.csv",
-        std::process::id(),
-        free_port()
-    ));
-    std::fs::write(&csv, format!("SEQUENTIAL\n{}\n", lines.join("\n"))).unwrap();
-    let n = lines.len().to_string();
-    let status = Command::new("sipp")
-        .arg("-sf")
-        .arg(scenario(scenario_file))
-        .arg("-inf")
-        .arg(&csv)
-        .arg(target.to_string())
-        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-mp", &free_port().to_string()])
-        .args([
-            "-m", &n, "-l", &n, "-r", "10", "-nostdin", "-timeout", "90s",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("sipp runs");
-    let _ = std::fs::remove_file(&csv);
-    status.success()
+    super::peers::sipp_client(scenario_file, target, port, lines, 90)
+}
+
+/// baresip operators (auto-answering, password `op-LOGIN-pass`), once all are ready.
+fn ready_operators(server: &Server, data: &Path, logins: &[&str]) -> Vec<Baresip> {
+    let phones: Vec<Baresip> = logins
+        .iter()
+        .map(|l| {
+            Baresip::start(
+                &data.join(format!("baresip-{l}")),
+                l,
+                &format!("op-{l}-pass"),
+                server.sip,
+            )
+        })
+        .collect();
+    let until = Instant::now() + Duration::from_secs(20);
+    while logins.iter().any(|l| state_of(server, l) != "ready") {
+        assert!(
+            Instant::now() < until,
+            "the operators registered and are ready: {}",
+            phones[0].log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    phones
 }
 
 /// Calls each baresip answered (its log says so once per call).
@@ -149,29 +148,7 @@ fn callers_are_spread_evenly_hear_the_queue_and_missed_ones_become_callbacks() {
     let (status, v) = server.call("POST", "/v1/campaigns", Some(json!({"name": "callbacks"})));
     assert_eq!(status, 201, "{v}");
 
-    let phones: Vec<Baresip> = ["2101", "2102", "2103"]
-        .iter()
-        .map(|l| {
-            Baresip::start(
-                &data.join(format!("baresip-{l}")),
-                l,
-                &format!("op-{l}-pass"),
-                server.sip,
-            )
-        })
-        .collect();
-    let until = Instant::now() + Duration::from_secs(20);
-    while ["2101", "2102", "2103"]
-        .iter()
-        .any(|l| state_of(&server, l) != "ready")
-    {
-        assert!(
-            Instant::now() < until,
-            "the operators registered and are ready: {}",
-            phones[0].log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let phones = ready_operators(&server, &data, &["2101", "2102", "2103"]);
 
     // Ten buyers call at once: three talk 4 s, three wait and talk until 14 s, three wait
     // longer and talk until 24 s; the tenth gives up after 3 s in the queue.
@@ -709,29 +686,7 @@ fn a_power_campaign_holds_back_while_callers_wait_for_its_operators() {
         ),
     );
     assert_eq!(status, 200, "{v}");
-    let phones: Vec<Baresip> = ["2301", "2302", "2303"]
-        .iter()
-        .map(|l| {
-            Baresip::start(
-                &data.join(format!("baresip-{l}")),
-                l,
-                &format!("op-{l}-pass"),
-                server.sip,
-            )
-        })
-        .collect();
-    let until = Instant::now() + Duration::from_secs(20);
-    while ["2301", "2302", "2303"]
-        .iter()
-        .any(|l| state_of(&server, l) != "ready")
-    {
-        assert!(
-            Instant::now() < until,
-            "operators ready: {}",
-            phones[0].log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let phones = ready_operators(&server, &data, &["2301", "2302", "2303"]);
     // Three callers: two are with 2301 and 2302, the third waits; all leave after 12 s.
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = socket.local_addr().unwrap().port();

@@ -16,21 +16,43 @@ pub fn scenario(name: &str) -> PathBuf {
 /// Runs a SIPp client scenario once against `target`, its fields from one CSV line
 /// (`a;b;c`); true when SIPp saw what the scenario expects.
 pub fn sipp_once(scenario_file: &str, target: SocketAddr, fields: &str) -> bool {
+    sipp_client(
+        scenario_file,
+        target,
+        free_port(),
+        &[fields.to_string()],
+        10,
+    )
+}
+
+/// Runs a SIPp client scenario against `target` from `local_port`, one call per CSV line of
+/// fields (`a;b;c`), ten calls a second, all at once if they last; true when SIPp saw every
+/// call go as the scenario expects (within `timeout_s`).
+pub fn sipp_client(
+    scenario_file: &str,
+    target: SocketAddr,
+    local_port: u16,
+    lines: &[String],
+    timeout_s: u32,
+) -> bool {
     need("sipp", "sip-tester");
     let csv = std::env::temp_dir().join(format!(
         "predial-sipp-{}-{}.csv",
         std::process::id(),
         free_port()
     ));
-    std::fs::write(&csv, format!("SEQUENTIAL\n{fields}\n")).expect("a CSV file");
+    std::fs::write(&csv, format!("SEQUENTIAL\n{}\n", lines.join("\n"))).expect("a CSV file");
+    let n = lines.len().to_string();
     let status = Command::new("sipp")
         .arg("-sf")
         .arg(scenario(scenario_file))
         .arg("-inf")
         .arg(&csv)
         .arg(target.to_string())
-        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
-        .args(["-m", "1", "-nostdin", "-timeout", "10s"])
+        .args(["-i", "127.0.0.1", "-p", &local_port.to_string()])
+        .args(["-mp", &free_port().to_string()])
+        .args(["-m", &n, "-l", &n, "-r", "10", "-nostdin"])
+        .args(["-timeout", &format!("{timeout_s}s")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

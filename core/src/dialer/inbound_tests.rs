@@ -373,10 +373,9 @@ fn a_freed_operator_takes_the_waiting_caller_before_a_new_outbound_call() {
     assert!(!d.actions.iter().any(|a| matches!(a, Action::Dial { .. })));
 }
 
-#[test]
-fn pickup_reminders_call_daily_without_operators_until_the_deadline() {
+/// A scheduler with one pickup-reminder campaign (3) holding `lead`.
+fn reminders(now: Timestamp, lead: NewLead) -> Scheduler {
     let mut s = Scheduler::new();
-    let mut now = Timestamp::parse_rfc3339("2026-12-01T09:00:00Z").unwrap();
     let policy = CampaignPolicy {
         kind: CampaignKind::PickupReminder,
         ..CampaignPolicy::default()
@@ -389,11 +388,18 @@ fn pickup_reminders_call_daily_without_operators_until_the_deadline() {
         },
     )
     .unwrap();
+    s.handle(now, Event::LeadAdded(Box::new(lead))).unwrap();
+    s
+}
+
+#[test]
+fn pickup_reminders_call_daily_without_operators_until_the_deadline() {
+    let mut now = Timestamp::parse_rfc3339("2026-12-01T09:00:00Z").unwrap();
     let mut lead = NewLead::new(1, 3, "+74951234501", now);
     // Kept at the pickup point for two and a half days.
     lead.until = Some(now.plus(Duration::from_secs(60 * 3600)));
-    s.handle(now, Event::LeadAdded(Box::new(lead))).unwrap();
-    let mut reminders = 0;
+    let mut s = reminders(now, lead);
+    let mut heard = 0;
     for _day in 0..5 {
         s.handle(now, Event::Tick).unwrap();
         let actions: Vec<Action> = std::iter::from_fn(|| s.poll_action()).collect();
@@ -430,7 +436,7 @@ fn pickup_reminders_call_daily_without_operators_until_the_deadline() {
             },
         )
         .unwrap();
-        reminders += 1;
+        heard += 1;
         let view = s.lead(LeadId(1)).unwrap();
         if view.state.is_final() {
             assert_eq!(view.state, LeadState::Exhausted, "the deadline passed");
@@ -440,30 +446,13 @@ fn pickup_reminders_call_daily_without_operators_until_the_deadline() {
         now = view.due.unwrap();
     }
     // Day 1, day 2, day 3 (the deadline falls before day 4's call).
-    assert_eq!(reminders, 3);
+    assert_eq!(heard, 3);
 }
 
 #[test]
 fn a_collected_parcel_is_not_reminded_again() {
-    let mut s = Scheduler::new();
     let now = Timestamp::parse_rfc3339("2026-12-01T09:00:00Z").unwrap();
-    let policy = CampaignPolicy {
-        kind: CampaignKind::PickupReminder,
-        ..CampaignPolicy::default()
-    };
-    s.handle(
-        now,
-        Event::CampaignSaved {
-            campaign: CampaignId(3),
-            policy: Box::new(policy),
-        },
-    )
-    .unwrap();
-    s.handle(
-        now,
-        Event::LeadAdded(Box::new(NewLead::new(1, 3, "+74951234501", now))),
-    )
-    .unwrap();
+    let mut s = reminders(now, NewLead::new(1, 3, "+74951234501", now));
     let dial = std::iter::from_fn(|| s.poll_action()).find_map(|a| match a {
         Action::Dial { attempt, .. } => Some(attempt),
         _ => None,

@@ -140,11 +140,7 @@ impl Scheduler {
             lead.due.time(),
         );
         lead.flags &= !CALLBACK_FRESH;
-        lead.state = if lead.attempts == 0 {
-            LeadState::New
-        } else {
-            LeadState::Scheduled
-        };
+        lead.state = lead.waiting_state();
         if state == LeadState::Cancelled {
             self.close(i, LeadState::Cancelled);
         } else if fresh_callback {

@@ -328,11 +328,7 @@ impl Scheduler {
     pub(crate) fn schedule(&mut self, i: u32, at: Timestamp) {
         let lead = self.leads.get_mut(i);
         lead.due = DueSecond::of(at);
-        lead.state = if lead.attempts == 0 {
-            LeadState::New
-        } else {
-            LeadState::Scheduled
-        };
+        lead.state = lead.waiting_state();
         let e = self.leads.fresh_entry(i);
         let when = DueSecond::of(at).unix_secs();
         if self.wheel.insert(when, e).is_err() {

@@ -54,6 +54,18 @@ pub(crate) struct LeadSlot {
     pub flags: u8,
 }
 
+impl LeadSlot {
+    /// The state of a lead waiting for its next attempt: new until it has been called (a
+    /// pickup reminder's next round starts its attempts again, but it was called).
+    pub fn waiting_state(&self) -> LeadState {
+        if self.attempts == 0 && self.history.is_empty() {
+            LeadState::New
+        } else {
+            LeadState::Scheduled
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct LeadTable {
     slots: Vec<LeadSlot>,
