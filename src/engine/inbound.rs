@@ -433,24 +433,7 @@ impl Engine {
             op.control.hang_up();
             return;
         };
-        let codecs = ["PCMU".to_string(), "PCMA".to_string()];
-        if let Some(r) = op.rtp.take() {
-            match self.media.start(
-                id.0 | super::operators::OPERATOR_CALL,
-                r,
-                answer,
-                &codecs,
-                None,
-            ) {
-                Ok(leg) => op.leg = Some(leg),
-                Err(e) => warn!(error = %e, "no media for the operator's call"),
-            }
-        }
-        if let (Some(caller), Some(oper)) = (&live.leg, &op.leg) {
-            caller.command(Command::StopPlaying);
-            caller.command(Command::Bridge(oper.out.clone()));
-            oper.command(Command::Bridge(caller.out.clone()));
-        }
+        super::operators::join_operator(&self.media, id, op, answer, live.leg.as_ref());
         live.phase = Phase::Talking;
         let now = Instant::now();
         if let Some(from) = live.dispatch_from {

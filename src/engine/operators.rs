@@ -151,6 +151,29 @@ impl OperatorDesk {
     }
 }
 
+/// The operator's phone answered (SDP `answer`): their leg starts, and it is bridged both ways
+/// with the customer's leg (whose hold music or announcement stops).
+pub(super) fn join_operator(
+    media: &super::media::MediaPool,
+    attempt: AttemptId,
+    op: &mut OperatorCall,
+    answer: &[u8],
+    customer: Option<&Leg>,
+) {
+    let codecs = ["PCMU".to_string(), "PCMA".to_string()];
+    if let Some(r) = op.rtp.take() {
+        match media.start(attempt.0 | OPERATOR_CALL, r, answer, &codecs, None) {
+            Ok(leg) => op.leg = Some(leg),
+            Err(e) => warn!(error = %e, "no media for the operator's call"),
+        }
+    }
+    if let (Some(customer), Some(oper)) = (customer, &op.leg) {
+        customer.command(Command::StopPlaying);
+        customer.command(Command::Bridge(oper.out.clone()));
+        oper.command(Command::Bridge(customer.out.clone()));
+    }
+}
+
 /// The result an operator enters by pressing a digit during the call.
 pub fn disposition_of(digit: char) -> Option<Kind> {
     Some(match digit {
@@ -449,21 +472,7 @@ impl Engine {
                     op.control.hang_up();
                     return;
                 };
-                let codecs = ["PCMU".to_string(), "PCMA".to_string()];
-                if let Some(r) = op.rtp.take() {
-                    match self
-                        .media
-                        .start(attempt.0 | OPERATOR_CALL, r, &sdp, &codecs, None)
-                    {
-                        Ok(leg) => op.leg = Some(leg),
-                        Err(e) => warn!(error = %e, "no media for the operator's call"),
-                    }
-                }
-                if let (Some(callee), Some(oper)) = (&call.leg, &op.leg) {
-                    callee.command(Command::StopPlaying);
-                    callee.command(Command::Bridge(oper.out.clone()));
-                    oper.command(Command::Bridge(callee.out.clone()));
-                }
+                join_operator(&self.media, attempt, op, &sdp, call.leg.as_ref());
                 call.bridged = true;
                 if let Some(at) = call.person_at {
                     let ms = at.elapsed().as_secs_f64() * 1000.0;
