@@ -73,6 +73,9 @@ enum BenchCommand {
     /// Inbound callers (SIPp UACs) all at once into a queue of operators on softphones: time
     /// from answer to operator, announced against actual waits, calls per operator.
     Inbound(cli::bench::InboundArgs),
+    /// The 49 torture messages of RFC 4475 sent to a SIP element over UDP and TCP: what it
+    /// answers to each against what the RFC expects, and whether it still answers OPTIONS.
+    Torture(cli::bench::TortureArgs),
     /// The simulated callers and operators of `bench relay` (started by it).
     #[command(hide = true)]
     RelayPeers(cli::bench::RelayPeersArgs),
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::RelayPeers(args)) => cli::bench::relay_peers(args),
         Command::Bench(BenchCommand::Ingest(args)) => cli::bench::ingest(args),
         Command::Bench(BenchCommand::Inbound(args)) => cli::bench::inbound(args),
+        Command::Bench(BenchCommand::Torture(args)) => cli::bench::torture(args),
         Command::CheckConfig(args) => cli::check::check(args),
         Command::Serve(args) => cli::serve::serve(*args),
         Command::Leads(cmd) => cli::leads::leads(cmd),

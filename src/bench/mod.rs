@@ -8,6 +8,7 @@ pub mod inbound;
 pub mod ingest;
 pub mod relay;
 pub mod scheduler;
+pub mod torture;
 
 /// Raises the limit on open files (sockets) to at least `needed`, up to the hard limit; an
 /// error says what to do when the hard limit is lower.

@@ -473,3 +473,80 @@ pub fn inbound(args: InboundArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub struct TortureArgs {
+    /// The SIP element to send the RFC 4475 torture messages to (predial, Kamailio, ...).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5060")]
+    target: std::net::SocketAddr,
+    /// udp, tcp, or both.
+    #[arg(long, value_name = "T", default_value = "both")]
+    transport: String,
+    /// How long to wait for each answer, milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    wait_ms: u64,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn torture(args: TortureArgs) -> anyhow::Result<ExitCode> {
+    use predial::bench::torture::{self, Transport};
+    let transports = match args.transport.as_str() {
+        "udp" => vec![Transport::Udp],
+        "tcp" => vec![Transport::Tcp],
+        "both" => vec![Transport::Udp, Transport::Tcp],
+        other => bail!("--transport: `{other}`: udp, tcp or both"),
+    };
+    if !(10..=30_000).contains(&args.wait_ms) {
+        bail!("--wait-ms: use 10 to 30000");
+    }
+    let wait = std::time::Duration::from_millis(args.wait_ms);
+    let mut runs = serde_json::Map::new();
+    for t in transports {
+        let outcomes = torture::run(args.target, t, wait).map_err(|e| {
+            anyhow::anyhow!("{}: {e} (is a SIP element listening there?)", args.target)
+        })?;
+        let agree = outcomes.iter().filter(|o| o.agrees).count();
+        let alive = outcomes
+            .iter()
+            .filter(|o| o.options_after == Some(200))
+            .count();
+        let name = serde_json::to_value(t)?
+            .as_str()
+            .unwrap_or("udp")
+            .to_string();
+        if !args.json {
+            println!(
+                "{} over {name}: {agree} of {} answered as RFC 4475 says; a valid OPTIONS answered 200 after {alive}",
+                args.target,
+                outcomes.len()
+            );
+            for o in &outcomes {
+                let answer = o.answer.map_or("-".to_string(), |c| c.to_string());
+                let mark = if o.agrees { " " } else { "!" };
+                println!(
+                    "{mark} {:<9} {:<11} rfc {:<18} answer {answer:<4} {}",
+                    o.section, o.name, o.rfc, o.title
+                );
+            }
+        }
+        runs.insert(
+            name,
+            serde_json::json!({
+                "messages": outcomes,
+                "agree": agree,
+                "total": outcomes.len(),
+                "options_alive": alive,
+            }),
+        );
+    }
+    if args.json {
+        let mut out = serde_json::Map::new();
+        out.insert("target".into(), args.target.to_string().into());
+        out.insert("wait_ms".into(), args.wait_ms.into());
+        out.extend(runs);
+        println!("{}", serde_json::Value::Object(out));
+    }
+    Ok(ExitCode::SUCCESS)
+}

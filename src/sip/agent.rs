@@ -95,6 +95,7 @@ pub struct SipAgent {
 impl SipAgent {
     /// Starts listening and serving. Must run inside a tokio runtime.
     pub async fn start(options: SipOptions) -> Result<SipAgent, SipError> {
+        super::conformance::install();
         let cancel = CancellationToken::new();
         let transports = TransportLayer::new(cancel.child_token());
         let listen_err = |reason: String| SipError::Listen {

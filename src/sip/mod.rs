@@ -3,6 +3,7 @@
 
 mod agent;
 mod call;
+pub mod conformance;
 pub mod digest;
 mod incoming;
 mod inspect;
