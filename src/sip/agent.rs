@@ -380,7 +380,8 @@ async fn answer_incoming(
             continue;
         }
         if let (Method::Register, Some(reg)) = (&tx.original.method, &registrar) {
-            let request = super::registrations::read(&tx.original);
+            let request = super::source::of(&tx)
+                .and_then(|from| super::registrations::read(&tx.original, from.addr.ip()));
             let now = chrono::Utc::now().timestamp_millis();
             let reply = match (request, reg.lock()) {
                 (Some(r), Ok(mut registrar)) => registrar.register(&r, now),
@@ -396,11 +397,10 @@ async fn answer_incoming(
         }
         if let (Method::Invite, Some(calls)) = (&tx.original.method, &calls) {
             // A trunk's call: known by where it comes from.
-            if let Some((ip, port)) = super::registrations::source_with_port(&tx.original)
-                && let Some(t) = trunks
-                    .iter()
-                    .find(|t| t.ip == ip && t.port.is_none_or(|p| p == port))
-            {
+            let Some(from) = super::source::of(&tx) else {
+                continue;
+            };
+            if let Some(t) = trunks.iter().find(|t| from.is(t.ip, t.port)) {
                 super::incoming::take(tx, layer.clone(), None, Some(t.trunk.clone()), calls);
                 continue;
             }
@@ -410,8 +410,7 @@ async fn answer_incoming(
                 None => None,
                 Some(reg) => {
                     let auth = super::registrations::proxy_authorization(&tx.original);
-                    let source = super::registrations::source(&tx.original)
-                        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+                    let source = from.addr.ip();
                     let now = chrono::Utc::now().timestamp_millis();
                     let ua = super::registrations::user_agent(&tx.original);
                     let checked = match reg.lock() {

@@ -90,7 +90,7 @@ pub(crate) fn take(
         .map(|c| c.value().to_string())
         .unwrap_or_default();
     let offer = request.body.clone();
-    let source = super::registrations::source(request).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let source = super::source::of(&tx).map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |s| s.addr.ip());
     let (state_tx, mut states) = layer.new_dialog_state_channel();
     let dialog = match layer.get_or_create_server_invite(&tx, state_tx, None, None) {
         Ok(d) => d,

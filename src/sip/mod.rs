@@ -12,6 +12,7 @@ mod register;
 mod registrations;
 pub mod screen;
 pub mod sdp;
+mod source;
 
 pub use agent::{SipAgent, SipError, SipOptions, TrunkSource};
 pub use call::{

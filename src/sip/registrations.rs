@@ -25,56 +25,6 @@ fn uri_of(value: &str) -> String {
     }
 }
 
-/// The Via's `received` address, else its sent-by host.
-fn source_of(via: &str) -> Option<IpAddr> {
-    for part in via.split(';').skip(1) {
-        if let Some(v) = part.trim().strip_prefix("received=") {
-            return v.trim().parse().ok();
-        }
-    }
-    let sent_by = via.split_whitespace().nth(1)?.split(';').next()?;
-    let host = sent_by.trim_start_matches('[');
-    let host = match host.rfind("]:") {
-        Some(i) => &host[..i],
-        None => host
-            .rsplit_once(':')
-            .map_or(host, |(h, _)| h)
-            .trim_end_matches(']'),
-    };
-    host.parse().ok()
-}
-
-/// Where a request came from: its top Via's `received`, else its sent-by host.
-pub(crate) fn source(req: &Request) -> Option<IpAddr> {
-    req.headers.iter().find_map(|h| match h {
-        Header::Via(v) => Some(source_of(v.value())),
-        _ => None,
-    })?
-}
-
-/// Where a request came from, with the port: the Via's `received` (else its sent-by host), and
-/// its `rport` value (else its sent-by port, else 5060).
-pub(crate) fn source_with_port(req: &Request) -> Option<(IpAddr, u16)> {
-    let via = req.headers.iter().find_map(|h| match h {
-        Header::Via(v) => Some(v.value().to_string()),
-        _ => None,
-    })?;
-    let ip = source_of(&via)?;
-    let rport = via.split(';').skip(1).find_map(|p| {
-        p.trim()
-            .strip_prefix("rport=")
-            .and_then(|v| v.trim().parse::<u16>().ok())
-    });
-    let sent_by_port = via
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.split(';').next())
-        .and_then(|s| s.rsplit_once(':'))
-        .filter(|(h, _)| !h.ends_with(':') && (h.starts_with('[') || !h.contains(':')))
-        .and_then(|(_, p)| p.trim_end_matches(']').parse::<u16>().ok());
-    Some((ip, rport.or(sent_by_port).unwrap_or(5060)))
-}
-
 /// A request's User-Agent.
 pub(crate) fn user_agent(req: &Request) -> Option<String> {
     req.headers.iter().find_map(|h| match h {
@@ -93,13 +43,13 @@ pub(crate) fn proxy_authorization(req: &Request) -> Option<String> {
     })
 }
 
-pub fn read(req: &Request) -> Option<Register> {
+/// A REGISTER as the registrar reads it; `source` is the transport's (`source::of`).
+pub fn read(req: &Request, source: IpAddr) -> Option<Register> {
     let mut user = None;
     let mut contact = None;
     let mut expires = None;
     let mut contact_expires = None;
     let mut authorization = None;
-    let mut source = None;
     for h in req.headers.iter() {
         match h {
             Header::To(v) => user = user_of(v.value()),
@@ -118,7 +68,6 @@ pub fn read(req: &Request) -> Option<Register> {
             }
             Header::Expires(v) => expires = v.value().trim().parse().ok(),
             Header::Authorization(v) => authorization = Some(v.value().to_string()),
-            Header::Via(v) if source.is_none() => source = source_of(v.value()),
             _ => {}
         }
     }
@@ -128,7 +77,7 @@ pub fn read(req: &Request) -> Option<Register> {
         contact,
         expires: contact_expires.or(expires),
         authorization,
-        source: source?,
+        source,
         user_agent: user_agent(req),
     })
 }
@@ -148,18 +97,6 @@ mod tests {
         assert_eq!(
             uri_of("<sip:ann@10.0.0.5:5060;transport=udp>;expires=60"),
             "sip:ann@10.0.0.5:5060;transport=udp"
-        );
-        assert_eq!(
-            source_of("SIP/2.0/UDP 10.0.0.5:5060;branch=z9;rport;received=192.0.2.1"),
-            "192.0.2.1".parse().ok()
-        );
-        assert_eq!(
-            source_of("SIP/2.0/UDP 10.0.0.5:5060;branch=z9"),
-            "10.0.0.5".parse().ok()
-        );
-        assert_eq!(
-            source_of("SIP/2.0/UDP [::1]:5060;branch=z9"),
-            "::1".parse().ok()
         );
     }
 }

@@ -7,6 +7,7 @@ mod bench;
 mod check;
 mod demo;
 mod dial;
+mod edge;
 mod inbound;
 mod media;
 mod operators;
@@ -14,6 +15,7 @@ mod peers;
 mod register;
 mod sim;
 mod sip;
+mod torture;
 mod webhooks;
 
 use std::process::{Command, Output};

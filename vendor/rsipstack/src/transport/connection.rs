@@ -475,9 +475,9 @@ impl SipConnection {
                     // Write back so an echoed rport=<source port> survives
                     // (RFC 3581 §4).
                     typed_via.params.push(Param::Rport(Some(addr.port())));
-                    return Ok(typed_via.into());
                 }
-                return Ok(via);
+                // Never the sender's own `received`/`rport`: they were stripped above.
+                return Ok(typed_via.into());
             }
 
             // For reliable transports (TCP/TLS/WS), we need to be more careful about received parameter
@@ -495,9 +495,9 @@ impl SipConnection {
                 // request (RFC 3581 §4).
                 if rport_requested {
                     typed_via.params.push(Param::Rport(Some(addr.port())));
-                    return Ok(typed_via.into());
                 }
-                return Ok(via);
+                // Never the sender's own `received`/`rport`: they were stripped above.
+                return Ok(typed_via.into());
             }
 
             if transport != Transport::Udp && typed_via.transport != transport {

@@ -1,0 +1,122 @@
+//! Attacks on the SIP edge that must fail, against a running `predial serve`: a stranger's
+//! INVITE that names the trunk's address in its Via (`received`, `rport`, sent-by) is not the
+//! trunk's call, over UDP and TCP. The trunk lives at 127.0.0.3, the forger at 127.0.0.1: two
+//! loopback addresses, so the transport's real source tells them apart.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use super::api::{Server, temp_dir};
+use super::peers::free_port;
+
+const TRUNK_IP: &str = "127.0.0.3";
+
+fn invite(proto: &str, via_host: &str, n: u32, target: SocketAddr) -> String {
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+               m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    format!(
+        "INVITE sip:74951234599@{target} SIP/2.0\r\n\
+         Via: SIP/2.0/{proto} {via_host};branch=z9hG4bKforged{n};received={TRUNK_IP};rport=5060\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:+79160000001@{TRUNK_IP}>;tag=f{n}\r\n\
+         To: <sip:74951234599@{target}>\r\nCall-ID: forged-{n}@{TRUNK_IP}\r\nCSeq: 1 INVITE\r\n\
+         Contact: <sip:+79160000001@{via_host}>\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
+/// The first final status (or 180/183) a request gets; `None` within 5 s.
+fn status_of(text: &str) -> Option<u16> {
+    text.split("\r\n\r\n")
+        .filter_map(|m| m.strip_prefix("SIP/2.0 "))
+        .filter_map(|m| m.get(..3)?.parse().ok())
+        .find(|c: &u16| *c != 100)
+}
+
+fn over_udp(bind: &str, target: SocketAddr, msg: &str) -> Option<u16> {
+    let s = UdpSocket::bind(bind).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    s.send_to(msg.as_bytes(), target).unwrap();
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 8192];
+    while Instant::now() < until {
+        if let Ok((n, _)) = s.recv_from(&mut buf)
+            && let Some(code) = status_of(&String::from_utf8_lossy(&buf[..n]))
+        {
+            return Some(code);
+        }
+    }
+    None
+}
+
+fn over_tcp(target: SocketAddr, msg: impl Fn(SocketAddr) -> String) -> Option<u16> {
+    let mut s = TcpStream::connect_timeout(&target, Duration::from_secs(2)).unwrap();
+    let msg = msg(s.local_addr().unwrap());
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    s.write_all(msg.as_bytes()).unwrap();
+    let until = Instant::now() + Duration::from_secs(5);
+    let (mut got, mut buf) = (String::new(), [0u8; 8192]);
+    while Instant::now() < until {
+        if let Ok(n) = s.read(&mut buf) {
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if let Some(code) = status_of(&got) {
+                return Some(code);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn a_forged_via_never_makes_a_stranger_the_trunk() {
+    let data = temp_dir("edge-via");
+    let dir = data.join("profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("carrier.toml"),
+        format!("name = \"carrier\"\nowner = \"customer\"\naddress = \"{TRUNK_IP}:5060\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("inbound.toml"),
+        "[[queue]]\nname = \"shop\"\n\n[[number]]\nnumber = \"*\"\nbot = \"order_status\"\n\n[bot]\nqueue = \"shop\"\n",
+    )
+    .unwrap();
+    let rtp = free_port() & !1;
+    let server = Server::start_with(
+        &data,
+        None,
+        &[
+            "--profiles",
+            dir.to_str().unwrap(),
+            "--rtp-ports",
+            &format!("{rtp}-{}", rtp + 40),
+            "--lang",
+            "en",
+        ],
+    );
+    let target = server.sip;
+    // Forged over UDP: the Via names the forger's own address and says received=<trunk>; then
+    // a sent-by of the trunk itself, with no received at all (`rport` so the answer comes back
+    // to the forger's port, RFC 3581).
+    let forger = free_port();
+    let own = format!("127.0.0.1:{forger}");
+    assert_eq!(
+        over_udp(&own, target, &invite("UDP", &own, 1, target)),
+        Some(407)
+    );
+    let as_trunk = format!("{TRUNK_IP}:5060");
+    let forged_sent_by = invite("UDP", &as_trunk, 2, target)
+        .replace(&format!(";received={TRUNK_IP};rport=5060"), ";rport");
+    assert_eq!(over_udp(&own, target, &forged_sent_by), Some(407));
+    // Forged over TCP.
+    let tcp = over_tcp(target, |me| invite("TCP", &me.to_string(), 3, target));
+    assert_eq!(tcp, Some(407));
+    // The trunk itself, from its real address, is taken (the bot answers).
+    let real = format!("{TRUNK_IP}:5060");
+    let answer = over_udp(&real, target, &invite("UDP", &real, 4, target));
+    assert!(matches!(answer, Some(180 | 183 | 200)), "{answer:?}");
+}
