@@ -354,9 +354,9 @@ fn send_reply(
 }
 
 /// Answers requests that arrive outside a call we placed: in-dialog requests go to their dialog
-/// (BYE, re-INVITE); OPTIONS is answered 200 (trunks use it as keep-alive); new calls are refused
-/// (inbound calls come with the inbound issue; nothing reaches a trunk from outside); anything
-/// else gets 481 or 405.
+/// (BYE, re-INVITE); OPTIONS is answered 200 (trunks use it as keep-alive); a new call is a
+/// trunk's when it comes from a trunk's address (the transport's source), else an operator's
+/// who proves who they are; anything else gets 481 or 405.
 async fn answer_incoming(
     mut incoming: TransactionReceiver,
     layer: Arc<DialogLayer>,

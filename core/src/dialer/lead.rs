@@ -107,7 +107,7 @@ impl LeadState {
     }
 }
 
-/// How an attempt ended, as the SIP side maps it (issue: SIP user agent and trunks).
+/// How an attempt ended, as the SIP side maps it (`src/sip/outcome.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
