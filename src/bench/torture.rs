@@ -142,20 +142,47 @@ fn exchange_tcp(stream: &mut TcpStream, bytes: &[u8], wait: Duration) -> Option<
 }
 
 /// Sends every message, each from a fresh socket (UDP) or connection (TCP), then an OPTIONS.
+/// First a plain OPTIONS: with no answer to it there is no element to test, and an error says so.
 pub fn run(
     target: SocketAddr,
     transport: Transport,
     wait: Duration,
 ) -> std::io::Result<Vec<Outcome>> {
+    let bind = if target.is_ipv6() {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    };
+    let probe = match transport {
+        Transport::Udp => {
+            let socket = UdpSocket::bind(bind)?;
+            let from = socket.local_addr()?;
+            exchange_udp(
+                &socket,
+                target,
+                &options(target, from, transport, usize::MAX),
+                wait,
+            )
+        }
+        Transport::Tcp => {
+            let mut s = TcpStream::connect_timeout(&target, wait)?;
+            let from = s.local_addr()?;
+            exchange_tcp(&mut s, &options(target, from, transport, usize::MAX), wait)
+        }
+    };
+    if probe.is_none() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "no answer to a plain OPTIONS within {} ms over {transport:?}",
+                wait.as_millis()
+            ),
+        ));
+    }
     let mut out = Vec::with_capacity(MESSAGES.len());
     for (i, t) in MESSAGES.iter().enumerate() {
         let (answer, options_after) = match transport {
             Transport::Udp => {
-                let bind = if target.is_ipv6() {
-                    "[::1]:0"
-                } else {
-                    "127.0.0.1:0"
-                };
                 let socket = UdpSocket::bind(bind)?;
                 let from = socket.local_addr()?;
                 let answer = exchange_udp(&socket, target, t.bytes, wait);

@@ -22,7 +22,6 @@ use super::call::{CallControl, CallUpdate, Credentials, Outbound, Secret, run_ca
 use super::digest::Ha1Book;
 use super::inspect::Fixups;
 use super::register::{self, KeepAlive, RegisterTo, Registered, RegistrationState};
-use super::screen::Screen;
 
 #[derive(Debug, Error)]
 pub enum SipError {
@@ -139,7 +138,6 @@ impl SipAgent {
             .with_transport_layer(transports)
             .with_cancel_token(cancel.child_token())
             .with_inspector(Box::new(Fixups { ha1: ha1.clone() }))
-            .with_transport_inspector(Box::new(Screen))
             .with_option(EndpointOption {
                 callid_format: CallIdFormat::Uuid,
                 ..EndpointOption::default()
@@ -442,7 +440,7 @@ async fn answer_incoming(
             _ => StatusCode::MethodNotAllowed,
         };
         tokio::spawn(async move {
-            let allow = Header::Other("Allow".into(), "INVITE, ACK, BYE, CANCEL, OPTIONS".into());
+            let allow = Header::Other("Allow".into(), super::conformance::ALLOW.into());
             let _ = tx.reply_with(status, vec![allow], None).await;
         });
     }

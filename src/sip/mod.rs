@@ -10,7 +10,6 @@ mod inspect;
 pub mod outcome;
 mod register;
 mod registrations;
-pub mod screen;
 pub mod sdp;
 mod source;
 

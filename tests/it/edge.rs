@@ -7,7 +7,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use super::api::{Server, temp_dir};
+use super::api::temp_dir;
+use super::inbound::{profiles_with_trunk, serve};
 use super::peers::free_port;
 
 const TRUNK_IP: &str = "127.0.0.3";
@@ -73,31 +74,14 @@ fn over_tcp(target: SocketAddr, msg: impl Fn(SocketAddr) -> String) -> Option<u1
 #[test]
 fn a_forged_via_never_makes_a_stranger_the_trunk() {
     let data = temp_dir("edge-via");
-    let dir = data.join("profiles");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("carrier.toml"),
-        format!("name = \"carrier\"\nowner = \"customer\"\naddress = \"{TRUNK_IP}:5060\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("inbound.toml"),
-        "[[queue]]\nname = \"shop\"\n\n[[number]]\nnumber = \"*\"\nbot = \"order_status\"\n\n[bot]\nqueue = \"shop\"\n",
-    )
-    .unwrap();
-    let rtp = free_port() & !1;
-    let server = Server::start_with(
+    let dir = profiles_with_trunk(
         &data,
-        None,
-        &[
-            "--profiles",
-            dir.to_str().unwrap(),
-            "--rtp-ports",
-            &format!("{rtp}-{}", rtp + 40),
-            "--lang",
-            "en",
-        ],
+        &format!("{TRUNK_IP}:5060"),
+        &[],
+        "[[queue]]\nname = \"shop\"\n\n[[number]]\nnumber = \"*\"\nbot = \"order_status\"\n\n\
+         [bot]\nqueue = \"shop\"\n",
     );
+    let server = serve(&data, &dir, "35000-35098", &[]);
     let target = server.sip;
     // Forged over UDP: the Via names the forger's own address and says received=<trunk>; then
     // a sent-by of the trunk itself, with no received at all (`rport` so the answer comes back

@@ -21,12 +21,22 @@ const SECRET: &str = "a-secret-of-the-shop-0123456789";
 /// A profiles folder: the `carrier` trunk, whose calls come from SIPp's `trunk_port`, these
 /// operators (password `op-LOGIN-pass`), and `inbound` as inbound.toml.
 fn inbound_profiles(data: &Path, trunk_port: u16, operators: &[&str], inbound: &str) -> PathBuf {
+    profiles_with_trunk(data, &format!("127.0.0.1:{trunk_port}"), operators, inbound)
+}
+
+/// The same, with the `carrier` trunk at `trunk_address` (`host:port`).
+pub(super) fn profiles_with_trunk(
+    data: &Path,
+    trunk_address: &str,
+    operators: &[&str],
+    inbound: &str,
+) -> PathBuf {
     let dir = data.join("profiles");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("carrier.toml"),
         format!(
-            "name = \"carrier\"\nowner = \"customer\"\naddress = \"127.0.0.1:{trunk_port}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n"
+            "name = \"carrier\"\nowner = \"customer\"\naddress = \"{trunk_address}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n"
         ),
     )
     .unwrap();
@@ -40,7 +50,7 @@ fn inbound_profiles(data: &Path, trunk_port: u16, operators: &[&str], inbound: &
 }
 
 /// `predial serve` on `profiles`, English prompts, RTP on `rtp_ports`; more flags in `extra`.
-fn serve(data: &Path, profiles: &Path, rtp_ports: &str, extra: &[&str]) -> Server {
+pub(super) fn serve(data: &Path, profiles: &Path, rtp_ports: &str, extra: &[&str]) -> Server {
     let mut args = vec![
         "--profiles",
         profiles.to_str().unwrap(),

@@ -364,8 +364,24 @@ fn calls_from_strangers_and_softphones_never_reach_a_trunk() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
+/// A SIP-over-WebSocket client (RFC 7118: the `sip` subprotocol) to predial at `ws`; reads
+/// wait at most 5 s.
+pub(super) fn ws_client(ws: &str) -> tungstenite::WebSocket<TcpStream> {
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{ws}/")).unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
+    let stream = TcpStream::connect(ws).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let (socket, _) = tungstenite::client(request, stream).expect("a WebSocket handshake");
+    socket
+}
+
 /// The next final response over the WebSocket.
-fn final_answer(socket: &mut tungstenite::WebSocket<TcpStream>) -> String {
+pub(super) fn final_answer(socket: &mut tungstenite::WebSocket<TcpStream>) -> String {
     loop {
         let text = match socket.read() {
             Ok(tungstenite::Message::Text(t)) => t.to_string(),
@@ -401,16 +417,7 @@ fn a_softphone_registers_over_websocket() {
     );
     assert_eq!(status, 201, "{v}");
     // A browser phone's REGISTER (RFC 7118): WebSocket with the `sip` subprotocol.
-    let mut request =
-        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{ws}/")).unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
-    let stream = TcpStream::connect(&ws).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let (mut socket, _) = tungstenite::client(request, stream).expect("a WebSocket handshake");
+    let mut socket = ws_client(&ws);
     let register = |cseq: u32, auth: &str| {
         format!(
             "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKws{cseq};rport\r\n\

@@ -1,10 +1,8 @@
 //! The 49 torture messages of RFC 4475 against a running `predial serve`, over UDP, TCP and
 //! WebSocket: each judged as the RFC says, and a valid OPTIONS still answered 200 after each.
 
-use std::net::TcpStream;
-use std::time::Duration;
-
 use super::api::{Server, temp_dir};
+use super::operators::{final_answer, ws_client};
 use super::peers::free_port;
 use super::{json, predial};
 
@@ -57,52 +55,26 @@ fn a_torture_message_over_websocket_gets_its_code() {
     let data = temp_dir("torture-ws");
     let ws = format!("127.0.0.1:{}", free_port());
     let _server = Server::start_with(&data, None, &["--ws-listen", &ws]);
-    let mut request =
-        tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{ws}/")).unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "sip".parse().unwrap());
-    let stream = TcpStream::connect(&ws).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let (mut socket, _) = tungstenite::client(request, stream).expect("a WebSocket handshake");
-    let ask = |socket: &mut tungstenite::WebSocket<TcpStream>, text: &str| -> String {
-        socket
-            .send(tungstenite::Message::text(text.to_string()))
-            .unwrap();
-        loop {
-            match socket.read().expect("an answer within 5 s") {
-                tungstenite::Message::Text(t) if !t.starts_with("SIP/2.0 100") => {
-                    return t.to_string();
-                }
-                tungstenite::Message::Binary(b) => return String::from_utf8_lossy(&b).into_owned(),
-                _ => continue,
-            }
-        }
+    let mut socket = ws_client(&ws);
+    let mut ask = |text: String| -> String {
+        socket.send(tungstenite::Message::text(text)).unwrap();
+        final_answer(&mut socket)
     };
     let head = "Via: SIP/2.0/WS x.invalid;branch=z9hG4bKtorture1\r\nMax-Forwards: 70\r\n\
                 From: <sip:t@x.invalid>;tag=1\r\nTo: <sip:t@127.0.0.1>\r\nCall-ID: ws-torture-1\r\n";
-    let version = ask(
-        &mut socket,
-        &format!(
-            "OPTIONS sip:t@127.0.0.1 SIP/7.0\r\n{head}CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-        ),
-    );
+    let version = ask(format!(
+        "OPTIONS sip:t@127.0.0.1 SIP/7.0\r\n{head}CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    ));
     assert!(version.starts_with("SIP/2.0 505 "), "{version}");
-    let brackets = ask(
-        &mut socket,
-        &format!(
-            "OPTIONS <sip:t@127.0.0.1> SIP/2.0\r\n{head}CSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-        ),
-    );
+    let brackets = ask(format!(
+        "OPTIONS <sip:t@127.0.0.1> SIP/2.0\r\n{head}CSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    ));
     assert!(
         brackets.starts_with("SIP/2.0 400 ") && brackets.contains("Warning: 399"),
         "{brackets}"
     );
-    let folded = ask(
-        &mut socket,
-        &format!("OPTIONS sip:t@127.0.0.1 SIP/2.0\r\n{head}CSeq:\r\n 3 OPTIONS\r\nl: 0\r\n\r\n"),
-    );
+    let folded = ask(format!(
+        "OPTIONS sip:t@127.0.0.1 SIP/2.0\r\n{head}CSeq:\r\n 3 OPTIONS\r\nl: 0\r\n\r\n"
+    ));
     assert!(folded.starts_with("SIP/2.0 200 "), "{folded}");
 }

@@ -77,23 +77,23 @@ pub fn long_name(name: &str) -> String {
         .map_or_else(|| name.to_string(), |k| k.to_string())
 }
 
-/// Header fields that carry one value only (RFC 3261 §7.3.1, §20).
-pub fn single_valued(name: &str) -> bool {
-    matches!(
-        name,
-        "Call-ID"
-            | "CSeq"
-            | "From"
-            | "To"
-            | "Max-Forwards"
-            | "Content-Length"
-            | "Content-Type"
-            | "Expires"
-            | "Min-Expires"
-            | "Date"
-            | "Timestamp"
-            | "Reply-To"
-    )
+/// Header fields that carry one value only (RFC 3261 §7.3.1, §20): the name, when `name` is one.
+pub fn single_valued(name: &str) -> Option<&'static str> {
+    const SINGLE: &[&str] = &[
+        "Call-ID",
+        "CSeq",
+        "From",
+        "To",
+        "Max-Forwards",
+        "Content-Length",
+        "Content-Type",
+        "Expires",
+        "Min-Expires",
+        "Date",
+        "Timestamp",
+        "Reply-To",
+    ];
+    SINGLE.iter().find(|n| **n == name).copied()
 }
 
 /// Header fields whose values are addresses.
@@ -125,23 +125,41 @@ fn is_structured(name: &str) -> bool {
         )
 }
 
+/// A scan's place with respect to quoted strings (RFC 3261 §25.1 `quoted-string`, `\` escapes).
+#[derive(Default)]
+struct Quoting {
+    quoted: bool,
+    escaped: bool,
+}
+
+impl Quoting {
+    /// Takes the next character; true when it stands inside a quoted string (its closing quote
+    /// included). An opening quote is not inside: it starts the string.
+    fn step(&mut self, c: char) -> bool {
+        if !self.quoted {
+            self.quoted = c == '"';
+            return false;
+        }
+        match (self.escaped, c) {
+            (true, _) => self.escaped = false,
+            (false, '\\') => self.escaped = true,
+            (false, '"') => self.quoted = false,
+            _ => {}
+        }
+        true
+    }
+}
+
 /// Splits at `sep` where it stands outside quoted strings and `<...>`. `Err` for a quote that
 /// never ends.
 pub fn split_top(value: &str, sep: char) -> Result<Vec<&str>, Refusal> {
     let mut parts = Vec::new();
-    let (mut start, mut quoted, mut escaped, mut angle) = (0, false, false, false);
+    let (mut start, mut quoting, mut angle) = (0, Quoting::default(), false);
     for (i, c) in value.char_indices() {
-        if quoted {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => quoted = false,
-                _ => {}
-            }
+        if !angle && quoting.step(c) {
             continue;
         }
         match c {
-            '"' if !angle => quoted = true,
             '<' => angle = true,
             '>' => angle = false,
             c if c == sep && !angle => {
@@ -151,7 +169,7 @@ pub fn split_top(value: &str, sep: char) -> Result<Vec<&str>, Refusal> {
             _ => {}
         }
     }
-    if quoted {
+    if quoting.quoted {
         return Err(Refusal::UnterminatedQuote);
     }
     parts.push(&value[start..]);
@@ -202,23 +220,11 @@ pub fn check_address(value: &str) -> Result<String, Refusal> {
         return Ok("*".to_string());
     }
     // Where the URI is: between the first `<` outside quotes and its `>`.
-    let mut open = None;
-    let (mut quoted, mut escaped) = (false, false);
-    for (i, c) in value.char_indices() {
-        if quoted {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => quoted = false,
-                _ => {}
-            }
-        } else if c == '"' {
-            quoted = true;
-        } else if c == '<' {
-            open = Some(i);
-            break;
-        }
-    }
+    let mut quoting = Quoting::default();
+    let open = value
+        .char_indices()
+        .find(|&(_, c)| !quoting.step(c) && c == '<')
+        .map(|(i, _)| i);
     let Some(open) = open else {
         // addr-spec: a URI with `,`, `?` or `;` inside must be in `<>` (RFC 3261 §20.10),
         // so everything after the first `;` is parameters.
@@ -306,16 +312,10 @@ pub fn canonical_value(name: &str, value: &str) -> String {
         &[';', '=', ',']
     };
     let mut out = String::with_capacity(value.len());
-    let (mut quoted, mut escaped, mut pending_space) = (false, false, false);
+    let (mut quoting, mut pending_space) = (Quoting::default(), false);
     for c in value.chars() {
-        if quoted {
+        if quoting.step(c) {
             out.push(c);
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => quoted = false,
-                _ => {}
-            }
             continue;
         }
         if c == ' ' || c == '\t' {
@@ -327,9 +327,6 @@ pub fn canonical_value(name: &str, value: &str) -> String {
             out.push(' ');
         }
         pending_space = false;
-        if c == '"' {
-            quoted = true;
-        }
         out.push(c);
     }
     out

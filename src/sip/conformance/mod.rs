@@ -53,6 +53,7 @@ pub enum Refusal {
     BadCSeq,
     MethodMismatch,
     BadMaxForwards,
+    TooManyHops,
     BadContentLength,
     ShortBody,
     RegisterNotSip,
@@ -91,6 +92,7 @@ impl Refusal {
             BadCSeq => "bad_cseq",
             MethodMismatch => "method_mismatch",
             BadMaxForwards => "bad_max_forwards",
+            TooManyHops => "too_many_hops",
             BadContentLength => "bad_content_length",
             ShortBody => "short_body",
             RegisterNotSip => "register_not_sip",
@@ -135,6 +137,7 @@ impl Refusal {
             BadCSeq => "malformed CSeq (a number below 2^32 and a method)".into(),
             MethodMismatch => "CSeq method differs from the request's".into(),
             BadMaxForwards => "malformed Max-Forwards (0 to 255)".into(),
+            TooManyHops => "Max-Forwards is 0 on an INVITE that would be carried on".into(),
             BadContentLength => "malformed Content-Length".into(),
             ShortBody => "body shorter than Content-Length".into(),
             RegisterNotSip => "REGISTER To must be a sip or sips URI".into(),
@@ -168,6 +171,7 @@ impl Refusal {
             BadVersion => 505,
             UnknownScheme => 416,
             UnknownMethod => 501,
+            TooManyHops => 483,
             UnsupportedExtension => 420,
             UnsupportedMedia => 415,
             NotAcceptable => 406,
@@ -176,7 +180,7 @@ impl Refusal {
     }
 }
 
-/// The methods predial takes; anything else gets 501 with them in `Allow`.
+/// The methods predial takes, in every `Allow` it sends; anything unknown gets 501.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE, PRACK";
 const KNOWN_METHODS: &[&str] = &[
     "INVITE",
@@ -372,8 +376,10 @@ fn check_fields(msg: &Message<'_>, method: &str) -> Result<(), Refusal> {
             n if fields::is_address(n) || n == "Via" => split_top(value, ',')?,
             _ => vec![value.as_str()],
         };
-        if single_valued(name) && (values.len() > 1 || msg.all(name).count() > 1) {
-            return Err(Refusal::Several(static_name(name)));
+        if let Some(single) = single_valued(name)
+            && (values.len() > 1 || msg.all(name).count() > 1)
+        {
+            return Err(Refusal::Several(single));
         }
         for v in &values {
             if fields::is_address(name) {
@@ -411,12 +417,14 @@ fn check_fields(msg: &Message<'_>, method: &str) -> Result<(), Refusal> {
     if cseq_method != Some(method) {
         return Err(Refusal::MethodMismatch);
     }
-    if let Some(mf) = msg.one("Max-Forwards")
-        && mf.parse::<u32>().map_or(true, |n| n > 255)
-    {
-        return Err(Refusal::BadMaxForwards);
+    match msg.one("Max-Forwards").map(|mf| mf.parse::<u32>()) {
+        Some(Ok(n)) if n > 255 => Err(Refusal::BadMaxForwards),
+        Some(Err(_)) => Err(Refusal::BadMaxForwards),
+        // An INVITE is carried on to an operator's phone, as a proxy would forward it; a request
+        // predial answers itself is processed (RFC 4475 §3.3.11).
+        Some(Ok(0)) if method == "INVITE" => Err(Refusal::TooManyHops),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The body, from the Content-Length: a datagram's trailing octets are noise (RFC 3261 §18.3).
@@ -504,8 +512,12 @@ fn check_response<'a>(msg: &Message<'a>, framing: Framing) -> Result<&'a [u8], R
     for (name, value) in &msg.fields {
         if name == "Via" {
             for v in split_top(value, ',')? {
+                // Answering it would send to many (RFC 4475 §3.3.10).
                 let host = check_via(v)?;
-                if host == "255.255.255.255" {
+                if host.parse::<std::net::IpAddr>().is_ok_and(|ip| match ip {
+                    std::net::IpAddr::V4(v4) => v4.is_broadcast() || v4.is_multicast(),
+                    std::net::IpAddr::V6(v6) => v6.is_multicast(),
+                }) {
                     return Err(Refusal::BroadcastVia);
                 }
             }
@@ -524,28 +536,6 @@ fn check_response<'a>(msg: &Message<'a>, framing: Framing) -> Result<&'a [u8], R
         return Err(Refusal::Missing("Via"));
     }
     body_of(msg, framing)
-}
-
-fn static_name(name: &str) -> &'static str {
-    const NAMES: &[&str] = &[
-        "Call-ID",
-        "CSeq",
-        "From",
-        "To",
-        "Max-Forwards",
-        "Content-Length",
-        "Content-Type",
-        "Expires",
-        "Min-Expires",
-        "Date",
-        "Timestamp",
-        "Reply-To",
-    ];
-    NAMES
-        .iter()
-        .find(|n| **n == name)
-        .copied()
-        .unwrap_or("header")
 }
 
 /// The message in one spelling, with this body and a Content-Length that matches it.
@@ -575,6 +565,7 @@ fn phrase(status: u16) -> &'static str {
         415 => "Unsupported Media Type",
         416 => "Unsupported URI Scheme",
         420 => "Bad Extension",
+        483 => "Too Many Hops",
         501 => "Not Implemented",
         505 => "Version Not Supported",
         _ => "Refused",

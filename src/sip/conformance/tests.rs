@@ -12,7 +12,8 @@ fn every_torture_message_is_judged_as_rfc_4475_says() {
         let ok = match (&t.rfc, &verdict) {
             (Rfc::Process | Rfc::Response, Judgement::Pass(bytes)) => {
                 match SipMessage::try_from(bytes.as_slice()) {
-                    Ok(msg) => crate::sip::screen::screen(&msg).is_ok(),
+                    // What is handed on is in its final spelling: judged again, it stays as it is.
+                    Ok(_) => judge(bytes, Framing::Stream) == Judgement::Pass(bytes.clone()),
                     Err(e) => {
                         wrong.push(format!(
                             "{}: the stack cannot read what is handed on: {e}",
@@ -129,6 +130,87 @@ fn oversized_input_gets_413() {
     ));
 }
 
+const INVITE: &str = "INVITE sip:+74951110000@127.0.0.1:5060 SIP/2.0\r\n\
+    Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-1\r\n\
+    Max-Forwards: 70\r\n\
+    From: <sip:a@127.0.0.1>;tag=1\r\n\
+    To: <sip:+74951110000@127.0.0.1>\r\n\
+    Call-ID: abc@127.0.0.1\r\n\
+    CSeq: 1 INVITE\r\n\
+    Content-Type: application/sdp\r\n\
+    Content-Length: 4\r\n\r\n\
+    v=0\n";
+
+fn status(text: &str) -> Option<u16> {
+    match judge(text.as_bytes(), Framing::Datagram) {
+        Judgement::Answer { status, .. } => Some(status),
+        Judgement::Pass(_) | Judgement::Drop(_) => None,
+    }
+}
+
+#[test]
+fn a_good_request_passes() {
+    assert_eq!(status(INVITE), None);
+    // Compact forms are the same headers.
+    let compact = INVITE
+        .replace("Via:", "v:")
+        .replace("From:", "f:")
+        .replace("To:", "t:")
+        .replace("Call-ID:", "i:")
+        .replace("Content-Length:", "l:");
+    assert_eq!(status(&compact), None);
+}
+
+#[test]
+fn bad_requests_get_the_right_status() {
+    let with = |from: &str, to: &str| status(&INVITE.replace(from, to));
+    assert_eq!(with("Content-Length: 4", "Content-Length: 40"), Some(400));
+    assert_eq!(with("Content-Length: 4", "Content-Length: x"), Some(400));
+    assert_eq!(with("CSeq: 1 INVITE", "CSeq: 1 BYE"), Some(400));
+    assert_eq!(with("CSeq: 1 INVITE", "CSeq: x INVITE"), Some(400));
+    assert_eq!(with("Call-ID: abc@127.0.0.1\r\n", ""), Some(400));
+    assert_eq!(with("Max-Forwards: 70", "Max-Forwards: 0"), Some(483));
+    assert_eq!(
+        status(&INVITE.replacen("sip:+7", "mailto:+7", 1)),
+        Some(416)
+    );
+    let big = INVITE.replace(
+        "Content-Length: 4\r\n\r\nv=0\n",
+        &format!("Content-Length: 40000\r\n\r\n{}", "a".repeat(40_000)),
+    );
+    assert_eq!(status(&big), Some(413));
+    // An OPTIONS with Max-Forwards 0 is predial's own to answer.
+    let options = INVITE
+        .replace("INVITE sip", "OPTIONS sip")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 OPTIONS")
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    assert_eq!(status(&options), None);
+}
+
+#[test]
+fn a_refusal_answers_the_request_s_transaction() {
+    let Judgement::Answer { status, bytes, .. } = judge(
+        INVITE.replace("CSeq: 1 INVITE", "CSeq: 1 BYE").as_bytes(),
+        Framing::Datagram,
+    ) else {
+        panic!("an answer")
+    };
+    assert_eq!(status, 400);
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(
+        text.contains("branch=z9hG4bK-1") && text.contains("Call-ID: abc@127.0.0.1"),
+        "{text}"
+    );
+    // Without a Via there is nowhere to answer.
+    let no_via = INVITE
+        .replace("Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-1\r\n", "")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 BYE");
+    assert_eq!(
+        judge(no_via.as_bytes(), Framing::Datagram),
+        Judgement::Drop(Refusal::Unanswerable)
+    );
+}
+
 fn short(j: &Judgement) -> String {
     match j {
         Judgement::Pass(_) => "pass".into(),
@@ -147,6 +229,19 @@ proptest! {
                 let _ = SipMessage::try_from(out.as_slice());
             }
         }
+    }
+
+    /// A good message with any one line mangled is judged without a panic.
+    #[test]
+    fn mangled_messages_are_judged(line in 0usize..10, cut in 0usize..40, junk in "[ -~]{0,20}") {
+        let mut lines: Vec<String> = INVITE.split("\r\n").map(str::to_string).collect();
+        let i = line % lines.len();
+        let l = &mut lines[i];
+        let at = l.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(l.len());
+        l.replace_range(at.., &junk);
+        let text = lines.join("\r\n");
+        let _ = judge(text.as_bytes(), Framing::Datagram);
+        let _ = judge(text.as_bytes(), Framing::Stream);
     }
 
     /// A torture message with one byte changed is judged without a panic.
