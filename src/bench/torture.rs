@@ -18,6 +18,16 @@ pub enum Transport {
     Tcp,
 }
 
+impl Transport {
+    /// The name in the JSON and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
 /// One message's fate.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -174,8 +184,9 @@ pub fn run(
         return Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             format!(
-                "no answer to a plain OPTIONS within {} ms over {transport:?}",
-                wait.as_millis()
+                "no answer to a plain OPTIONS within {} ms over {}",
+                wait.as_millis(),
+                transport.name()
             ),
         ));
     }

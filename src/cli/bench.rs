@@ -512,10 +512,7 @@ pub fn torture(args: TortureArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .filter(|o| o.options_after == Some(200))
             .count();
-        let name = serde_json::to_value(t)?
-            .as_str()
-            .unwrap_or("udp")
-            .to_string();
+        let name = t.name().to_string();
         if !args.json {
             println!(
                 "{} over {name}: {agree} of {} answered as RFC 4475 says; a valid OPTIONS answered 200 after {alive}",

@@ -364,8 +364,9 @@ fn make_test_certificates(dir: &std::path::Path) {
     ]);
 }
 
-/// Runs `predial dial --data DATA --json` (with `extra` flags) on `leads` (CSV lines) through
-/// one trunk to `peer`, written as `DATA/profiles/sipp.toml`; fails the test if it fails.
+/// Runs `predial dial --data DATA --json` (with `extra` flags, and a campaign with no quiet
+/// hours) on `leads` (CSV lines) through one trunk to `peer`, written as
+/// `DATA/profiles/sipp.toml`; fails the test if it fails.
 pub fn dial_into(
     data: &std::path::Path,
     peer: &Peer,
@@ -384,6 +385,13 @@ pub fn dial_into(
     .unwrap();
     let file = data.join("leads.csv");
     std::fs::write(&file, leads).unwrap();
+    // No quiet hours: the test's callees are dialled whatever the time of day the test runs.
+    let campaign = data.join("campaign.toml");
+    std::fs::write(
+        &campaign,
+        "[campaign]\nquiet_hours = { start = \"00:00\", end = \"00:00\" }\n",
+    )
+    .unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
     let mut args = vec![
         "dial",
@@ -391,6 +399,8 @@ pub fn dial_into(
         data.to_str().unwrap(),
         "--leads",
         file.to_str().unwrap(),
+        "--campaign",
+        campaign.to_str().unwrap(),
         "--profiles",
         profiles.to_str().unwrap(),
         "--sip-listen",

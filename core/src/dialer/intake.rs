@@ -51,7 +51,7 @@ impl Scheduler {
                 camp.pacing.effective = policy_mode;
                 camp.pacing.allowance = 0;
                 camp.pacing.planned_at = None;
-                self.quiet.set_quiet(c, quiet);
+                self.quiet.set_quiet(c, quiet, self.now);
                 // Re-file the due leads under the (possibly new) priority variant, and re-check
                 // their zones against the (possibly new) quiet hours.
                 let entries = camp.ready.reshape(classes);

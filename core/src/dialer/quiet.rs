@@ -61,11 +61,22 @@ impl ZoneSlots {
         &self.slots[usize::from(z)]
     }
 
-    /// The campaign's quiet hours changed.
-    pub fn set_quiet(&mut self, campaign: u16, quiet: QuietHours) {
-        for s in self.slots.iter_mut().filter(|s| s.campaign == campaign) {
+    /// The campaign's quiet hours changed: leads it holds are looked at again now (released if
+    /// their zone is open under the new hours, else held until the new end).
+    pub fn set_quiet(&mut self, campaign: u16, quiet: QuietHours, now: Timestamp) {
+        let mut recheck = Vec::new();
+        for (z, s) in self.slots.iter_mut().enumerate() {
+            if s.campaign != campaign {
+                continue;
+            }
             s.quiet = quiet;
             s.window = None;
+            if !s.held.is_empty() {
+                recheck.push(u16::try_from(z).expect("slot indices fit u16 (slot_for)"));
+            }
+        }
+        for z in recheck {
+            self.arm(z, now);
         }
     }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::acd::{OperatorId, OperatorState};
+use crate::dialer::calendar::{QuietHours, TimeOfDay};
 use crate::dialer::event::CampaignRun;
 use crate::time::Timestamp;
 
@@ -226,6 +227,70 @@ fn quiet_hours_hold_a_lead_until_the_callee_s_morning() {
     let d = w.dials();
     assert_eq!(d.iter().map(|x| x.1).collect::<Vec<_>>(), [far_east]);
     assert_eq!(w.s.lead(far_east).unwrap().tz.name(), "Asia/Vladivostok");
+}
+
+#[test]
+fn quiet_hours_lifted_from_a_campaign_release_its_held_leads_at_once() {
+    let mut w = World::new(CampaignPolicy::default());
+    w.operators(1);
+    // 23:00 in Moscow: the lead is held until 10:00.
+    w.now = at("2026-12-01T20:00:00Z");
+    let moscow = w.lead(MOSCOW_1);
+    assert!(w.dials().is_empty(), "Moscow sleeps");
+    assert_eq!(w.s.held_len(), 1);
+    let policy = CampaignPolicy {
+        quiet_hours: QuietHours::none(),
+        ..CampaignPolicy::default()
+    };
+    w.s.handle(
+        w.now,
+        Event::CampaignSaved {
+            campaign: CampaignId(1),
+            policy: Box::new(policy),
+        },
+    )
+    .unwrap();
+    // Looked at again now, not at the old morning.
+    assert!(w.s.poll_timeout().unwrap().at <= w.now);
+    w.s.handle(w.now, Event::Tick).unwrap();
+    let d = w.dials();
+    assert_eq!(d.iter().map(|x| x.1).collect::<Vec<_>>(), [moscow]);
+    assert_eq!(w.s.held_len(), 0);
+}
+
+#[test]
+fn quiet_hours_lengthened_keep_a_held_lead_until_the_new_end() {
+    let mut w = World::new(CampaignPolicy::default());
+    w.operators(1);
+    w.now = at("2026-12-01T20:00:00Z"); // 23:00 in Moscow
+    let moscow = w.lead(MOSCOW_1);
+    assert!(w.dials().is_empty());
+    let policy = CampaignPolicy {
+        quiet_hours: QuietHours {
+            start: TimeOfDay::hm(21, 0),
+            end: TimeOfDay::hm(11, 0),
+        },
+        ..CampaignPolicy::default()
+    };
+    w.s.handle(
+        w.now,
+        Event::CampaignSaved {
+            campaign: CampaignId(1),
+            policy: Box::new(policy),
+        },
+    )
+    .unwrap();
+    w.s.handle(w.now, Event::Tick).unwrap();
+    assert!(w.dials().is_empty(), "still night");
+    let wake = w.s.poll_timeout().unwrap();
+    assert_eq!(
+        (wake.at, wake.why),
+        (at("2026-12-02T08:00:00Z"), TimerKind::QuietHoursEnd),
+        "11:00 in Moscow"
+    );
+    w.now = wake.at;
+    w.s.handle(w.now, Event::Tick).unwrap();
+    assert_eq!(w.dials().iter().map(|x| x.1).collect::<Vec<_>>(), [moscow]);
 }
 
 #[test]

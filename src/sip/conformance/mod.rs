@@ -225,6 +225,12 @@ impl Judgement {
     }
 }
 
+/// Whether the SIP stack reads these bytes as a message (what the layer hands on must be; the
+/// benchmark sets the layer's cost beside this one).
+pub fn stack_reads(bytes: &[u8]) -> bool {
+    rsipstack::sip::SipMessage::try_from(bytes).is_ok()
+}
+
 /// The stack's hook: each message's raw bytes, on every transport, judged before it parses them.
 pub fn install() {
     rsipstack::transport::screen::set_raw_screen(screen_raw);
