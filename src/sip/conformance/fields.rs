@@ -1,12 +1,14 @@
 //! The grammar of the header fields the dialer reads (RFC 3261 §25.1): names in their long
 //! form, addresses (`name-addr` / `addr-spec`), Via, and values written back in one spelling.
 
+use std::borrow::Cow;
+
 use super::Refusal;
 use super::message::is_token;
 
 /// The long name of a header field (compact forms of RFC 3261 §7.3.3 and the registry),
 /// spelled as the RFC spells it; unknown names are kept as written.
-pub fn long_name(name: &str) -> String {
+pub fn long_name(name: &str) -> &str {
     const KNOWN: &[&str] = &[
         "Accept",
         "Accept-Encoding",
@@ -69,12 +71,12 @@ pub fn long_name(name: &str) -> String {
         _ => None,
     };
     if let Some(long) = compact {
-        return long.to_string();
+        return long;
     }
     KNOWN
         .iter()
         .find(|k| k.eq_ignore_ascii_case(name))
-        .map_or_else(|| name.to_string(), |k| k.to_string())
+        .map_or(name, |k| k)
 }
 
 /// Header fields that carry one value only (RFC 3261 §7.3.1, §20): the name, when `name` is one.
@@ -302,9 +304,9 @@ pub fn check_via(value: &str) -> Result<String, Refusal> {
 
 /// A value written in one spelling: folding and runs of blanks made one space, no blanks around
 /// `;`, `=`, `,` (and `/` in Via), all outside quoted strings. Unknown fields keep their text.
-pub fn canonical_value(name: &str, value: &str) -> String {
-    if !is_structured(name) {
-        return value.to_string();
+pub fn canonical_value<'a>(name: &str, value: &'a str) -> Cow<'a, str> {
+    if !is_structured(name) || !value.contains([' ', '\t']) {
+        return Cow::Borrowed(value);
     }
     let tight: &[char] = if name == "Via" {
         &[';', '=', ',', '/']
@@ -329,7 +331,7 @@ pub fn canonical_value(name: &str, value: &str) -> String {
         pending_space = false;
         out.push(c);
     }
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

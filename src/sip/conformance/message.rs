@@ -1,6 +1,8 @@
 //! A message as it came off the wire, split into its start line, header fields (continuation
 //! lines folded in, RFC 3261 §7.3.1) and body, before anything is trusted.
 
+use std::borrow::Cow;
+
 use super::Refusal;
 
 /// Header fields one message may carry.
@@ -10,18 +12,19 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// Bytes of body (SDP is a few hundred; a multipart MESSAGE a few thousand).
 pub const MAX_BODY: usize = 32 * 1024;
 
-/// One header field: its name as written (trimmed) and its value with folding undone.
+/// One header field: its name as written (trimmed) and its value with folding undone (borrowed
+/// from the message unless continuation lines were folded in).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
-    pub name: String,
-    pub value: String,
+pub struct Field<'a> {
+    pub name: &'a str,
+    pub value: Cow<'a, str>,
 }
 
 /// A message split into its parts.
 #[derive(Debug)]
 pub struct Raw<'a> {
     pub start: &'a str,
-    pub fields: Vec<Field>,
+    pub fields: Vec<Field<'a>>,
     pub body: &'a [u8],
 }
 
@@ -62,7 +65,7 @@ pub fn split(bytes: &[u8]) -> Result<Raw<'_>, Refusal> {
     let body = &bytes[body_at..];
     let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let start = lines.next().unwrap_or_default();
-    let mut fields: Vec<Field> = Vec::new();
+    let mut fields: Vec<Field<'_>> = Vec::new();
     for line in lines {
         if line.is_empty() {
             continue;
@@ -74,10 +77,11 @@ pub fn split(bytes: &[u8]) -> Result<Raw<'_>, Refusal> {
             };
             let more = line.trim();
             if !more.is_empty() {
-                if !last.value.is_empty() {
-                    last.value.push(' ');
+                let value = last.value.to_mut();
+                if !value.is_empty() {
+                    value.push(' ');
                 }
-                last.value.push_str(more);
+                value.push_str(more);
             }
             continue;
         }
@@ -92,8 +96,8 @@ pub fn split(bytes: &[u8]) -> Result<Raw<'_>, Refusal> {
             return Err(Refusal::TooLarge);
         }
         fields.push(Field {
-            name: name.to_string(),
-            value: value.trim().to_string(),
+            name,
+            value: Cow::Borrowed(value.trim()),
         });
     }
     Ok(Raw {

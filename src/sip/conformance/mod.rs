@@ -12,6 +12,8 @@
 //! Every refusal and drop is counted in `predial_sip_refused_total{reason}`. Nothing here panics
 //! on any input (fuzzed and proptested).
 
+use std::borrow::Cow;
+
 mod fields;
 mod message;
 pub mod torture;
@@ -266,7 +268,7 @@ fn screen_raw(
 /// A parsed message, its fields under their long names.
 struct Message<'a> {
     start: &'a str,
-    fields: Vec<(String, String)>,
+    fields: Vec<(&'a str, Cow<'a, str>)>,
     body: &'a [u8],
 }
 
@@ -274,8 +276,8 @@ impl Message<'_> {
     fn all(&self, name: &str) -> impl Iterator<Item = &str> {
         self.fields
             .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .filter(move |(n, _)| *n == name)
+            .map(|(_, v)| v.as_ref())
     }
     fn one(&self, name: &str) -> Option<&str> {
         self.all(name).next()
@@ -294,7 +296,7 @@ pub fn judge(bytes: &[u8], framing: Framing) -> Judgement {
         fields: raw
             .fields
             .into_iter()
-            .map(|f| (long_name(&f.name), f.value))
+            .map(|f| (long_name(f.name), f.value))
             .collect(),
         body: raw.body,
     };
@@ -319,11 +321,11 @@ fn refuse_unsplit(bytes: &[u8], why: Refusal) -> Judgement {
     if start.starts_with("SIP/") {
         return Judgement::Drop(why);
     }
-    let fields: Vec<(String, String)> = lines
+    let fields: Vec<(&str, Cow<'_, str>)> = lines
         .take_while(|l| !l.is_empty())
         .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (long_name(n.trim()), v.trim().to_string()))
-        .filter(|(n, _)| matches!(n.as_str(), "Via" | "From" | "To" | "Call-ID" | "CSeq"))
+        .map(|(n, v)| (long_name(n.trim()), Cow::Borrowed(v.trim())))
+        .filter(|(n, _)| matches!(*n, "Via" | "From" | "To" | "Call-ID" | "CSeq"))
         .collect();
     let msg = Message {
         start,
@@ -377,10 +379,10 @@ fn check_request<'a>(msg: &Message<'a>, framing: Framing) -> Result<&'a [u8], Re
 
 /// Every field: its grammar, the single-value ones once, the required ones there.
 fn check_fields(msg: &Message<'_>, method: &str) -> Result<(), Refusal> {
-    for (name, value) in &msg.fields {
-        let values = match name.as_str() {
+    for &(name, ref value) in &msg.fields {
+        let values = match name {
             n if fields::is_address(n) || n == "Via" => split_top(value, ',')?,
-            _ => vec![value.as_str()],
+            _ => vec![value.as_ref()],
         };
         if let Some(single) = single_valued(name)
             && (values.len() > 1 || msg.all(name).count() > 1)
@@ -515,7 +517,7 @@ fn check_response<'a>(msg: &Message<'a>, framing: Framing) -> Result<&'a [u8], R
     {
         return Err(Refusal::BadStatusLine);
     }
-    for (name, value) in &msg.fields {
+    for &(name, ref value) in &msg.fields {
         if name == "Via" {
             for v in split_top(value, ',')? {
                 // Answering it would send to many (RFC 4475 §3.3.10).
@@ -549,7 +551,7 @@ fn write(msg: &Message<'_>, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(msg.start.len() + 64 * msg.fields.len() + body.len());
     out.extend_from_slice(msg.start.trim_end().as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in &msg.fields {
+    for &(name, ref value) in &msg.fields {
         if name == "Content-Length" {
             continue;
         }
