@@ -97,10 +97,7 @@ impl Server {
     }
 
     pub fn start_with(data: &Path, database: Option<&str>, extra: &[&str]) -> Server {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let port = super::peers::free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let sip: SocketAddr = format!("127.0.0.1:{}", super::peers::free_port())
             .parse()

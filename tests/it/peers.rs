@@ -1,9 +1,10 @@
 //! Real SIP peers for the tests: SIPp and kamailio from Debian's packages, started on loopback
 //! ports of their own, and stopped (SIGTERM, then SIGKILL) when dropped.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The folder of the SIPp scenarios and the kamailio config.
@@ -62,12 +63,24 @@ pub fn sipp_client(
     status.success()
 }
 
-/// A free UDP port on 127.0.0.1 (and, usually, the same TCP port is free too).
+/// A port free on 127.0.0.1 for both UDP and TCP. It is picked below the kernel's ephemeral
+/// range (32768 and up), so no outgoing connection of another test takes it between the pick
+/// and its bind, and never twice in one test run.
 pub fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (FIRST + (start + n) % SPAN) as u16;
+        let free = UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if free {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 from {FIRST} to {}", FIRST + SPAN)
 }
 
 /// Fails with what to do when a tool the tests need is missing.
@@ -219,7 +232,25 @@ impl Peer {
             log,
         };
         peer.wait_listening();
+        if let Some(tls_port) = tls_port {
+            peer.wait_accepting(tls_port);
+        }
         peer
+    }
+
+    /// Waits (bounded) until the peer accepts TCP connections on `port` of 127.0.0.1.
+    fn wait_accepting(&self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "the peer does not accept connections on 127.0.0.1:{port}; see {}",
+            self.log.display()
+        );
     }
 
     /// The test CA's certificate (kamailio started by `kamailio_tls`).
