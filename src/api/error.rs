@@ -20,6 +20,10 @@ pub struct ErrorBody {
     /// A duplicate lead: the lead it duplicates.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<i64>,
+    /// `destination_refused`: the campaign's rule that refused the number (`allow`, `refuse`,
+    /// `premium_rate`, `shared_cost`, `personal_number`, `international_network`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +41,7 @@ impl ApiError {
                 message: message.into(),
                 field: None,
                 duplicate_of: None,
+                rule: None,
             },
         }
     }

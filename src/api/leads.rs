@@ -74,7 +74,13 @@ pub async fn create_lead(
             error,
             field,
             message,
-        } => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, &error, message).field(field)),
+            rule,
+        } => {
+            let mut e =
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, &error, message).field(field);
+            e.body.rule = rule;
+            Err(e)
+        }
     }
 }
 
@@ -88,6 +94,9 @@ pub struct Rejected {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<i64>,
+    /// destination_refused: the rule that refused the number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -152,6 +161,7 @@ pub async fn create_leads_bulk(
                             field: e.body.field,
                             message: e.body.message,
                             duplicate_of: None,
+                            rule: None,
                         });
                         continue;
                     }
@@ -170,17 +180,20 @@ pub async fn create_leads_bulk(
                         field: Some("phone".into()),
                         message,
                         duplicate_of: Some(duplicate_of),
+                        rule: None,
                     }),
                     Verdict::Invalid {
                         error,
                         field,
                         message,
+                        rule,
                     } => result.rejected.push(Rejected {
                         index,
                         error,
                         field: Some(field),
                         message,
                         duplicate_of: None,
+                        rule,
                     }),
                 }
             }

@@ -145,6 +145,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<InboundBench> {
         }],
         bot: BotConfig::default(),
         email: None,
+        missed_burst: Default::default(),
     };
     let service = Service::start(ServiceConfig {
         store: store.clone(),

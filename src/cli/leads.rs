@@ -100,17 +100,20 @@ fn import_file(args: ImportArgs) -> anyhow::Result<ExitCode> {
             );
         }
         println!(
-            "{name}: {} lines: {} accepted, {} duplicates, {} invalid ({:.0} leads/s)",
+            "{name}: {} lines: {} accepted, {} duplicates, {} invalid, {} not called by the destination policy ({:.0} leads/s)",
             report.lines,
             report.counts.accepted,
             report.counts.duplicates,
             report.counts.invalid,
+            report.counts.destination_refused,
             report.leads_per_s
         );
     }
-    Ok(if report.counts.invalid > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if report.counts.invalid + report.counts.destination_refused > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }

@@ -607,7 +607,7 @@ impl Engine {
         LiveFigures {
             leads_open: stats
                 .leads_in
-                .saturating_sub(stats.done + stats.exhausted + stats.cancelled),
+                .saturating_sub(stats.done + stats.exhausted + stats.cancelled + stats.refused),
             calls_ringing: self.calls.len() as u64 - talking,
             calls_talking: talking,
             calls: self.placed,
@@ -707,6 +707,7 @@ impl Engine {
             S::Done => "done",
             S::Exhausted => "exhausted",
             S::Cancelled => "cancelled",
+            S::Refused => "refused",
         };
         let now = now_ts().millis();
         let outcomes: Vec<&str> = view.history.iter().map(|o| o.as_str()).collect();

@@ -178,6 +178,7 @@ impl Service {
             intake,
             feed_tx.clone(),
             cfg.inbound.email.clone(),
+            cfg.inbound.missed_burst,
             missed_rx,
         ));
         let feeder = tokio::spawn(feed(

@@ -26,6 +26,11 @@
 //! queue = "shop"                    # where 0 (or an unknown number) goes
 //! status_url = "http://shop.example/api/order-status?phone={phone}"   # optional
 //!
+//! [missed_burst]                    # missed calls too fast to be people make no callbacks
+//! calls = 5                         # from one number range (less its last 3 digits) within
+//! window = "1m"                     # this time; or `total = 60` from all numbers together
+//! calm = "10m"                      # callbacks resume this long after the burst's last call
+//!
 //! [email]                           # optional: missed calls by e-mail too
 //! relay = "smtp.shop.example:587"
 //! security = "starttls"             # or none, tls
@@ -139,6 +144,8 @@ struct InboundFile {
     bot: Option<BotFile>,
     #[serde(default)]
     email: Option<super::email::EmailConfig>,
+    #[serde(default)]
+    missed_burst: super::burst::BurstSettings,
 }
 
 /// Working hours, in a time zone: minutes since midnight, open..close.
@@ -220,6 +227,8 @@ pub struct InboundConfig {
     pub bot: BotConfig,
     /// Missed calls by e-mail too, through this relay.
     pub email: Option<super::email::EmailConfig>,
+    /// When missed calls come too fast to be people, they stop making callbacks.
+    pub missed_burst: super::burst::BurstSettings,
 }
 
 /// Digits only: `+7 (495) 123-45-67` → `74951234567`.
@@ -423,6 +432,17 @@ pub fn load(dir: &Path) -> Result<InboundConfig, ConfigErrors> {
             });
         }
     }
+    for (field, message) in parsed.missed_burst.problems() {
+        errors.push(ConfigError {
+            file: path.clone(),
+            line: crate::config::find_line(&file.text, &format!("missed_burst.{field}"))
+                .or_else(|| crate::config::find_line(&file.text, "missed_burst"))
+                .unwrap_or(1),
+            field: format!("missed_burst.{field}"),
+            message,
+        });
+    }
+    out.missed_burst = parsed.missed_burst;
     out.email = parsed.email;
     out.bot = BotConfig {
         queue: bot.queue,

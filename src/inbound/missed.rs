@@ -9,6 +9,7 @@ use predial_core::dialer::{LeadId, Phone};
 use tokio::sync::{Mutex, mpsc};
 use tracing::{info, warn};
 
+use super::burst::{Burst, BurstGuard, BurstSettings};
 use crate::engine::Feed;
 use crate::leads::intake::{Intake, LeadIn, Source, Verdict};
 use crate::store::Store;
@@ -70,9 +71,28 @@ pub async fn handle_forever(
     intake: Arc<Mutex<Intake>>,
     feed: mpsc::UnboundedSender<Feed>,
     email: Option<super::email::EmailConfig>,
+    burst: BurstSettings,
     mut missed: mpsc::UnboundedReceiver<MissedCall>,
 ) {
-    while let Some(m) = missed.recv().await {
+    let mut guard = BurstGuard::new(burst);
+    while let Some(mut m) = missed.recv().await {
+        match guard.note(&m.phone, m.at_ms) {
+            Burst::Calm => {}
+            Burst::Started { range } => {
+                warn!(%range, queue = %m.queue, "missed calls are bursting: no callbacks from this range until it calms down");
+                metrics::counter!("predial_missed_call_bursts_total").increment(1);
+                if let Some(email) = &email {
+                    let (subject, body) = burst_letter(&range, &m);
+                    let email = email.clone();
+                    tokio::spawn(async move { super::email::send(&email, &subject, body).await });
+                }
+                m.campaign = None;
+            }
+            Burst::Ongoing { .. } => m.campaign = None,
+        }
+        if m.campaign.is_none() {
+            metrics::counter!("predial_missed_callbacks_withheld_total").increment(1);
+        }
         let lead = match handle(&store, &intake, &feed, &m).await {
             Ok(lead) => lead,
             Err(e) => {
@@ -86,6 +106,19 @@ pub async fn handle_forever(
             tokio::spawn(async move { super::email::send(&email, &subject, body).await });
         }
     }
+}
+
+/// The alert of a burst of missed calls: subject and text.
+fn burst_letter(range: &str, m: &MissedCall) -> (String, String) {
+    let subject = format!("Alert: missed calls bursting from {range}");
+    let body = format!(
+        "Missed calls from {range} are coming faster than people call (queue {}).\n\n\
+         They are stored and notified as usual, but make no callbacks until the range has been \
+         calm for a while: calling back a burst of numbers is how callback toll fraud earns.\n\
+         Check the missed calls (GET /v1/missed-calls) before calling any of them.\n",
+        m.queue
+    );
+    (subject, body)
 }
 
 /// The missed call's e-mail: subject and text.

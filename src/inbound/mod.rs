@@ -2,6 +2,7 @@
 //! and queues of `sip-profiles/inbound.toml`, missed calls turned into callback leads, and the
 //! order status the bot reads out (from the store or the integrator's endpoint).
 
+pub mod burst;
 pub mod config;
 pub mod email;
 pub mod missed;

@@ -16,6 +16,9 @@ pub struct BadLine {
     pub field: String,
     pub error: String,
     pub message: String,
+    /// destination_refused: the rule that refused the number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// What an import did.
@@ -71,6 +74,7 @@ pub async fn import<R: BufRead>(
                             field,
                             error: "malformed".into(),
                             message,
+                            rule: None,
                         });
                     }
                     continue;
@@ -83,6 +87,7 @@ pub async fn import<R: BufRead>(
                 error,
                 field,
                 message,
+                rule,
             } = verdict
                 && report.bad_lines.len() < KEEP_BAD
             {
@@ -91,6 +96,7 @@ pub async fn import<R: BufRead>(
                     field,
                     error,
                     message,
+                    rule,
                 });
             }
         }

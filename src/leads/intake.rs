@@ -11,7 +11,7 @@ use std::time::Duration;
 use predial_core::Timestamp;
 use predial_core::dialer::dedup::{Dedup, DedupVerdict};
 use predial_core::dialer::policy::DedupPolicy;
-use predial_core::dialer::{CampaignPolicy, LeadId, Phone, Region};
+use predial_core::dialer::{CampaignPolicy, LeadId, Phone};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
@@ -78,10 +78,15 @@ pub enum Verdict {
         message: String,
     },
     Invalid {
-        /// invalid_phone, missing_order_id, unknown_campaign, invalid_time_zone, invalid_sum
+        /// invalid_phone, destination_refused, missing_order_id, unknown_campaign,
+        /// invalid_time_zone, invalid_sum
         error: String,
         field: String,
         message: String,
+        /// destination_refused: the rule that refused the number (`allow`, `refuse`,
+        /// `premium_rate`, `shared_cost`, `personal_number`, `international_network`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
     },
 }
 
@@ -91,6 +96,7 @@ impl Verdict {
             error: error.into(),
             field: field.into(),
             message,
+            rule: None,
         }
     }
 }
@@ -101,6 +107,8 @@ pub struct Counts {
     pub accepted: u64,
     pub duplicates: u64,
     pub invalid: u64,
+    /// Numbers the campaign's destination policy does not call.
+    pub destination_refused: u64,
 }
 
 impl Counts {
@@ -108,6 +116,9 @@ impl Counts {
         match v {
             Verdict::Accepted { .. } => self.accepted += 1,
             Verdict::Duplicate { .. } => self.duplicates += 1,
+            Verdict::Invalid { error, .. } if error == "destination_refused" => {
+                self.destination_refused += 1
+            }
             Verdict::Invalid { .. } => self.invalid += 1,
         }
     }
@@ -245,7 +256,19 @@ impl Intake {
         };
         let (campaign_id, country, dedup) = (c.id, c.policy.country, c.policy.dedup);
         let zone = c.policy.time_zone.clone();
-        let verdict = self.judge(&lead, campaign_id, country, dedup, now);
+        let phone = Phone::parse(&lead.phone, country);
+        let verdict = match phone {
+            Err(e) => Verdict::invalid("invalid_phone", "phone", e.to_string()),
+            Ok(p) => match c.policy.destinations.judge(p, country) {
+                Err(refusal) => Verdict::Invalid {
+                    error: "destination_refused".into(),
+                    field: "phone".into(),
+                    message: format!("{p} is not called: {refusal}"),
+                    rule: Some(refusal.rule().into()),
+                },
+                Ok(()) => self.judge(&lead, p, campaign_id, dedup, now),
+            },
+        };
         match &verdict {
             Verdict::Accepted { id, phone } => self.pending.leads.push(LeadRow {
                 id: *id,
@@ -283,10 +306,10 @@ impl Intake {
                 campaign_id,
                 phone: lead.phone,
                 order_id: lead.order_id,
-                reason: if error == "missing_order_id" {
-                    "missing_order_id"
-                } else {
-                    "invalid_phone"
+                reason: match error.as_str() {
+                    "missing_order_id" => "missing_order_id",
+                    "destination_refused" => "destination_refused",
+                    _ => "invalid_phone",
                 },
                 message: message.clone(),
                 duplicate_of: None,
@@ -300,15 +323,11 @@ impl Intake {
     fn judge(
         &mut self,
         lead: &LeadIn,
+        phone: Phone,
         campaign: i64,
-        country: Option<Region>,
         dedup: DedupPolicy,
         now: i64,
     ) -> Verdict {
-        let phone = match Phone::parse(&lead.phone, country) {
-            Ok(p) => p,
-            Err(e) => return Verdict::invalid("invalid_phone", "phone", e.to_string()),
-        };
         if let Some(tz) = &lead.time_zone
             && predial_core::dialer::TzId::from_name(tz).is_none()
         {

@@ -75,6 +75,9 @@ pub struct Row {
     pub lead_to_confirm_s: Spread,
     pub calls_accepted: u64,
     pub calls_missed: u64,
+    /// Leads whose number the campaign's destination policy does not call (premium rate,
+    /// another country, a refused range): never dialled, and not counted as valid.
+    pub destination_refused: u64,
 }
 
 fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -152,6 +155,8 @@ pub fn compute(facts: &Facts, by: By, tz: chrono_tz::Tz) -> (Vec<Row>, Row) {
         a.row.received += 1;
         if r.reason == "duplicate" {
             a.row.duplicates += 1;
+        } else if r.reason == "destination_refused" {
+            a.row.destination_refused += 1;
         } else {
             a.row.invalid += 1;
         }
@@ -259,6 +264,7 @@ pub fn compute(facts: &Facts, by: By, tz: chrono_tz::Tz) -> (Vec<Row>, Row) {
         t.upsells += a.row.upsells;
         t.calls_accepted += a.row.calls_accepted;
         t.calls_missed += a.row.calls_missed;
+        t.destination_refused += a.row.destination_refused;
         total.first_attempt.extend(&a.first_attempt);
         total.to_confirm.extend(&a.to_confirm);
         total.sums.extend(&a.sums);
@@ -271,9 +277,9 @@ fn finish(a: Acc) -> Row {
     let mut r = a.row;
     r.contact_rate = ratio(r.contacted, r.dialled);
     r.approve_rate = ratio(r.approved, r.received);
-    let valid = r
-        .received
-        .saturating_sub(r.duplicates + r.invalid + r.fakes + r.wrong_numbers);
+    let valid = r.received.saturating_sub(
+        r.duplicates + r.invalid + r.fakes + r.wrong_numbers + r.destination_refused,
+    );
     r.approve_rate_valid = ratio(r.approved, valid);
     r.duplicates_share = ratio(r.duplicates, r.received);
     r.fakes_share = ratio(r.invalid + r.fakes, r.received);
@@ -291,7 +297,7 @@ pub fn csv(rows: &[Row], total: &Row) -> String {
         "group,received,leads,duplicates,invalid,fakes,wrong_numbers,dialled,contacted,contact_rate,\
          approved,approve_rate,approve_rate_valid,duplicates_share,fakes_share,average_check_minor,\
          upsells,upsell_rate,lead_to_first_attempt_median_s,lead_to_first_attempt_p90_s,\
-         lead_to_confirm_median_s,lead_to_confirm_p90_s,calls_accepted,calls_missed\n",
+         lead_to_confirm_median_s,lead_to_confirm_p90_s,calls_accepted,calls_missed,destination_refused\n",
     );
     let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
     for r in rows.iter().chain(std::iter::once(total)) {
@@ -301,7 +307,7 @@ pub fn csv(rows: &[Row], total: &Row) -> String {
             r.group.clone()
         };
         out += &format!(
-            "{group},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{group},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.received,
             r.leads,
             r.duplicates,
@@ -325,6 +331,7 @@ pub fn csv(rows: &[Row], total: &Row) -> String {
             f(r.lead_to_confirm_s.p90),
             r.calls_accepted,
             r.calls_missed,
+            r.destination_refused,
         );
     }
     out

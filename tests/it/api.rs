@@ -275,6 +275,32 @@ fn exercise(data: &Path, database: Option<&str>) {
     assert_eq!(status, 422, "{v}");
     assert_eq!(v["field"], "phone");
     assert!(v["message"].as_str().unwrap().contains("000"), "{v}");
+    // Numbers the campaign's destination policy does not call: premium rate, another country.
+    let (status, v) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+7 809 123-45-67"})),
+    );
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(
+        (v["error"].as_str(), v["field"].as_str(), v["rule"].as_str()),
+        (
+            Some("destination_refused"),
+            Some("phone"),
+            Some("premium_rate")
+        ),
+        "{v}"
+    );
+    let (status, v) = server.call(
+        "POST",
+        "/v1/leads",
+        Some(json!({"phone": "+375 29 123-45-67"})),
+    );
+    assert_eq!(
+        (status, v["error"].as_str(), v["rule"].as_str()),
+        (422, Some("destination_refused"), Some("allow")),
+        "{v}"
+    );
     let (status, v) = server.call("POST", "/v1/leads", Some(json!({"name": "no phone"})));
     assert_eq!((status, v["field"].as_str()), (422, Some("phone")), "{v}");
     let (status, v) = server.call(
@@ -523,7 +549,8 @@ fn leads_import_counts_and_points_at_bad_lines() {
          1003,Ivan again,+79161112234,99000\n\
          1004,Fake,+7 000 000 00 00,100\n\
          1005,Nobody,,100\n\
-         1006,Bad sum,+79161112235,lots\n",
+         1006,Bad sum,+79161112235,lots\n\
+         1007,Premium,+7 809 123-45-67,100\n",
     )
     .unwrap();
     let d = data.to_str().unwrap();
@@ -538,9 +565,15 @@ fn leads_import_counts_and_points_at_bad_lines() {
     assert!(stderr.contains("orders.csv:6: phone:"), "{stderr}");
     assert!(stderr.contains("orders.csv:7: phone"), "{stderr}");
     assert!(stderr.contains("orders.csv:8: sum_minor"), "{stderr}");
+    assert!(
+        stderr.contains("orders.csv:9: phone: +78091234567 is not called: a premium-rate number"),
+        "{stderr}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("2 accepted, 1 duplicates, 3 invalid"),
+        stdout.contains(
+            "2 accepted, 1 duplicates, 3 invalid, 1 not called by the destination policy"
+        ),
         "{stdout}"
     );
 

@@ -8,6 +8,7 @@ mod check;
 mod demo;
 mod dial;
 mod edge;
+mod fraud;
 mod inbound;
 mod media;
 mod operators;

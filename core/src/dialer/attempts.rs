@@ -114,6 +114,7 @@ impl Scheduler {
         lead.attempts += 1;
         lead.state = LeadState::Dialing;
         let (id, phone, attempt_no, zone) = (lead.id, lead.phone, lead.attempts, lead.zone);
+        self.calls_per_number.record(phone, self.now);
         if let Some(op) = op {
             self.operators.reserve(op, attempt);
         }

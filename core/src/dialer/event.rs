@@ -6,6 +6,7 @@ use std::fmt;
 use serde::Serialize;
 use thiserror::Error;
 
+use super::destinations::Refusal;
 use super::lead::{CampaignId, History, LeadId, LeadState, NewLead, Outcome};
 use super::phone::{Phone, PhoneError};
 use super::policy::{CampaignPolicy, PolicyError};
@@ -258,6 +259,8 @@ pub enum EventError {
     LeadIdInUse(LeadId),
     #[error("phone: {0}")]
     InvalidPhone(PhoneError),
+    #[error("phone: {phone} is not called: {refusal}")]
+    DestinationRefused { phone: Phone, refusal: Refusal },
     #[error("duplicate of lead {duplicate_of}")]
     Duplicate { duplicate_of: LeadId },
     #[error(
@@ -298,6 +301,13 @@ pub struct Stats {
     /// Leads refused for an impossible phone number ("invalid traffic").
     pub invalid: u64,
     pub duplicates: u64,
+    /// Leads refused at intake by their campaign's destination policy.
+    pub destination_refused: u64,
+    /// Leads taken in, then closed without a call when due because their campaign's
+    /// destination policy (changed since) refuses their number.
+    pub refused: u64,
+    /// Dials put off because the number had its calls for the day.
+    pub held_by_daily_cap: u64,
     pub dials: u64,
     /// Calls answered by a live person.
     pub answered: u64,

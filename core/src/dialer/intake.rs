@@ -95,6 +95,17 @@ impl Scheduler {
                     return Err(EventError::InvalidPhone(e));
                 }
             };
+        // A lead read back from the store was judged when it came in; if the policy has
+        // changed since, it is closed when it comes due (`pop_dialable`), which the store hears.
+        if restored.is_none()
+            && let Err(refusal) = policy
+                .policy
+                .destinations
+                .judge(phone, policy.policy.country)
+        {
+            self.stats.destination_refused += 1;
+            return Err(EventError::DestinationRefused { phone, refusal });
+        }
         let explicit_tz = match lead.time_zone.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(name) => Some(
@@ -193,7 +204,7 @@ impl Scheduler {
         }
         let at = at.max(now);
         match lead.state {
-            LeadState::Cancelled | LeadState::Exhausted => {
+            LeadState::Cancelled | LeadState::Exhausted | LeadState::Refused => {
                 Err(EventError::LeadClosed(id, lead.state.as_str()))
             }
             LeadState::Dialing => {

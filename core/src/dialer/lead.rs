@@ -85,13 +85,16 @@ pub enum LeadState {
     Exhausted,
     /// Withdrawn by the shop.
     Cancelled,
+    /// Its number is one the campaign may not call (its destination policy changed since the
+    /// lead came in): closed without a call.
+    Refused,
 }
 
 impl LeadState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            LeadState::Done | LeadState::Exhausted | LeadState::Cancelled
+            LeadState::Done | LeadState::Exhausted | LeadState::Cancelled | LeadState::Refused
         )
     }
 
@@ -103,6 +106,7 @@ impl LeadState {
             LeadState::Done => "done",
             LeadState::Exhausted => "exhausted",
             LeadState::Cancelled => "cancelled",
+            LeadState::Refused => "refused",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod dedup;
+pub mod destinations;
 pub mod event;
 pub mod lead;
 pub mod phone;
@@ -22,6 +23,7 @@ mod scheduler;
 mod table;
 mod wheel;
 
+pub use destinations::{Destinations, NumberType, Refusal};
 pub use event::{Action, AttemptId, CampaignRun, Event, EventError, Stats, TimerKind, Wakeup};
 pub use lead::{CampaignId, History, LeadId, LeadState, NewLead, Outcome};
 pub use phone::{Phone, PhoneError, Region};

@@ -9,6 +9,7 @@ use crate::amd::AmdSettings;
 use thiserror::Error;
 
 use super::calendar::QuietHours;
+use super::destinations::Destinations;
 use super::lead::Outcome;
 use super::phone::Region;
 use super::zones::TzId;
@@ -187,6 +188,8 @@ pub struct CampaignPolicy {
     pub remind_every: Duration,
     /// Reminder calls at once (they need no operator).
     pub bot_channels: u32,
+    /// Where the campaign may call: prefixes, number types, calls per number a day.
+    pub destinations: Destinations,
 }
 
 /// What a campaign's calls are for.
@@ -222,6 +225,7 @@ impl Default for CampaignPolicy {
             kind: CampaignKind::Operators,
             remind_every: Duration::from_secs(24 * 3600),
             bot_channels: 10,
+            destinations: Destinations::default(),
         }
     }
 }
@@ -330,6 +334,9 @@ impl CampaignPolicy {
             for (field, message) in amd.problems() {
                 errors.push(err(&format!("amd.{field}"), message));
             }
+        }
+        for (field, message) in self.destinations.problems(self.country) {
+            errors.push(err(&format!("destinations.{field}"), message));
         }
         for (field, message) in self.pacing.problems() {
             errors.push(err(&format!("pacing.{field}"), message));

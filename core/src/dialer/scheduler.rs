@@ -12,6 +12,8 @@ use std::collections::{BTreeSet, VecDeque};
 
 use rustc_hash::FxHashMap;
 
+use super::destinations::CallsPerNumber;
+
 use super::attempt::Attempts;
 use super::dedup::Dedup;
 use super::event::{Action, AttemptId, CampaignRun, Event, EventError, Stats, TimerKind, Wakeup};
@@ -107,6 +109,8 @@ pub struct Scheduler {
     pub(crate) queue_timers: BTreeSet<(Timestamp, AttemptId)>,
     /// Leads not called after a time (pickup reminders' storage deadlines).
     pub(crate) until: FxHashMap<LeadId, Timestamp>,
+    /// Calls placed to each number in the last day, for the campaigns' daily caps.
+    pub(crate) calls_per_number: CallsPerNumber,
     scratch: Vec<u64>,
     scratch_ops: Vec<u32>,
 }
@@ -143,6 +147,7 @@ impl Scheduler {
             inbound: FxHashMap::default(),
             queue_timers: BTreeSet::new(),
             until: FxHashMap::default(),
+            calls_per_number: CallsPerNumber::default(),
             scratch: Vec::new(),
             scratch_ops: Vec::new(),
         }
@@ -217,6 +222,9 @@ impl Scheduler {
         let dial = self.next_dial();
         if dial.is_none() {
             self.dial_check = false;
+            // Looking for a dial may have closed leads on the way (refused, past their
+            // `until`): those are said now, not at some later poll.
+            return self.pending.pop_front();
         }
         dial
     }
@@ -366,14 +374,28 @@ impl Scheduler {
         self.dial_check = true;
     }
 
-    /// The next dialable lead of a campaign (highest class, oldest first). Leads found in a zone
-    /// that has gone quiet are held for the morning on the way.
+    /// The next dialable lead of a campaign (highest class, oldest first). On the way, a lead
+    /// the campaign's destination policy refuses is closed, one whose number had its calls for
+    /// the day waits, and one found in a zone that has gone quiet is held for the morning.
     pub(crate) fn pop_dialable(&mut self, c: u16) -> Option<(u32, u8)> {
         loop {
             let (class, e) = self.campaigns[usize::from(c)].ready.pop()?;
             let Some(i) = self.leads.resolve(e) else {
                 continue;
             };
+            let phone = self.leads.get(i).phone;
+            let policy = &self.campaigns[usize::from(c)].policy.policy;
+            if policy.destinations.judge(phone, policy.country).is_err() {
+                self.close(i, LeadState::Refused);
+                continue;
+            }
+            let cap = policy.destinations.calls_per_number_per_day;
+            if let Some(at) = self.calls_per_number.next_free(phone, cap, self.now) {
+                self.stats.held_by_daily_cap += 1;
+                // A second on, so the wheel never takes it as due already.
+                self.schedule(i, at.plus_millis(1000));
+                continue;
+            }
             let zone = self.leads.get(i).zone;
             if self.quiet.is_open(zone, self.now) {
                 return Some((i, class));
@@ -393,6 +415,7 @@ impl Scheduler {
             LeadState::Done => self.stats.done += 1,
             LeadState::Exhausted => self.stats.exhausted += 1,
             LeadState::Cancelled => self.stats.cancelled += 1,
+            LeadState::Refused => self.stats.refused += 1,
             _ => {}
         }
         self.pending

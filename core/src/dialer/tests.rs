@@ -776,3 +776,113 @@ fn an_operator_who_does_not_pick_up_is_paused_and_the_call_goes_on() {
     assert_eq!(w.s.operators_in(OperatorState::Paused), 2);
     assert_eq!(w.s.stats().abandoned, 1);
 }
+
+#[test]
+fn a_premium_rate_number_is_refused_and_never_dialled() {
+    let mut w = World::new(CampaignPolicy::default());
+    w.operators(1);
+    let refused = w.s.handle(
+        w.now,
+        Event::LeadAdded(Box::new(NewLead::new(20, 1, "+7 809 123-45-67", w.now))),
+    );
+    match refused {
+        Err(EventError::DestinationRefused { refusal, .. }) => {
+            assert_eq!(refusal.rule(), "premium_rate")
+        }
+        other => panic!("{other:?}"),
+    }
+    let abroad = w.s.handle(
+        w.now,
+        Event::LeadAdded(Box::new(NewLead::new(21, 1, "+375 29 123-45-67", w.now))),
+    );
+    assert!(
+        matches!(&abroad, Err(EventError::DestinationRefused { refusal, .. }) if refusal.rule() == "allow"),
+        "{abroad:?}"
+    );
+    assert!(w.dials().is_empty());
+    let stats = w.s.stats();
+    assert_eq!((stats.leads_in, stats.destination_refused), (0, 2));
+}
+
+#[test]
+fn a_lead_whose_destination_a_new_policy_refuses_is_closed_without_a_call() {
+    let mut w = World::new(CampaignPolicy::default());
+    let l = w.lead(MOSCOW_1);
+    let mut policy = CampaignPolicy::default();
+    policy.destinations.refuse = vec!["+7495".into()];
+    w.s.handle(
+        w.now,
+        Event::CampaignSaved {
+            campaign: CampaignId(1),
+            policy: Box::new(policy),
+        },
+    )
+    .unwrap();
+    w.operators(1);
+    let actions = w.actions();
+    assert!(
+        actions.contains(&Action::LeadClosed {
+            lead: l,
+            state: LeadState::Refused
+        }),
+        "{actions:?}"
+    );
+    assert!(!actions.iter().any(|a| matches!(a, Action::Dial { .. })));
+    assert_eq!(w.s.stats().refused, 1);
+}
+
+#[test]
+fn one_number_gets_at_most_its_daily_calls_across_campaigns() {
+    let mut policy = CampaignPolicy::default();
+    policy.destinations.calls_per_number_per_day = 2;
+    let mut w = World::new(policy.clone());
+    w.s.handle(
+        w.now,
+        Event::CampaignSaved {
+            campaign: CampaignId(2),
+            policy: Box::new(policy),
+        },
+    )
+    .unwrap();
+    for op in 1..=3 {
+        w.s.handle(
+            w.now,
+            Event::OperatorLogin {
+                operator: OperatorId(op),
+                campaigns: vec![CampaignId(1), CampaignId(2)],
+            },
+        )
+        .unwrap();
+        w.s.handle(
+            w.now,
+            Event::OperatorReady {
+                operator: OperatorId(op),
+            },
+        )
+        .unwrap();
+    }
+    // The same number, three times, in two campaigns (dedup is per campaign, and the
+    // callbacks' campaign differs from the shop's).
+    let a = w.lead(MOSCOW_1);
+    let first = w.dials();
+    assert_eq!(first.len(), 1);
+    w.finish(first[0].0, Outcome::Busy);
+    let b = w.s.handle(
+        w.now,
+        Event::LeadAdded(Box::new(NewLead::new(50, 2, MOSCOW_1, w.now))),
+    );
+    assert!(b.is_ok(), "{b:?}");
+    let second = w.dials();
+    assert_eq!(second.iter().map(|d| d.1).collect::<Vec<_>>(), [LeadId(50)]);
+    w.finish(second[0].0, Outcome::Busy);
+    // Lead a's busy back-off (10 minutes) ends: the number has had its two calls today.
+    let start = w.now;
+    assert_eq!(w.sleep_until_dial(3600), None);
+    assert!(w.s.stats().held_by_daily_cap >= 1);
+    let view = w.s.lead(a).unwrap();
+    let due = view.due.expect("a is scheduled");
+    assert!(
+        due.millis() >= start.millis() + 23 * 3600 * 1000,
+        "a waits until its first call is a day old: {due:?}"
+    );
+}

@@ -85,6 +85,8 @@ pub struct SimReport {
     pub leads_invalid: u64,
     /// Refused as duplicates.
     pub leads_duplicate: u64,
+    /// Refused by the campaign's destination policy (a country or number type not called).
+    pub leads_destination_refused: u64,
     /// Leads that reached an operator at least once.
     pub leads_contacted: u64,
     /// leads_contacted / leads_in.

@@ -36,6 +36,25 @@ const TEMPLATES: &[(&str, u32, u32)] = &[
     ("37369", 6, 4),  // Moldova UTC+2/+3
 ];
 
+/// The calling codes of the simulated buyers' countries (`+7`, `+375`, ...).
+pub(crate) fn country_prefixes() -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (start, _, _) in TEMPLATES {
+        let code = (1..=3)
+            .map(|n| &start[..n])
+            .find(|c| {
+                c.parse::<u16>()
+                    .is_ok_and(|c| phonenumber::metadata::DATABASE.region(&c).is_some())
+            })
+            .unwrap_or(start);
+        let code = format!("+{code}");
+        if !out.contains(&code) {
+            out.push(code);
+        }
+    }
+    out
+}
+
 /// Impossible numbers as people type them into order forms.
 const JUNK: &[&str] = &[
     "+7 000 000-00-00",

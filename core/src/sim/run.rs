@@ -163,11 +163,17 @@ impl<'a> Simulation<'a> {
         let start = cfg.start;
         let end = start.plus_millis((cfg.hours * 3_600_000.0) as i64);
         let mut core = Scheduler::new();
+        let mut policy = cfg.campaign.clone();
+        if policy.destinations.allow.is_empty() {
+            // The simulated shop sells across the CIS: a campaign that names no prefixes
+            // calls the countries its buyers are in.
+            policy.destinations.allow = super::phones::country_prefixes();
+        }
         core.handle(
             start,
             Event::CampaignSaved {
                 campaign: CAMPAIGN,
-                policy: Box::new(cfg.campaign.clone()),
+                policy: Box::new(policy),
             },
         )?;
         if cfg.channels > 0 {
@@ -442,6 +448,10 @@ impl<'a> Simulation<'a> {
             }
             Err(EventError::Duplicate { .. }) => {
                 self.report.leads_duplicate += 1;
+                return Ok(());
+            }
+            Err(EventError::DestinationRefused { .. }) => {
+                self.report.leads_destination_refused += 1;
                 return Ok(());
             }
             Err(e) => return Err(e),
