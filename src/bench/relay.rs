@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::media::g711::Codec;
 use crate::media::leg::{Command, Event, Leg, LegParams};
-use crate::media::recorder::{Recorder, Side};
+use crate::media::recorder::{CallKind, Recorder, RecordingName, Side};
 use crate::media::rtp::{self, OutStream};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
@@ -161,7 +161,7 @@ pub fn run(calls: usize, seconds: f64, record: bool) -> anyhow::Result<RelayBenc
             for (i, pair) in legs.chunks(2).enumerate() {
                 let rec = Arc::new(Mutex::new(Recorder::create(
                     &record_dir,
-                    &format!("call-{i}"),
+                    &RecordingName::new(CallKind::Test, i as u64, std::time::SystemTime::now()),
                     now,
                 )?));
                 pair[0].command(Command::Record {

@@ -14,7 +14,7 @@ use predial::engine::media::{MediaConfig, MediaPool};
 use predial::media::leg::{Command, Event};
 use predial::media::phrases::Lang;
 use predial::media::prompt::{self, Player};
-use predial::media::recorder::{Recorder, Side};
+use predial::media::recorder::{CallKind, Recorder, RecordingName, Side};
 use predial::sip::{
     CallEnd, CallEvent, Ending, Outbound, RegisterTo, RegistrationState, SipAgent, SipOptions,
     classify,
@@ -256,7 +256,7 @@ pub fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
                                     report.codec = a.payload_types.iter().filter_map(|&pt| predial::media::g711::Codec::from_payload_type(pt)).next().map(|c| c.name().to_string());
                                 }
                                 if let Some(dir) = &args.record {
-                                    let r = Arc::new(Mutex::new(Recorder::create(dir, &call_id, Instant::now())?));
+                                    let r = Arc::new(Mutex::new(Recorder::create(dir, &RecordingName::new(CallKind::Test, 1, std::time::SystemTime::now()), Instant::now())?));
                                     l.command(Command::Record { recorder: r.clone(), side: Side::Callee });
                                     recorder = Some(r);
                                 }

@@ -181,6 +181,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        predial::store::folder::prepare(&data).map_err(|e| {
+            anyhow::anyhow!("cannot create the data folder {}: {e}", data.display())
+        })?;
+        for warning in predial::store::folder::looser_than_private(&data, media.recordings.as_deref()) {
+            eprintln!("predial: warning: {warning}");
+            tracing::warn!("{warning}");
+        }
         let store = Store::open(s.database.as_deref(), &data).await?;
         let (token, made) = api::admin_token(&data)?;
         if made {

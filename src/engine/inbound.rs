@@ -20,7 +20,7 @@ use crate::inbound::{InboundConfig, MissedCall, MissedReason, OrderInfo, Target}
 use crate::media::leg::{Command, Event as LegEvent, Leg};
 use crate::media::phrases;
 use crate::media::prompt::Player;
-use crate::media::recorder::{Recorder, Side};
+use crate::media::recorder::{CallKind, Recorder, RecordingName, Side};
 use crate::sip::{IncomingCall, ServerCall, sdp};
 
 /// Tags of what an inbound call's leg plays.
@@ -60,7 +60,6 @@ pub(crate) enum Phase {
 
 pub(crate) struct InboundLive {
     call: ServerCall,
-    call_id: String,
     from: String,
     /// The queue (its index in the config), once queued.
     queue: Option<usize>,
@@ -268,7 +267,6 @@ impl Engine {
             id,
             InboundLive {
                 call: c.call,
-                call_id: c.call_id,
                 from: c.from,
                 queue: None,
                 phase: Phase::Bot,
@@ -468,7 +466,12 @@ impl Engine {
             && let Some(live) = self.inbound.get_mut(&id)
             && let Some(leg) = &live.leg
         {
-            match Recorder::create(&dir, &live.call_id, now) {
+            let name = RecordingName::new(
+                CallKind::Inbound,
+                id.0 & (AttemptId::INBOUND - 1),
+                std::time::SystemTime::now(),
+            );
+            match Recorder::create(&dir, &name, now) {
                 Ok(r) => {
                     let r = Arc::new(Mutex::new(r));
                     leg.command(Command::Record {

@@ -13,7 +13,7 @@ use super::{Engine, Note, now_ts};
 use crate::media::leg::{Command, Event as LegEvent};
 use crate::media::phrases;
 use crate::media::prompt::{Audio, Player};
-use crate::media::recorder::{Recorder, Side};
+use crate::media::recorder::{CallKind, Recorder, RecordingName, Side};
 
 /// The tag of the abandoned-call message among the prompts a leg plays.
 const ABANDON_MESSAGE: u32 = 1;
@@ -164,7 +164,8 @@ impl Engine {
         self.say_last(attempt, &names, REMINDER, "the pickup reminder");
     }
 
-    /// Records a call being bridged (when recordings are configured), named by its Call-ID.
+    /// Records a call being bridged (when recordings are configured), named by its attempt id
+    /// and the time (never by anything the callee's side sent).
     pub(super) fn record(&mut self, attempt: AttemptId) {
         let Some(dir) = self.config.media.recordings.clone() else {
             return;
@@ -172,10 +173,11 @@ impl Engine {
         let Some(call) = self.calls.get_mut(&attempt) else {
             return;
         };
-        let (Some(leg), Some(call_id)) = (&call.leg, &call.call_id) else {
+        let Some(leg) = &call.leg else {
             return;
         };
-        match Recorder::create(&dir, call_id, Instant::now()) {
+        let name = RecordingName::new(CallKind::Outbound, attempt.0, std::time::SystemTime::now());
+        match Recorder::create(&dir, &name, Instant::now()) {
             Ok(r) => {
                 let r = Arc::new(Mutex::new(r));
                 leg.command(Command::Record {

@@ -75,8 +75,8 @@ struct WavOut {
 }
 
 impl WavOut {
-    fn create(path: &Path) -> std::io::Result<WavOut> {
-        let mut file = BufWriter::with_capacity(64 * 1024, File::create(path)?);
+    fn create(file: File) -> std::io::Result<WavOut> {
+        let mut file = BufWriter::with_capacity(64 * 1024, file);
         file.write_all(&header(0))?;
         Ok(WavOut {
             file,
@@ -136,6 +136,65 @@ fn header(data: u32) -> [u8; 44] {
     h
 }
 
+/// What a recorded call is, for its file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// A campaign's call (named by its attempt id).
+    Outbound,
+    /// A caller's call to a queue (named by predial's number for it).
+    Inbound,
+    /// A call made by hand (`predial call`, benchmarks).
+    Test,
+}
+
+/// A recording's file name, made by predial from what it knows: the time the recording
+/// started (UTC) and predial's own id of the call, `20261204-143012-out-17.wav`. Never from a
+/// Call-ID, a From or To, SDP or API text, so no caller can choose where a file is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingName(String);
+
+impl RecordingName {
+    pub fn new(kind: CallKind, id: u64, at: SystemTime) -> RecordingName {
+        let at: chrono::DateTime<chrono::Utc> = at.into();
+        let kind = match kind {
+            CallKind::Outbound => "out",
+            CallKind::Inbound => "in",
+            CallKind::Test => "call",
+        };
+        RecordingName(format!("{}-{kind}-{id}", at.format("%Y%m%d-%H%M%S")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Creates a new file only its owner may read (0600), never one that exists: `NAME.wav`, else
+/// `NAME-2.wav`, ... (two calls with the same id in one second, after a restart).
+fn create_private(dir: &Path, name: &RecordingName) -> std::io::Result<(PathBuf, File)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut last = None;
+    for n in 1..=100 {
+        let file_name = if n == 1 {
+            format!("{}.wav", name.0)
+        } else {
+            format!("{}-{n}.wav", name.0)
+        };
+        let path = dir.join(file_name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(f) => return Ok((path, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free file name")))
+}
+
 pub struct Recorder {
     path: PathBuf,
     writer: Option<WavOut>,
@@ -145,15 +204,23 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts `DIR/NAME.wav`.
-    pub fn create(dir: &Path, name: &str, now: Instant) -> Result<Recorder, RecordError> {
-        let path = dir.join(format!("{name}.wav"));
-        let err = |e: &dyn std::fmt::Display| RecordError::Io {
-            path: path.clone(),
+    /// Starts `DIR/NAME.wav`, a new file only predial's user may read; `DIR` is made (0700)
+    /// when missing.
+    pub fn create(dir: &Path, name: &RecordingName, now: Instant) -> Result<Recorder, RecordError> {
+        let err = |path: &Path, e: &dyn std::fmt::Display| RecordError::Io {
+            path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
-        let writer = WavOut::create(&path).map_err(|e| err(&e))?;
+        if !dir.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| err(dir, &e))?;
+        }
+        let (path, file) = create_private(dir, name).map_err(|e| err(dir, &e))?;
+        let writer = WavOut::create(file).map_err(|e| err(&path, &e))?;
         Ok(Recorder {
             path,
             writer: Some(writer),
@@ -284,7 +351,8 @@ mod tests {
     fn both_sides_land_in_step() {
         let dir = std::env::temp_dir().join(format!("predial-rec-{}", std::process::id()));
         let t0 = Instant::now();
-        let mut rec = Recorder::create(&dir, "call-1", t0).unwrap();
+        let name = RecordingName::new(CallKind::Test, 1, SystemTime::now());
+        let mut rec = Recorder::create(&dir, &name, t0).unwrap();
         // One second of each side, 20 ms packets; the operator starts 100 ms later.
         for i in 0..50u32 {
             let at = t0 + Duration::from_millis(u64::from(i) * 20);
@@ -323,7 +391,8 @@ mod tests {
     fn a_recording_cut_short_is_still_playable() {
         let dir = std::env::temp_dir().join(format!("predial-rec-cut-{}", std::process::id()));
         let t0 = Instant::now();
-        let mut rec = Recorder::create(&dir, "call-cut", t0).unwrap();
+        let name = RecordingName::new(CallKind::Test, 2, SystemTime::now());
+        let mut rec = Recorder::create(&dir, &name, t0).unwrap();
         // 7 s of both sides, then the process "dies": the recorder is never finished.
         for i in 0..350u32 {
             let at = t0 + Duration::from_millis(u64::from(i) * 20);
@@ -335,6 +404,27 @@ mod tests {
         let r = hound::WavReader::open(&path).unwrap();
         let seconds = r.duration() as f64 / 8000.0;
         assert!((5.0..7.1).contains(&seconds), "{seconds}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn recordings_are_named_by_predial_private_and_never_overwritten() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("predial-rec-name-{}", std::process::id()));
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000);
+        let name = RecordingName::new(CallKind::Inbound, 7, at);
+        assert_eq!(name.as_str(), "20261130-005320-in-7");
+        let a = Recorder::create(&dir, &name, Instant::now()).unwrap();
+        let b = Recorder::create(&dir, &name, Instant::now()).unwrap();
+        assert_ne!(
+            a.path(),
+            b.path(),
+            "a second call of that name gets its own file"
+        );
+        assert_eq!(b.path().parent(), Some(dir.as_path()));
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(a.path()), 0o600);
+        assert_eq!(mode(&dir), 0o700);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

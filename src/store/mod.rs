@@ -17,6 +17,7 @@ use thiserror::Error;
 
 pub mod campaigns;
 pub mod dispositions;
+pub mod folder;
 pub mod journal;
 pub mod leads;
 pub mod missed;
@@ -84,7 +85,7 @@ impl Store {
                 }
             }
             None => {
-                std::fs::create_dir_all(data).map_err(|e| {
+                folder::prepare(data).map_err(|e| {
                     StoreError::Data(format!(
                         "cannot create the data folder {}: {e}",
                         data.display()

@@ -179,7 +179,15 @@ fn callers_are_spread_evenly_hear_the_queue_and_missed_ones_become_callbacks() {
         .into_iter()
         .map(|s| listen(s, start, start + Duration::from_secs(40)))
         .collect();
-    let ok = sipp_callers("uac-inbound.xml", server.sip, trunk_port, &lines);
+    // Their Call-IDs climb out of the recordings folder: `../../x-N@...`.
+    let ok = super::peers::sipp_client_with(
+        "uac-inbound.xml",
+        server.sip,
+        trunk_port,
+        &lines,
+        90,
+        &["-cid_str", "../../x-%u@%s"],
+    );
     assert!(
         ok,
         "every caller's call went through; predial: {}",
@@ -280,7 +288,39 @@ fn callers_are_spread_evenly_hear_the_queue_and_missed_ones_become_callbacks() {
     drop(phones);
     server.stop();
     drop(receiver);
+    // The nine bridged calls are recorded under names predial made, inside its folder, private;
+    // nothing was written where the callers' Call-IDs pointed.
+    let names = recording_names(&data.join("recordings"));
+    assert_eq!(names.len(), 9, "{names:?}");
+    for n in &names {
+        let (stamp, rest) = n.split_at(15);
+        assert!(
+            stamp.bytes().filter(u8::is_ascii_digit).count() == 14
+                && rest.starts_with("-in-")
+                && rest.ends_with(".wav"),
+            "a name of predial's: {n}"
+        );
+    }
+    for dir in [data.clone(), data.parent().unwrap().to_path_buf()] {
+        let escaped = recording_names(&dir)
+            .into_iter()
+            .filter(|n| n.starts_with("x-"))
+            .collect::<Vec<_>>();
+        assert!(escaped.is_empty(), "{}: {escaped:?}", dir.display());
+    }
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// The names of the WAV files in `dir`.
+fn recording_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".wav"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[test]

@@ -36,6 +36,18 @@ pub fn sipp_client(
     lines: &[String],
     timeout_s: u32,
 ) -> bool {
+    sipp_client_with(scenario_file, target, local_port, lines, timeout_s, &[])
+}
+
+/// The same, with more SIPp options (`-cid_str ...`).
+pub fn sipp_client_with(
+    scenario_file: &str,
+    target: SocketAddr,
+    local_port: u16,
+    lines: &[String],
+    timeout_s: u32,
+    extra: &[&str],
+) -> bool {
     need("sipp", "sip-tester");
     let csv = std::env::temp_dir().join(format!(
         "predial-sipp-{}-{}.csv",
@@ -54,6 +66,7 @@ pub fn sipp_client(
         .args(["-mp", &free_port().to_string()])
         .args(["-m", &n, "-l", &n, "-r", "10", "-nostdin"])
         .args(["-timeout", &format!("{timeout_s}s")])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
