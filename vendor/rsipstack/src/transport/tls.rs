@@ -280,6 +280,9 @@ pub struct TlsListenerConnectionInner {
     pub external: Option<SipAddr>,
     pub config: TlsConfig,
     pub cert_resolver: crate::platform::sync::Mutex<Option<Arc<ReloadableCertResolver>>>,
+    /// The application's own server config (its certificate resolver): when set, `config`'s
+    /// cert and key are not read.
+    pub server_config: Option<Arc<ServerConfig>>,
 }
 
 #[derive(Clone)]
@@ -304,6 +307,27 @@ impl TlsListenerConnection {
             }),
             config,
             cert_resolver: crate::platform::sync::Mutex::new(None),
+            server_config: None,
+        };
+        Ok(TlsListenerConnection {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// A listener whose handshakes use `server_config` as it is (its certificate resolver
+    /// decides which certificate each new connection gets).
+    pub async fn with_server_config(
+        local_addr: SocketAddr,
+        external: Option<SocketAddr>,
+        server_config: Arc<ServerConfig>,
+    ) -> Result<Self> {
+        let listener = Self::new(local_addr, external, TlsConfig::default()).await?;
+        let inner = TlsListenerConnectionInner {
+            local_addr: listener.inner.local_addr.clone(),
+            external: listener.inner.external.clone(),
+            config: TlsConfig::default(),
+            cert_resolver: crate::platform::sync::Mutex::new(None),
+            server_config: Some(server_config),
         };
         Ok(TlsListenerConnection {
             inner: Arc::new(inner),
@@ -328,8 +352,14 @@ impl TlsListenerConnection {
         socket.bind(&local.into())?;
         socket.listen(128)?;
         let listener = TcpListener::from_std(socket.into())?;
-        let (acceptor, resolver) = Self::create_acceptor(&self.inner.config).await?;
-        *self.inner.cert_resolver.lock() = Some(resolver);
+        let acceptor = match &self.inner.server_config {
+            Some(server_config) => TlsAcceptor::from(server_config.clone()),
+            None => {
+                let (acceptor, resolver) = Self::create_acceptor(&self.inner.config).await?;
+                *self.inner.cert_resolver.lock() = Some(resolver);
+                acceptor
+            }
+        };
         let listener_local_addr = self.get_addr().clone();
 
         crate::platform::spawn(async move {
