@@ -15,6 +15,7 @@ mod peers;
 mod register;
 mod sim;
 mod sip;
+mod tls;
 mod torture;
 mod webhooks;
 

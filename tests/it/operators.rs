@@ -381,7 +381,7 @@ pub(super) fn ws_client(ws: &str) -> tungstenite::WebSocket<TcpStream> {
 }
 
 /// The next final response over the WebSocket.
-pub(super) fn final_answer(socket: &mut tungstenite::WebSocket<TcpStream>) -> String {
+pub(super) fn final_answer<S: Read + Write>(socket: &mut tungstenite::WebSocket<S>) -> String {
     loop {
         let text = match socket.read() {
             Ok(tungstenite::Message::Text(t)) => t.to_string(),
@@ -396,7 +396,7 @@ pub(super) fn final_answer(socket: &mut tungstenite::WebSocket<TcpStream>) -> St
 }
 
 /// MD5 digest, hex.
-fn md5_hex(text: &str) -> String {
+pub(super) fn md5_hex(text: &str) -> String {
     use md5::Digest;
     md5::Md5::digest(text.as_bytes())
         .iter()
