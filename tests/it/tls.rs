@@ -1,5 +1,6 @@
 //! SIP over TLS and WebSocket over TLS against `predial serve`, with a certificate for 127.0.0.1
-//! signed by a test CA made with openssl: softphones register with digest auth over both, a
+//! signed by a test CA made with openssl: softphones (baresip, and rustls clients that check the
+//! certificate) register with digest auth over both, a
 //! feature code is dialled over TLS, the conformance layer answers on both, a new certificate
 //! is taken on SIGHUP (and a bad one is not), and a certificate that cannot be read stops the
 //! start with the file's name.
@@ -306,6 +307,36 @@ fn a_softphone_registers_and_dials_over_tls() {
         .unwrap();
     let version = read_final(&mut phone);
     assert!(version.starts_with("SIP/2.0 505 "), "{version}");
+    t.stop();
+}
+
+#[test]
+fn baresip_registers_over_tls() {
+    let t = TlsServer::start("tls-baresip");
+    t.operator("3003", "tls-pass-3003");
+    // baresip 1.0 connects over TLS and answers the digest challenge; it does not check the
+    // server's certificate against sip_cafile (the tests above check it with rustls).
+    let ca = format!("sip_cafile {}\n", t.dir.join("ca.crt").display());
+    let phone = super::operators::Baresip::start_over(
+        &t.dir.join("baresip"),
+        "3003",
+        "tls-pass-3003",
+        t.sips,
+        "auto",
+        "tls",
+        &ca,
+    );
+    let until = Instant::now() + Duration::from_secs(15);
+    while state_of(&t.server, "3003") != "ready" {
+        assert!(
+            Instant::now() < until,
+            "baresip registered over TLS: {}",
+            phone.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(phone.log().contains("{0/TLS/v4} 200 OK"), "{}", phone.log());
+    drop(phone);
     t.stop();
 }
 
