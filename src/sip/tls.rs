@@ -147,7 +147,7 @@ fn read_pair(
     let count = chain.len();
     let pair = CertifiedKey::from_der(chain, private, provider).map_err(|e| match e {
         rustls::Error::InconsistentKeys(_) => TlsFileError(format!(
-            "{} does not go with {} (the key's public half is not the certificate's); give the key the certificate was issued for",
+            "{} does not go with {} (the key's public half is not the certificate's); give the key the certificate was made for",
             key.display(),
             cert.display()
         )),

@@ -382,7 +382,7 @@ fn a_browser_phone_registers_over_wss() {
 }
 
 /// A new certificate for 127.0.0.1 from the test CA in `dir`: `NAME.crt`, `NAME.key`.
-fn reissue(dir: &Path, name: &str) {
+fn sign_new_certificate(dir: &Path, name: &str) {
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)
@@ -450,7 +450,7 @@ fn a_new_certificate_is_taken_on_sighup_and_a_bad_one_is_not() {
     let challenge = read_final(&mut old);
 
     // The files replaced as certbot does (a new pair moved in), then SIGHUP.
-    reissue(&t.dir, "next");
+    sign_new_certificate(&t.dir, "next");
     std::fs::rename(t.dir.join("next.key"), t.dir.join("server.key")).unwrap();
     std::fs::rename(t.dir.join("next.crt"), t.dir.join("server.crt")).unwrap();
     let second = file_cert(&t.dir.join("server.crt"));
