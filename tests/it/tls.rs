@@ -610,3 +610,22 @@ fn a_certificate_that_cannot_be_used_stops_the_start_with_its_name() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_connection_that_never_finishes_its_handshake_is_closed() {
+    let t = TlsServer::start("tls-silent");
+    for addr in [t.sips, t.wss] {
+        let mut silent = TcpStream::connect(addr).unwrap();
+        silent
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        match silent.read(&mut byte) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("{addr}: predial closes a connection with no handshake: {other:?}"),
+        }
+    }
+    assert!(t.log().contains("TLS handshake timed out"), "{}", t.log());
+    t.stop();
+}

@@ -113,6 +113,9 @@ fn parse_cert_info(der: &[u8]) -> std::result::Result<CertInfo, std::io::Error> 
     Ok(CertInfo { cn, expires })
 }
 
+/// How long an accepted connection may take to finish its TLS handshake before it is closed.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 struct TlsKeyAndCert {
     certified_key: Arc<CertifiedKey>,
 }
@@ -388,13 +391,19 @@ impl TlsListenerConnection {
 
                 crate::platform::spawn(async move {
                     // Perform TLS handshake
-                    let tls_stream = match acceptor_clone.accept(stream).await {
-                        Ok(stream) => stream,
-                        Err(e) => {
-                            warn!(error = %e, "TLS handshake failed");
-                            return;
-                        }
-                    };
+                    let handshake = acceptor_clone.accept(stream);
+                    let tls_stream =
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(e)) => {
+                                warn!(error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                warn!(remote = %remote_addr, "TLS handshake timed out");
+                                return;
+                            }
+                        };
 
                     // Create remote SIP address
                     let remote_sip_addr = SipAddr {

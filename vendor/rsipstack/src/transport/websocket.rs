@@ -164,10 +164,19 @@ impl WebSocketListenerConnection {
                 crate::platform::spawn(async move {
                     #[cfg(feature = "rustls")]
                     let upgraded = match tls {
-                        Some(acceptor) => match acceptor.accept(stream).await {
-                            Ok(tls_stream) => accept_upgrade(tls_stream).await,
-                            Err(e) => {
+                        Some(acceptor) => match tokio::time::timeout(
+                            crate::transport::tls::TLS_HANDSHAKE_TIMEOUT,
+                            acceptor.accept(stream),
+                        )
+                        .await
+                        {
+                            Ok(Ok(tls_stream)) => accept_upgrade(tls_stream).await,
+                            Ok(Err(e)) => {
                                 warn!(error = %e, remote = %remote_addr, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                warn!(remote = %remote_addr, "TLS handshake timed out");
                                 return;
                             }
                         },
