@@ -42,6 +42,21 @@ pub struct ServeArgs {
     /// SIP over WebSocket (RFC 7118) on this address too, for browser phones (default: off).
     #[arg(long, value_name = "ADDR")]
     ws_listen: Option<String>,
+    /// SIP over TLS on this address too, for remote softphones, usually port 5061
+    /// (default: off; needs --tls-cert and --tls-key).
+    #[arg(long, value_name = "ADDR")]
+    sips_listen: Option<String>,
+    /// SIP over WebSocket over TLS (wss) on this address too, for browser phones, for instance
+    /// port 7443 (default: off; needs --tls-cert and --tls-key).
+    #[arg(long, value_name = "ADDR")]
+    wss_listen: Option<String>,
+    /// The certificate chain (PEM, leaf first; Let's Encrypt: fullchain.pem) for
+    /// --sips-listen and --wss-listen; read again on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM; Let's Encrypt: privkey.pem); read again on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// Let an operator register several devices at once (default: one).
     #[arg(long)]
     many_devices: bool,
@@ -83,6 +98,10 @@ struct Settings {
     profiles: Option<PathBuf>,
     sip_listen: Option<String>,
     ws_listen: Option<String>,
+    sips_listen: Option<String>,
+    wss_listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     many_devices: bool,
     webhook_retry_s: Option<f64>,
     answer_timeout_s: Option<f64>,
@@ -101,19 +120,62 @@ struct ServeFile {
     serve: Settings,
 }
 
+/// Where the settings came from, to point at one in an error: its flag, or its file's line.
+struct Origin {
+    file: Option<ConfigFile>,
+    /// The settings given as flags.
+    flags: Vec<&'static str>,
+}
+
+impl Origin {
+    /// An error about setting `key`: `FILE:LINE: serve.KEY: ...` when the file set it, else
+    /// `--KEY: ...`.
+    fn error(&self, key: &str, message: &str) -> anyhow::Error {
+        let field = format!("serve.{key}");
+        match &self.file {
+            Some(file)
+                if !self.flags.contains(&key)
+                    && predial::config::find_line(&file.text, &field).is_some() =>
+            {
+                file.error(&field, message).into()
+            }
+            _ => anyhow::anyhow!("--{}: {message}", key.replace('_', "-")),
+        }
+    }
+}
+
 /// The flags over the file's settings.
-fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
-    let file = match &args.config {
-        Some(path) => ConfigFile::read(path)?.parse::<ServeFile>()?.serve,
-        None => Settings::default(),
+fn settings(args: ServeArgs) -> anyhow::Result<(Settings, Origin)> {
+    let (file, config) = match &args.config {
+        Some(path) => {
+            let config = ConfigFile::read(path)?;
+            (config.parse::<ServeFile>()?.serve, Some(config))
+        }
+        None => (Settings::default(), None),
     };
-    Ok(Settings {
+    let given = [
+        ("sip_listen", args.sip_listen.is_some()),
+        ("ws_listen", args.ws_listen.is_some()),
+        ("sips_listen", args.sips_listen.is_some()),
+        ("wss_listen", args.wss_listen.is_some()),
+        ("tls_cert", args.tls_cert.is_some()),
+        ("tls_key", args.tls_key.is_some()),
+    ];
+    let origin = Origin {
+        file: config,
+        flags: given.iter().filter(|(_, g)| *g).map(|(k, _)| *k).collect(),
+    };
+    let settings = Settings {
         data: args.data.or(file.data),
         database: args.database.or(file.database),
         http: args.http.or(file.http),
         profiles: args.profiles.or(file.profiles),
         sip_listen: args.sip_listen.or(file.sip_listen),
         ws_listen: args.ws_listen.or(file.ws_listen),
+        sips_listen: args.sips_listen.or(file.sips_listen),
+        wss_listen: args.wss_listen.or(file.wss_listen),
+        tls_cert: args.tls_cert.or(file.tls_cert),
+        tls_key: args.tls_key.or(file.tls_key),
         many_devices: args.many_devices || file.many_devices,
         webhook_retry_s: args.webhook_retry_s.or(file.webhook_retry_s),
         answer_timeout_s: args.answer_timeout_s.or(file.answer_timeout_s),
@@ -123,11 +185,105 @@ fn settings(args: ServeArgs) -> anyhow::Result<Settings> {
         sounds: args.sounds.or(file.sounds),
         lang: args.lang.or(file.lang),
         callback_number: args.callback_number.or(file.callback_number),
-    })
+    };
+    Ok((settings, origin))
+}
+
+/// An optional listening address; `example` is shown when it is not one.
+fn address(
+    origin: &Origin,
+    key: &str,
+    text: Option<&str>,
+    example: &str,
+) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    let Some(text) = text else { return Ok(None) };
+    text.parse()
+        .map(Some)
+        .map_err(|_| origin.error(key, &format!("`{text}` is not an address like {example}")))
+}
+
+/// The certificate for SIP over TLS and WebSocket over TLS, when either is asked for: both
+/// files given and readable, the key the certificate's.
+fn tls_identity(
+    s: &Settings,
+    origin: &Origin,
+) -> anyhow::Result<Option<std::sync::Arc<predial::sip::TlsIdentity>>> {
+    let wanted = s.sips_listen.is_some() || s.wss_listen.is_some();
+    let (cert, key) = match (&s.tls_cert, &s.tls_key, wanted) {
+        (None, None, false) => return Ok(None),
+        (Some(cert), Some(key), true) => (cert, key),
+        (_, _, false) => {
+            let key = if s.tls_cert.is_some() {
+                "tls_cert"
+            } else {
+                "tls_key"
+            };
+            return Err(origin.error(
+                key,
+                "a certificate is used only by sips_listen and wss_listen: set --sips-listen or --wss-listen too, or leave it out",
+            ));
+        }
+        (None, _, true) | (_, None, true) => {
+            let listen = if s.sips_listen.is_some() {
+                "sips_listen"
+            } else {
+                "wss_listen"
+            };
+            return Err(origin.error(
+                listen,
+                "SIP over TLS needs a certificate: give --tls-cert FILE (the PEM chain, Let's Encrypt's fullchain.pem) and --tls-key FILE (its private key, privkey.pem); docs/tls.md says how to get one",
+            ));
+        }
+    };
+    let (identity, loaded) = predial::sip::TlsIdentity::load(cert, key).map_err(|e| {
+        let which = if e.0.starts_with(&cert.display().to_string()) {
+            "tls_cert"
+        } else {
+            "tls_key"
+        };
+        origin.error(which, &e.0)
+    })?;
+    eprintln!(
+        "predial: TLS certificate {} ({loaded}); SIGHUP reads it again",
+        cert.display()
+    );
+    Ok(Some(identity))
+}
+
+/// Reads the certificate files again at each SIGHUP: new TLS connections get the new pair,
+/// open ones keep theirs; a pair that cannot be used leaves the old one, and says why.
+fn reload_on_hangup(
+    identity: Option<std::sync::Arc<predial::sip::TlsIdentity>>,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let Some(identity) = &identity else {
+                eprintln!("predial: SIGHUP: no TLS certificate to read again");
+                continue;
+            };
+            let (cert, _) = identity.files();
+            match identity.reload() {
+                Ok(loaded) => {
+                    tracing::info!(cert = %cert.display(), %loaded, "TLS certificate reloaded");
+                    eprintln!(
+                        "predial: SIGHUP: TLS certificate {} reloaded ({loaded})",
+                        cert.display()
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "TLS certificate not reloaded");
+                    eprintln!("predial: SIGHUP: kept the TLS certificate in use: {e}");
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let s = settings(args)?;
+    let (s, origin) = settings(args)?;
     let data = s.data.clone().unwrap_or_else(|| PathBuf::from("data"));
     let profiles = s
         .profiles
@@ -138,15 +294,22 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .sip_listen
         .clone()
         .unwrap_or_else(|| "0.0.0.0:5060".into());
-    let sip_listen: std::net::SocketAddr = sip_text.parse().map_err(|_| {
-        anyhow::anyhow!("sip_listen: `{sip_text}` is not an address like 0.0.0.0:5060")
-    })?;
-    let ws_listen: Option<std::net::SocketAddr> = match &s.ws_listen {
-        Some(text) => Some(text.parse().map_err(|_| {
-            anyhow::anyhow!("ws_listen: `{text}` is not an address like 0.0.0.0:5066")
-        })?),
-        None => None,
-    };
+    let sip_listen = address(&origin, "sip_listen", Some(&sip_text), "0.0.0.0:5060")?
+        .expect("an address was given");
+    let ws_listen = address(&origin, "ws_listen", s.ws_listen.as_deref(), "0.0.0.0:5066")?;
+    let sips_listen = address(
+        &origin,
+        "sips_listen",
+        s.sips_listen.as_deref(),
+        "0.0.0.0:5061",
+    )?;
+    let wss_listen = address(
+        &origin,
+        "wss_listen",
+        s.wss_listen.as_deref(),
+        "0.0.0.0:7443",
+    )?;
+    let tls_identity = tls_identity(&s, &origin)?;
     let webhook_retry_s = s.webhook_retry_s.unwrap_or(10.0);
     if !(webhook_retry_s > 0.0 && webhook_retry_s <= 3600.0) {
         anyhow::bail!("webhook_retry_s: use more than 0 and at most 3600 seconds");
@@ -188,6 +351,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             eprintln!("predial: warning: {warning}");
             tracing::warn!("{warning}");
         }
+        reload_on_hangup(tls_identity.clone())?;
         let store = Store::open(s.database.as_deref(), &data).await?;
         let (token, made) = api::admin_token(&data)?;
         if made {
@@ -269,6 +433,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             sip: predial::sip::SipOptions {
                 listen: sip_listen,
                 ws_listen,
+                sips_listen,
+                wss_listen,
+                tls_identity,
                 ..predial::sip::SipOptions::default()
             },
             media,
@@ -284,6 +451,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
         if let Some(ws) = ws_listen {
             eprintln!("predial: SIP over WebSocket on ws://{ws} (subprotocol sip)");
+        }
+        if let Some(sips) = sips_listen {
+            eprintln!("predial: SIP over TLS on {sips}");
+        }
+        if let Some(wss) = wss_listen {
+            eprintln!("predial: SIP over WebSocket over TLS on wss://{wss} (subprotocol sip)");
         }
         state.registrar = Some(registrar);
         state.engine = Some(service.feed.clone());

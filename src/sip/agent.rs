@@ -53,6 +53,12 @@ pub struct SipOptions {
     pub incoming: Option<mpsc::UnboundedSender<super::IncomingCall>>,
     /// SIP over WebSocket (RFC 7118, subprotocol `sip`) on this address too (browser phones).
     pub ws_listen: Option<SocketAddr>,
+    /// SIP over TLS (RFC 3261 `sips`, RFC 5630) on this address too, with `tls_identity`.
+    pub sips_listen: Option<SocketAddr>,
+    /// SIP over WebSocket over TLS (RFC 7118 `wss`) on this address too, with `tls_identity`.
+    pub wss_listen: Option<SocketAddr>,
+    /// Our certificate for `sips_listen` and `wss_listen` (reloadable).
+    pub tls_identity: Option<Arc<super::tls::TlsIdentity>>,
     /// Where trunks' calls come from: an INVITE from one of these arrives as the trunk's
     /// inbound call, without a digest challenge (carriers do not answer one).
     pub trunk_sources: Vec<TrunkSource>,
@@ -77,6 +83,9 @@ impl Default for SipOptions {
             registrar: None,
             incoming: None,
             ws_listen: None,
+            sips_listen: None,
+            wss_listen: None,
+            tls_identity: None,
             trunk_sources: Vec::new(),
         }
     }
@@ -116,16 +125,7 @@ impl SipAgent {
             .await
             .map_err(|e| listen_err(e.to_string()))?;
         transports.add_transport(tcp.into());
-        if let Some(ws) = options.ws_listen {
-            let ws_err = |reason: String| SipError::Listen { addr: ws, reason };
-            // Bound here first, so a port in use is told at start.
-            drop(std::net::TcpListener::bind(ws).map_err(|e| ws_err(e.to_string()))?);
-            let listener =
-                rsipstack::transport::websocket::WebSocketListenerConnection::new(ws, None, false)
-                    .await
-                    .map_err(|e| ws_err(e.to_string()))?;
-            transports.add_transport(listener.into());
-        }
+        add_stream_listeners(&transports, &options).await?;
         if !options.tls_trusted.is_empty() {
             transports.set_tls_config(rsipstack::transport::tls::TlsConfig {
                 ca_certs: Some(options.tls_trusted.clone()),
@@ -278,6 +278,64 @@ impl SipAgent {
     pub fn shutdown(&self) {
         self.cancel.cancel();
     }
+}
+
+/// The listeners beside UDP and TCP: WebSocket, TLS and WebSocket over TLS, each bound here
+/// first so that a port in use is told at start.
+async fn add_stream_listeners(
+    transports: &TransportLayer,
+    options: &SipOptions,
+) -> Result<(), SipError> {
+    use rsipstack::transport::tls::TlsListenerConnection;
+    use rsipstack::transport::websocket::WebSocketListenerConnection;
+    let check = |addr: SocketAddr| {
+        std::net::TcpListener::bind(addr)
+            .map(drop)
+            .map_err(|e| SipError::Listen {
+                addr,
+                reason: e.to_string(),
+            })
+    };
+    let stack_err = |addr: SocketAddr| {
+        move |e: rsipstack::Error| SipError::Listen {
+            addr,
+            reason: e.to_string(),
+        }
+    };
+    if let Some(ws) = options.ws_listen {
+        check(ws)?;
+        let listener = WebSocketListenerConnection::new(ws, None, false)
+            .await
+            .map_err(stack_err(ws))?;
+        transports.add_transport(listener.into());
+    }
+    let secure = [options.sips_listen, options.wss_listen];
+    if secure.iter().all(Option::is_none) {
+        return Ok(());
+    }
+    let Some(identity) = &options.tls_identity else {
+        return Err(SipError::Stack(
+            "SIP over TLS and WebSocket over TLS need a certificate and its key".into(),
+        ));
+    };
+    let config = identity
+        .server_config()
+        .map_err(|e| SipError::Stack(e.to_string()))?;
+    if let Some(sips) = options.sips_listen {
+        check(sips)?;
+        let listener = TlsListenerConnection::with_server_config(sips, None, config.clone())
+            .await
+            .map_err(stack_err(sips))?;
+        transports.add_transport(listener.into());
+    }
+    if let Some(wss) = options.wss_listen {
+        check(wss)?;
+        let listener = WebSocketListenerConnection::with_tls(wss, None, config)
+            .await
+            .map_err(stack_err(wss))?;
+        transports.add_transport(listener.into());
+    }
+    Ok(())
 }
 
 /// `listen` itself, or for an unspecified address the one of the default route's interface

@@ -12,6 +12,7 @@ mod register;
 mod registrations;
 pub mod sdp;
 mod source;
+pub mod tls;
 
 pub use agent::{SipAgent, SipError, SipOptions, TrunkSource};
 pub use call::{
@@ -20,3 +21,4 @@ pub use call::{
 pub use incoming::{IncomingCall, ServerCall};
 pub use outcome::{Ending, TrunkVerdict, classify};
 pub use register::{KeepAlive, RegisterTo, Registered, RegistrationState};
+pub use tls::{Loaded, TlsFileError, TlsIdentity};

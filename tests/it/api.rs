@@ -148,6 +148,11 @@ impl Server {
         self.addr
     }
 
+    /// The serve process's id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The admin token.
     pub fn token(&self) -> &str {
         &self.token

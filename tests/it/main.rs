@@ -16,6 +16,7 @@ mod peers;
 mod register;
 mod sim;
 mod sip;
+mod tls;
 mod torture;
 mod webhooks;
 

@@ -33,6 +33,19 @@ impl Baresip {
         registrar: SocketAddr,
         answermode: &str,
     ) -> Baresip {
+        Baresip::start_over(dir, login, password, registrar, answermode, "udp", "")
+    }
+
+    /// Registers over `transport` (udp, tcp, tls), with `config` added to its config file.
+    pub fn start_over(
+        dir: &Path,
+        login: &str,
+        password: &str,
+        registrar: SocketAddr,
+        answermode: &str,
+        transport: &str,
+        config: &str,
+    ) -> Baresip {
         need("baresip", "baresip");
         std::fs::create_dir_all(dir).unwrap();
         // The microphone: two minutes of a 440 Hz tone (aufile ends the call at the file's end).
@@ -64,7 +77,7 @@ impl Baresip {
                  rtp_ports {rtp}-{rtp_last}\nrtp_timeout 60\nrtcp_mux no\n\
                  module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\n\
                  module alsa.so\nmodule ctrl_tcp.so\nmodule_tmp uuid.so\nmodule_tmp account.so\n\
-                 module_app menu.so\nctrl_tcp_listen 127.0.0.1:{ctrl}\n",
+                 module_app menu.so\nctrl_tcp_listen 127.0.0.1:{ctrl}\n{config}",
                 mic = mic.display(),
                 rtp_last = rtp + 18,
             ),
@@ -73,7 +86,7 @@ impl Baresip {
         std::fs::write(
             dir.join("accounts"),
             format!(
-                "<sip:{login}@{registrar};transport=udp>;auth_pass={password};answermode={answermode};regint=60;audio_codecs=PCMU,PCMA\n"
+                "<sip:{login}@{registrar};transport={transport}>;auth_pass={password};answermode={answermode};regint=60;audio_codecs=PCMU,PCMA\n"
             ),
         )
         .unwrap();
@@ -381,7 +394,7 @@ pub(super) fn ws_client(ws: &str) -> tungstenite::WebSocket<TcpStream> {
 }
 
 /// The next final response over the WebSocket.
-pub(super) fn final_answer(socket: &mut tungstenite::WebSocket<TcpStream>) -> String {
+pub(super) fn final_answer<S: Read + Write>(socket: &mut tungstenite::WebSocket<S>) -> String {
     loop {
         let text = match socket.read() {
             Ok(tungstenite::Message::Text(t)) => t.to_string(),
@@ -396,7 +409,7 @@ pub(super) fn final_answer(socket: &mut tungstenite::WebSocket<TcpStream>) -> St
 }
 
 /// MD5 digest, hex.
-fn md5_hex(text: &str) -> String {
+pub(super) fn md5_hex(text: &str) -> String {
     use md5::Digest;
     md5::Md5::digest(text.as_bytes())
         .iter()

@@ -346,8 +346,9 @@ impl Drop for Peer {
     }
 }
 
-/// A test CA and a certificate for 127.0.0.1 signed by it, in `dir` (openssl).
-fn make_test_certificates(dir: &std::path::Path) {
+/// A test CA and a certificate for 127.0.0.1 signed by it, in `dir` (openssl): `ca.crt`,
+/// `server.crt`, `server.key`.
+pub fn make_test_certificates(dir: &std::path::Path) {
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)

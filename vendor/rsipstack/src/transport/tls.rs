@@ -113,6 +113,9 @@ fn parse_cert_info(der: &[u8]) -> std::result::Result<CertInfo, std::io::Error> 
     Ok(CertInfo { cn, expires })
 }
 
+/// How long an accepted connection may take to finish its TLS handshake before it is closed.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 struct TlsKeyAndCert {
     certified_key: Arc<CertifiedKey>,
 }
@@ -280,6 +283,9 @@ pub struct TlsListenerConnectionInner {
     pub external: Option<SipAddr>,
     pub config: TlsConfig,
     pub cert_resolver: crate::platform::sync::Mutex<Option<Arc<ReloadableCertResolver>>>,
+    /// The application's own server config (its certificate resolver): when set, `config`'s
+    /// cert and key are not read.
+    pub server_config: Option<Arc<ServerConfig>>,
 }
 
 #[derive(Clone)]
@@ -304,6 +310,27 @@ impl TlsListenerConnection {
             }),
             config,
             cert_resolver: crate::platform::sync::Mutex::new(None),
+            server_config: None,
+        };
+        Ok(TlsListenerConnection {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// A listener whose handshakes use `server_config` as it is (its certificate resolver
+    /// decides which certificate each new connection gets).
+    pub async fn with_server_config(
+        local_addr: SocketAddr,
+        external: Option<SocketAddr>,
+        server_config: Arc<ServerConfig>,
+    ) -> Result<Self> {
+        let listener = Self::new(local_addr, external, TlsConfig::default()).await?;
+        let inner = TlsListenerConnectionInner {
+            local_addr: listener.inner.local_addr.clone(),
+            external: listener.inner.external.clone(),
+            config: TlsConfig::default(),
+            cert_resolver: crate::platform::sync::Mutex::new(None),
+            server_config: Some(server_config),
         };
         Ok(TlsListenerConnection {
             inner: Arc::new(inner),
@@ -328,8 +355,14 @@ impl TlsListenerConnection {
         socket.bind(&local.into())?;
         socket.listen(128)?;
         let listener = TcpListener::from_std(socket.into())?;
-        let (acceptor, resolver) = Self::create_acceptor(&self.inner.config).await?;
-        *self.inner.cert_resolver.lock() = Some(resolver);
+        let acceptor = match &self.inner.server_config {
+            Some(server_config) => TlsAcceptor::from(server_config.clone()),
+            None => {
+                let (acceptor, resolver) = Self::create_acceptor(&self.inner.config).await?;
+                *self.inner.cert_resolver.lock() = Some(resolver);
+                acceptor
+            }
+        };
         let listener_local_addr = self.get_addr().clone();
 
         crate::platform::spawn(async move {
@@ -358,13 +391,19 @@ impl TlsListenerConnection {
 
                 crate::platform::spawn(async move {
                     // Perform TLS handshake
-                    let tls_stream = match acceptor_clone.accept(stream).await {
-                        Ok(stream) => stream,
-                        Err(e) => {
-                            warn!(error = %e, "TLS handshake failed");
-                            return;
-                        }
-                    };
+                    let handshake = acceptor_clone.accept(stream);
+                    let tls_stream =
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(e)) => {
+                                warn!(error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                warn!(remote = %remote_addr, "TLS handshake timed out");
+                                return;
+                            }
+                        };
 
                     // Create remote SIP address
                     let remote_sip_addr = SipAddr {

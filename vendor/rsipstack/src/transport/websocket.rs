@@ -23,23 +23,29 @@ use tokio_tungstenite::{
         handshake::server::{Request, Response},
         protocol::Message,
     },
-    MaybeTlsStream, WebSocketStream,
 };
 use tracing::{debug, info, warn};
 
-// Define a type alias for the WebSocket sink to make the code more readable
-type WsSink = futures_util::stream::SplitSink<
-    WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
-    Message,
+// The two halves of a WebSocket, boxed: over plain TCP, a client's TLS, or a server's TLS (wss).
+type WsSink = core::pin::Pin<
+    Box<dyn futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Send>,
 >;
-type WsRead =
-    futures_util::stream::SplitStream<WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>>;
+type WsRead = core::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = core::result::Result<Message, tokio_tungstenite::tungstenite::Error>,
+            > + Send,
+    >,
+>;
 
 // WebSocket Listener Connection Structure
 pub struct WebSocketListenerConnectionInner {
     pub local_addr: SipAddr,
     pub external: Option<SipAddr>,
     pub is_secure: bool,
+    /// For wss: the TLS handshake of each accepted connection uses this config.
+    #[cfg(feature = "rustls")]
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 #[derive(Clone)]
@@ -69,6 +75,28 @@ impl WebSocketListenerConnection {
                 addr: addr.into(),
             }),
             is_secure,
+            #[cfg(feature = "rustls")]
+            tls: None,
+        };
+        Ok(WebSocketListenerConnection {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// A wss listener: each accepted connection is TLS (with `server_config`, whose
+    /// certificate resolver picks the certificate), then the WebSocket upgrade.
+    #[cfg(feature = "rustls")]
+    pub async fn with_tls(
+        local_addr: SocketAddr,
+        external: Option<SocketAddr>,
+        server_config: Arc<rustls::ServerConfig>,
+    ) -> Result<Self> {
+        let listener = Self::new(local_addr, external, true).await?;
+        let inner = WebSocketListenerConnectionInner {
+            local_addr: listener.inner.local_addr.clone(),
+            external: listener.inner.external.clone(),
+            is_secure: true,
+            tls: Some(server_config),
         };
         Ok(WebSocketListenerConnection {
             inner: Arc::new(inner),
@@ -99,6 +127,8 @@ impl WebSocketListenerConnection {
             crate::sip::transport::Transport::Ws
         };
         let listener_local_addr = self.get_addr().clone();
+        #[cfg(feature = "rustls")]
+        let tls = self.inner.tls.clone().map(tokio_rustls::TlsAcceptor::from);
 
         debug!(local = %self.inner.local_addr, "Starting WebSocket listener");
         crate::platform::spawn(async move {
@@ -129,40 +159,38 @@ impl WebSocketListenerConnection {
                 };
                 let transport_layer_inner_ref = transport_layer_inner.clone();
                 let local_addr = listener_local_addr.clone();
+                #[cfg(feature = "rustls")]
+                let tls = tls.clone();
                 crate::platform::spawn(async move {
-                    // Wrap the TCP stream in MaybeTlsStream
-                    let maybe_tls_stream = MaybeTlsStream::Plain(stream);
-
-                    // Accept the WebSocket connection with custom header handling
-                    let callback = |req: &Request, mut response: Response| {
-                        // Check if client requested 'sip' subprotocol
-                        if let Some(protocols) = req.headers().get("sec-websocket-protocol") {
-                            if let Ok(protocols_str) = protocols.to_str() {
-                                if protocols_str.contains("sip") {
-                                    // Add the 'sip' subprotocol to response
-                                    response
-                                        .headers_mut()
-                                        .insert("sec-websocket-protocol", "sip".parse().unwrap());
-                                }
+                    #[cfg(feature = "rustls")]
+                    let upgraded = match tls {
+                        Some(acceptor) => match tokio::time::timeout(
+                            crate::transport::tls::TLS_HANDSHAKE_TIMEOUT,
+                            acceptor.accept(stream),
+                        )
+                        .await
+                        {
+                            Ok(Ok(tls_stream)) => accept_upgrade(tls_stream).await,
+                            Ok(Err(e)) => {
+                                warn!(error = %e, remote = %remote_addr, "TLS handshake failed");
+                                return;
                             }
-                        }
-                        Ok(response)
+                            Err(_) => {
+                                warn!(remote = %remote_addr, "TLS handshake timed out");
+                                return;
+                            }
+                        },
+                        None => accept_upgrade(stream).await,
                     };
-
-                    let ws_stream = match tokio_tungstenite::accept_hdr_async(
-                        maybe_tls_stream,
-                        callback,
-                    )
-                    .await
-                    {
-                        Ok(ws) => ws,
+                    #[cfg(not(feature = "rustls"))]
+                    let upgraded = accept_upgrade(stream).await;
+                    let (ws_sink, ws_read) = match upgraded {
+                        Ok(halves) => halves,
                         Err(e) => {
                             warn!(error = %e, remote = %remote_addr, "Error upgrading to WebSocket");
                             return;
                         }
                     };
-
-                    let (ws_sink, ws_read) = ws_stream.split();
                     let connection = WebSocketConnection {
                         inner: Arc::new(WebSocketInner {
                             local_addr,
@@ -193,6 +221,33 @@ impl WebSocketListenerConnection {
     pub async fn close(&self) -> Result<()> {
         Ok(())
     }
+}
+
+/// Accepts the WebSocket upgrade on `io` (plain TCP, or TLS already handshaken), answering the
+/// `sip` subprotocol when the client asks for it; the connection's two halves.
+async fn accept_upgrade<S>(
+    io: S,
+) -> core::result::Result<(WsSink, WsRead), tokio_tungstenite::tungstenite::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let callback = |req: &Request, mut response: Response| {
+        // Check if client requested 'sip' subprotocol
+        if let Some(protocols) = req.headers().get("sec-websocket-protocol") {
+            if let Ok(protocols_str) = protocols.to_str() {
+                if protocols_str.contains("sip") {
+                    // Add the 'sip' subprotocol to response
+                    response
+                        .headers_mut()
+                        .insert("sec-websocket-protocol", "sip".parse().unwrap());
+                }
+            }
+        }
+        Ok(response)
+    };
+    let ws_stream = tokio_tungstenite::accept_hdr_async(io, callback).await?;
+    let (ws_sink, ws_read) = ws_stream.split();
+    Ok((Box::pin(ws_sink), Box::pin(ws_read)))
 }
 
 impl fmt::Display for WebSocketListenerConnection {
@@ -271,8 +326,8 @@ impl WebSocketConnection {
             inner: Arc::new(WebSocketInner {
                 local_addr,
                 remote_addr: remote.clone(),
-                ws_sink: Mutex::new(ws_sink),
-                ws_read: Mutex::new(Some(ws_stream)),
+                ws_sink: Mutex::new(Box::pin(ws_sink)),
+                ws_read: Mutex::new(Some(Box::pin(ws_stream))),
             }),
             cancel_token,
         };
