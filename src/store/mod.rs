@@ -15,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use thiserror::Error;
 
+pub mod audit;
 pub mod campaigns;
 pub mod dispositions;
 pub mod journal;
@@ -180,6 +181,16 @@ const SQLITE: Migrations = &[
         "pickup reminders",
         include_str!("../../migrations/sqlite/0006_pickup.sql"),
     ),
+    (
+        7,
+        "token expiry",
+        include_str!("../../migrations/sqlite/0007_token_expiry.sql"),
+    ),
+    (
+        8,
+        "audit log",
+        include_str!("../../migrations/sqlite/0008_audit_log.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -211,6 +222,16 @@ const POSTGRES: Migrations = &[
         6,
         "pickup reminders",
         include_str!("../../migrations/postgres/0006_pickup.sql"),
+    ),
+    (
+        7,
+        "token expiry",
+        include_str!("../../migrations/postgres/0007_token_expiry.sql"),
+    ),
+    (
+        8,
+        "audit log",
+        include_str!("../../migrations/postgres/0008_audit_log.sql"),
     ),
 ];
 

@@ -8,6 +8,7 @@ mod check;
 mod demo;
 mod dial;
 mod edge;
+mod http_edge;
 mod inbound;
 mod media;
 mod operators;
