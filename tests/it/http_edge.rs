@@ -186,6 +186,51 @@ fn webhook_urls_must_be_public_https_unless_allowed() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
+#[test]
+fn a_stored_webhook_url_is_judged_again_at_delivery() {
+    let data = temp_dir("edge-delivery");
+    let port = super::peers::free_port();
+    let url = format!("http://127.0.0.1:{port}/hooks");
+    let server = Server::start_with(
+        &data,
+        None,
+        &["--webhook-allow-http", "--webhook-allow-private"],
+    );
+    let (status, v) = server.call("PUT", "/v1/webhook", Some(json!({"url": url})));
+    assert_eq!(status, 200, "{v}");
+    server.stop();
+
+    // Private addresses no longer allowed: the notification is not posted, and the outbox
+    // says why.
+    let server = Server::start_with(
+        &data,
+        None,
+        &["--webhook-allow-http", "--webhook-retry-s", "0.2"],
+    );
+    let (status, v) = server.call("POST", "/v1/leads", Some(json!({"phone": "+79161239999"})));
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let (status, _) = server.call("POST", &format!("/v1/leads/{id}/cancel"), None);
+    assert_eq!(status, 200);
+    let until = Instant::now() + Duration::from_secs(10);
+    let outbox = loop {
+        let (_, v) = server.call("GET", "/v1/webhook", None);
+        if v["outbox"]["last_error"].is_string() || Instant::now() > until {
+            break v["outbox"].clone();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let why = outbox["last_error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("refused") && why.contains("127.0.0.1"),
+        "{outbox}"
+    );
+    assert_eq!(outbox["delivered"], 0, "{outbox}");
+    assert_eq!(outbox["backlog"], 1, "{outbox}");
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
 /// Polls `GET path` with `token` until it answers `status` (at most 10 s); the last answer.
 fn until_status(server: &Server, token: &str, path: &str, status: u16) -> (u16, Value) {
     let until = Instant::now() + Duration::from_secs(10);
@@ -490,7 +535,7 @@ fn metrics_need_the_metrics_token_when_one_is_set() {
 }
 
 #[test]
-fn connections_past_the_cap_get_503_and_idle_ones_are_closed() {
+fn connections_past_the_cap_get_503_stalled_requests_408_and_idle_ones_are_closed() {
     let data = temp_dir("edge-conns");
     let server = Server::start_with(&data, None, &["--max-connections", "2"]);
     let addr = server.addr();
@@ -518,7 +563,22 @@ fn connections_past_the_cap_get_503_and_idle_ones_are_closed() {
     );
     server.stop();
 
-    let server = Server::start_with(&data, None, &["--idle-timeout-s", "1"]);
+    // A request whose body stalls gets 408 at the request timeout; the idle timeout, shorter,
+    // does not cut it while it is in progress. A connection with nothing going on is closed.
+    let server = Server::start_with(
+        &data,
+        None,
+        &["--idle-timeout-s", "1", "--request-timeout-s", "2"],
+    );
+    let head = format!(
+        "POST /v1/leads:bulk HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/x-ndjson\r\nContent-Length: 1000\r\n\r\n",
+        server.token()
+    );
+    let (status, body) = raw(server.addr(), &head, b"{\"phone\":");
+    assert_eq!(status, 408, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"], "timeout", "{v}");
     let mut idle = TcpStream::connect_timeout(&server.addr(), Duration::from_secs(2)).unwrap();
     idle.set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
