@@ -1,10 +1,13 @@
 //! Who a request is: its bearer token looked up by SHA-256 among the admin token and the
 //! stored ones, refused when unknown or expired; the token's scopes and name go with the
 //! request (`Scopes`, `Caller`), and its last use is noted (in the store at most once a minute).
+//! The stored tokens are read again every few seconds, so tokens made or revoked by another
+//! process on the same store count here too.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -17,6 +20,12 @@ use crate::store::tokens::StoredToken;
 
 /// The last use is written to the store when it moved on by this much.
 const TOUCH_EVERY_MS: i64 = 60_000;
+/// How often the stored tokens are read again.
+const REFRESH_EVERY: Duration = Duration::from_secs(5);
+
+/// Counts the entries made by this process, so a reading of the store knows which came after
+/// it began.
+static ADDED: AtomicU64 = AtomicU64::new(0);
 
 /// A token the service knows.
 #[derive(Debug)]
@@ -30,6 +39,10 @@ pub struct TokenEntry {
     pub last_used_ms: AtomicI64,
     /// When that was last written to the store.
     stored_use_ms: AtomicI64,
+    /// Revoked by this process: refused until the store's reading drops it.
+    pub revoked: AtomicBool,
+    /// Its place in the order of entries made by this process.
+    added: u64,
 }
 
 impl TokenEntry {
@@ -52,6 +65,8 @@ impl TokenEntry {
             expires_ms,
             last_used_ms: AtomicI64::new(used),
             stored_use_ms: AtomicI64::new(used),
+            revoked: AtomicBool::new(false),
+            added: ADDED.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -101,7 +116,7 @@ pub async fn authenticate(
         .read()
         .ok()
         .and_then(|t| t.get(&sha256_hex(token)).cloned());
-    let Some(entry) = entry else {
+    let Some(entry) = entry.filter(|e| !e.revoked.load(Ordering::Relaxed)) else {
         return Err(unauthorized("the token is not known (or was revoked)"));
     };
     let now = crate::store::now_ms();
@@ -152,4 +167,30 @@ pub async fn load(store: &crate::store::Store, admin: &str) -> anyhow::Result<To
         tokens.insert(t.sha256.clone(), Arc::new(TokenEntry::stored(&t)));
     }
     Ok(Arc::new(RwLock::new(tokens)))
+}
+
+/// Reads the stored tokens again, for as long as the process runs: tokens stored by another
+/// process are added, tokens deleted from the store are dropped. Entries made here after a
+/// reading began are kept; a token revoked here stays refused.
+pub async fn refresh_forever(store: crate::store::Store, tokens: Tokens) {
+    loop {
+        tokio::time::sleep(REFRESH_EVERY).await;
+        let before = ADDED.load(Ordering::Relaxed);
+        let stored = match store.api_tokens().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the tokens again");
+                continue;
+            }
+        };
+        let Ok(mut map) = tokens.write() else { return };
+        let known: std::collections::HashSet<&str> =
+            stored.iter().map(|t| t.sha256.as_str()).collect();
+        map.retain(|hash, e| e.id.is_none() || e.added >= before || known.contains(hash.as_str()));
+        for t in &stored {
+            if !map.contains_key(&t.sha256) {
+                map.insert(t.sha256.clone(), Arc::new(TokenEntry::stored(t)));
+            }
+        }
+    }
 }

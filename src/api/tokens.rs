@@ -239,8 +239,11 @@ pub async fn revoke_token(
     let Some(hash) = st.store.revoke_api_token(id).await? else {
         return Err(ApiError::not_found(&format!("token {id}")));
     };
-    if let Ok(mut t) = st.tokens.write() {
-        t.remove(&hash);
+    // Kept, marked, until the next reading of the store drops it (`auth::refresh_forever`).
+    if let Ok(t) = st.tokens.read()
+        && let Some(e) = t.get(&hash)
+    {
+        e.revoked.store(true, Ordering::Relaxed);
     }
     super::audit::record(&st, &caller, "token.revoke", Some(&id.to_string()), None).await;
     Ok(StatusCode::NO_CONTENT)

@@ -368,6 +368,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         state.registrar = Some(registrar);
         state.engine = Some(service.feed.clone());
         state.figures = Some(service.figures.clone());
+        tokio::spawn(predial::api::auth::refresh_forever(
+            store.clone(),
+            state.tokens.clone(),
+        ));
         tokio::spawn(predial::api::events::follow_calls(
             store.clone(),
             state.events.clone(),

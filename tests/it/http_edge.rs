@@ -641,3 +641,30 @@ fn a_failure_inside_answers_an_error_id_and_logs_the_cause() {
     );
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn tokens_made_and_revoked_by_one_process_count_in_another_on_the_same_store() {
+    let data = temp_dir("edge-two");
+    let db = super::api::PgDatabase::new("edge_two");
+    let one = Server::start(&data, Some(&db.url));
+    let two = Server::start(&data, Some(&db.url));
+    let (status, v) = one.call(
+        "POST",
+        "/v1/tokens",
+        Some(json!({"name": "crm", "scopes": ["reports:read"]})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    let id = v["id"].as_i64().unwrap();
+    let (status, v) = until_status(&two, &token, "/v1/campaigns", 200);
+    assert_eq!(status, 200, "the other process takes the new token: {v}");
+    let (status, _) = one.call("DELETE", &format!("/v1/tokens/{id}"), None);
+    assert_eq!(status, 204);
+    let (status, _) = one.call_as(&token, "GET", "/v1/campaigns", None);
+    assert_eq!(status, 401, "refused at once where it was revoked");
+    let (status, v) = until_status(&two, &token, "/v1/campaigns", 401);
+    assert_eq!(status, 401, "and soon by the other: {v}");
+    one.stop();
+    two.stop();
+    let _ = std::fs::remove_dir_all(&data);
+}
