@@ -332,12 +332,12 @@ fn tokens_and_audit(data: &std::path::Path, database: Option<&str>) {
     let (status, v) = server.call(
         "POST",
         "/v1/tokens",
-        Some(json!({"name": "brief", "scopes": ["reports:read"], "expires_in_s": 1})),
+        Some(json!({"name": "short-lived", "scopes": ["reports:read"], "expires_in_s": 1})),
     );
     assert_eq!(status, 201, "{v}");
-    let brief = v["token"].as_str().unwrap().to_string();
-    let brief_id = v["id"].as_i64().unwrap();
-    let (status, v) = until_status(&server, &brief, "/v1/campaigns", 401);
+    let short_lived = v["token"].as_str().unwrap().to_string();
+    let short_id = v["id"].as_i64().unwrap();
+    let (status, v) = until_status(&server, &short_lived, "/v1/campaigns", 401);
     assert_eq!(status, 401, "{v}");
     assert!(v["message"].as_str().unwrap().contains("expired"), "{v}");
     let (_, v) = server.call("GET", "/v1/tokens", None);
@@ -345,7 +345,7 @@ fn tokens_and_audit(data: &std::path::Path, database: Option<&str>) {
         .as_array()
         .unwrap()
         .iter()
-        .find(|t| t["id"] == brief_id)
+        .find(|t| t["id"] == short_id)
         .cloned()
         .unwrap();
     assert_eq!(listed["expired"], true, "{listed}");
@@ -362,12 +362,12 @@ fn tokens_and_audit(data: &std::path::Path, database: Option<&str>) {
         .map(|e| (e["action"].as_str().unwrap(), e["target"].as_str()))
         .collect();
     let reader_target = reader_id.to_string();
-    let brief_target = brief_id.to_string();
+    let short_target = short_id.to_string();
     assert_eq!(
         actions,
         vec![
             ("campaign.create", Some("audited")),
-            ("token.create", Some(brief_target.as_str())),
+            ("token.create", Some(short_target.as_str())),
             ("token.revoke", Some(reader_target.as_str())),
             ("token.create", Some(reader_target.as_str())),
         ],
@@ -387,7 +387,7 @@ fn tokens_and_audit(data: &std::path::Path, database: Option<&str>) {
     let server = Server::start(data, database);
     let (status, _) = server.call_as(&reader, "GET", "/v1/campaigns", None);
     assert_eq!(status, 401);
-    let (status, v) = server.call_as(&brief, "GET", "/v1/campaigns", None);
+    let (status, v) = server.call_as(&short_lived, "GET", "/v1/campaigns", None);
     assert_eq!(status, 401, "{v}");
     let (_, v) = server.call("GET", "/v1/audit", None);
     assert_eq!(v["entries"].as_array().unwrap().len(), 4, "{v}");
