@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use predial_core::dialer::CampaignPolicy;
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ErrorBody};
 use super::{AppState, Scope, Scopes};
 use crate::store::campaigns::Campaign;
@@ -143,6 +144,7 @@ fn valid_name(name: &str) -> Result<(), ApiError> {
 pub async fn create_campaign(
     State(st): State<AppState>,
     Extension(scopes): Extension<Scopes>,
+    Extension(caller): Extension<Caller>,
     ApiJson(req): ApiJson<NewCampaign>,
 ) -> Result<(StatusCode, axum::Json<CampaignView>), ApiError> {
     scopes.require(Scope::Admin)?;
@@ -151,7 +153,17 @@ pub async fn create_campaign(
     match st.store.create_campaign(&req.name, &policy).await? {
         Some(c) => {
             st.intake.lock().await.learn(c.clone());
-            Ok((StatusCode::CREATED, axum::Json(c.into())))
+            let view = CampaignView::from(c);
+            let detail = serde_json::json!({"policy": view.policy});
+            super::audit::record(
+                &st,
+                &caller,
+                "campaign.create",
+                Some(&view.name),
+                Some(detail),
+            )
+            .await;
+            Ok((StatusCode::CREATED, axum::Json(view)))
         }
         None => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -194,6 +206,7 @@ pub async fn get_campaign(
 pub async fn set_policy(
     State(st): State<AppState>,
     Extension(scopes): Extension<Scopes>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<axum::Json<CampaignView>, ApiError> {
@@ -208,7 +221,10 @@ pub async fn set_policy(
         .await?
         .ok_or_else(|| ApiError::not_found(&format!("campaign `{name}`")))?;
     st.intake.lock().await.learn(c.clone());
-    Ok(axum::Json(c.into()))
+    let view = CampaignView::from(c);
+    let detail = serde_json::json!({"policy": view.policy});
+    super::audit::record(&st, &caller, "campaign.policy", Some(&name), Some(detail)).await;
+    Ok(axum::Json(view))
 }
 
 /// Start, pause or stop a campaign (`action` is `start`, `pause` or `stop`).
@@ -219,6 +235,7 @@ pub async fn set_policy(
 pub async fn set_state(
     State(st): State<AppState>,
     Extension(scopes): Extension<Scopes>,
+    Extension(caller): Extension<Caller>,
     Path((name, action)): Path<(String, String)>,
 ) -> Result<axum::Json<CampaignView>, ApiError> {
     scopes.require(Scope::Admin)?;
@@ -236,5 +253,7 @@ pub async fn set_state(
         .campaign(&name)
         .await?
         .ok_or_else(|| ApiError::not_found(&format!("campaign `{name}`")))?;
+    let detail = serde_json::json!({"state": state});
+    super::audit::record(&st, &caller, "campaign.state", Some(&name), Some(detail)).await;
     Ok(axum::Json(c.into()))
 }

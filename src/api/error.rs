@@ -24,6 +24,9 @@ pub struct ErrorBody {
     /// `premium_rate`, `shared_cost`, `personal_number`, `international_network`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// A 5xx: the id the service's log gives the cause under (the cause is never answered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +45,7 @@ impl ApiError {
                 field: None,
                 duplicate_of: None,
                 rule: None,
+                error_id: None,
             },
         }
     }
@@ -55,13 +59,45 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {what}"))
     }
 
+    /// A failure of the service itself: the cause goes to the log under a new error id, the
+    /// answer carries only that id.
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
-        tracing::error!(error = %e, "API request failed");
-        ApiError::new(
+        let id = error_id();
+        tracing::error!(error_id = %id, error = %e, "API request failed");
+        let mut err = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
-            format!("the request could not be carried out: {e}; retry later"),
+            format!(
+                "the request could not be carried out; retry later, or give the administrator \
+                 error id {id} (the service's log says what failed)"
+            ),
+        );
+        err.body.error_id = Some(id);
+        err
+    }
+
+    /// A body larger than `limit` bytes.
+    pub fn too_large(limit: usize) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "the body is too large: the limit is {limit} bytes; split it into smaller requests"
+            ),
         )
+    }
+}
+
+/// 16 random bytes as hex, else the time and a counter (both unique within the process).
+fn error_id() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    match crate::crypto::random_bytes::<16>() {
+        Ok(b) => crate::crypto::hex(&b),
+        Err(_) => format!(
+            "{:x}-{:x}",
+            crate::store::now_ms(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ),
     }
 }
 
@@ -86,7 +122,7 @@ pub struct ApiJson<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         let json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -99,11 +135,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|r| ApiError::new(r.status(), "invalid_body", r.body_text()))?;
+        let bytes = read_body(req.into_body()).await?;
         parse(&bytes).map(ApiJson)
     }
+}
+
+/// The whole body; 413 when it passes its route's limit (`super::limits`), 400 when it breaks
+/// off.
+pub async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, usize::MAX).await.map_err(|e| {
+        match super::limits::too_large_in(&e) {
+            Some(limit) => ApiError::too_large(limit),
+            None => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "the body could not be read to its end: send it again",
+            ),
+        }
+    })
 }
 
 /// Reads JSON, naming the field at fault.
@@ -132,4 +181,34 @@ fn missing_field(message: &str) -> Option<String> {
     let start = message.find('`')? + 1;
     let len = message[start..].find('`')?;
     Some(message[start..start + len].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_answer_an_id_and_not_the_cause() {
+        let a = ApiError::internal("database: no such table: secret_table (os error 13)");
+        let b = ApiError::internal("database: no such table: secret_table (os error 13)");
+        assert!(a.status.is_server_error());
+        let text = serde_json::to_string(&a.body).unwrap();
+        assert!(
+            !text.contains("secret_table") && !text.contains("os error"),
+            "{text}"
+        );
+        let id = a.body.error_id.clone().expect("an error id");
+        assert_eq!(id.len(), 32);
+        assert!(a.body.message.contains(&id), "{text}");
+        assert_ne!(a.body.error_id, b.body.error_id, "each failure its own id");
+        let shown = serde_json::to_value(&a.body).unwrap();
+        assert!(shown["field"].is_null() && shown.get("field").is_some());
+    }
+
+    #[test]
+    fn other_errors_carry_no_error_id() {
+        let e = ApiError::not_found("lead 5");
+        let shown = serde_json::to_value(&e.body).unwrap();
+        assert!(shown.get("error_id").is_none(), "{shown}");
+    }
 }

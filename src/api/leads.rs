@@ -242,10 +242,15 @@ async fn read_ndjson(body: Body) -> Result<Records, ApiError> {
                 ));
             }
             Err(LinesCodecError::Io(e)) => {
+                if let Some(limit) = super::limits::too_large_in(&e) {
+                    return Err(ApiError::too_large(limit));
+                }
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_body",
-                    format!("the body could not be read: {e}"),
+                    format!(
+                        "the body could not be read to its end after line {line_no}: send it again"
+                    ),
                 ));
             }
         };
@@ -262,15 +267,7 @@ async fn read_ndjson(body: Body) -> Result<Records, ApiError> {
 }
 
 async fn read_array(body: Body) -> Result<Records, ApiError> {
-    let bytes = axum::body::to_bytes(body, 256 * 1024 * 1024)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("{e}: send at most {BULK_MAX} leads as NDJSON"),
-            )
-        })?;
+    let bytes = super::error::read_body(body).await?;
     let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -4,19 +4,18 @@
 //! Every `/v1/` request carries `Authorization: Bearer TOKEN`. The admin token (every scope) is
 //! `PREDIAL_ADMIN_TOKEN` when set, else made on first start into `DATA/admin.token` (mode
 //! 0600). Other tokens are made by the admin with the scopes they need (`leads:write`,
-//! `reports:read`, `admin`); only their SHA-256 is stored.
+//! `reports:read`, `admin`), may expire and be revoked; only their SHA-256 is stored. Admin
+//! actions go to the audit log. As it faces the Internet, the API bounds bodies, requests'
+//! time, idle connections and connections at once (`edge`, `limits`, `listener`).
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::Mutex;
 use utoipa::OpenApi;
@@ -24,10 +23,15 @@ use utoipa::OpenApi;
 use crate::leads::intake::Intake;
 use crate::store::Store;
 
+pub mod audit;
+pub mod auth;
 pub mod campaigns;
+pub mod edge;
 pub mod error;
 pub mod events;
 pub mod leads;
+pub mod limits;
+pub mod listener;
 pub mod operators;
 pub mod queues;
 pub mod recordings;
@@ -88,8 +92,10 @@ impl Scopes {
 pub struct AppState {
     pub intake: Arc<Mutex<Intake>>,
     pub store: Store,
-    /// SHA-256 (hex) of each token, with its scopes.
-    pub tokens: Arc<RwLock<HashMap<String, Vec<Scope>>>>,
+    /// SHA-256 (hex) of each token, with what it is.
+    pub tokens: auth::Tokens,
+    /// Limits, timeouts and policies of the Internet-facing side.
+    pub edge: Arc<edge::EdgeSettings>,
     pub metrics: PrometheusHandle,
     /// What happens, for `/v1/events` listeners.
     pub events: tokio::sync::broadcast::Sender<events::Happening>,
@@ -122,6 +128,9 @@ pub struct AppState {
         campaigns::set_policy,
         campaigns::set_state,
         tokens::create_token,
+        tokens::list_tokens,
+        tokens::revoke_token,
+        audit::list_audit,
         webhook::set_webhook,
         webhook::get_webhook,
         reports::create_disposition,
@@ -134,6 +143,8 @@ pub struct AppState {
         operators::create_operator,
         operators::list_operators,
         operators::set_operator_state,
+        operators::delete_operator,
+        operators::set_password,
         trunks::list_trunks,
     ),
     modifiers(&BearerAuth),
@@ -174,11 +185,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/v1/leads", post(leads::create_lead).get(leads::find_leads))
-        .route(
-            "/v1/leads:bulk",
-            post(leads::create_leads_bulk)
-                .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024)),
-        )
+        .route("/v1/leads:bulk", post(leads::create_leads_bulk))
         .route("/v1/leads/{id}", get(leads::get_lead))
         .route("/v1/leads/{id}/cancel", post(leads::cancel_lead))
         .route(
@@ -191,7 +198,12 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(campaigns::set_policy),
         )
         .route("/v1/campaigns/{name}/{action}", post(campaigns::set_state))
-        .route("/v1/tokens", post(tokens::create_token))
+        .route(
+            "/v1/tokens",
+            post(tokens::create_token).get(tokens::list_tokens),
+        )
+        .route("/v1/tokens/{id}", delete(tokens::revoke_token))
+        .route("/v1/audit", get(audit::list_audit))
         .route("/v1/dispositions", post(reports::create_disposition))
         .route("/v1/reports/kpis", get(reports::kpis))
         .route("/v1/recordings", get(recordings::list))
@@ -204,6 +216,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/operators",
             get(operators::list_operators).post(operators::create_operator),
         )
+        .route("/v1/operators/{login}", delete(operators::delete_operator))
+        .route(
+            "/v1/operators/{login}/password",
+            put(operators::set_password),
+        )
         .route(
             "/v1/operators/{login}/{action}",
             post(operators::set_operator_state),
@@ -214,7 +231,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            authenticate,
+            auth::authenticate,
         ));
     Router::new()
         .merge(v1)
@@ -222,6 +239,17 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/health", get(|| async { "ok\n" }))
         .fallback(|| async { ApiError::not_found("such route: see /openapi.json") })
+        // Bodies are bounded by `limits::limit_bodies`, counted as they stream.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_bodies,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::time_limit,
+        ))
+        .layer(axum::middleware::from_fn(listener::in_progress))
         .with_state(state)
 }
 
@@ -231,7 +259,24 @@ async fn openapi_json() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], doc.clone()).into_response()
 }
 
-async fn metrics_text(State(st): State<AppState>) -> Response {
+/// `/metrics`: open, or with `Authorization: Bearer` the metrics token when one is set.
+async fn metrics_text(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &st.edge.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or("");
+        if !edge::same_secret(given, expected) {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send Authorization: Bearer METRICS_TOKEN (serve's metrics_token)",
+            )
+            .into_response();
+        }
+    }
     let now = crate::store::now_ms();
     if let Ok(queues) = st.store.queue_figures(now).await {
         for (campaign, open, lag_ms) in queues {
@@ -302,40 +347,6 @@ async fn metrics_text(State(st): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn authenticate(
-    State(st): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let Some(token) = token else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send Authorization: Bearer TOKEN (the admin token is in DATA/admin.token)",
-        ));
-    };
-    let scopes = st
-        .tokens
-        .read()
-        .ok()
-        .and_then(|t| t.get(&sha256_hex(token)).cloned());
-    let Some(scopes) = scopes else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the token is not known",
-        ));
-    };
-    req.extensions_mut().insert(Scopes(scopes));
-    Ok(next.run(req).await)
-}
-
 pub use crate::crypto::{random_token as new_token, sha256_hex};
 
 /// The admin token: `PREDIAL_ADMIN_TOKEN`, else `DATA/admin.token`, made (mode 0600) when
@@ -374,9 +385,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let edge = state.edge.clone();
+    let listener = listener::EdgeListener::new(listener, edge.max_connections, edge.idle_timeout);
     axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        router(state).into_make_service_with_connect_info::<listener::Peer>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
@@ -390,18 +403,12 @@ pub async fn state(store: Store, admin: &str) -> anyhow::Result<AppState> {
         ms = rebuilt.ms,
         "duplicate check rebuilt from the store"
     );
-    let mut tokens = HashMap::new();
-    tokens.insert(sha256_hex(admin), vec![Scope::Admin]);
-    for (hash, scopes) in store.api_tokens().await? {
-        tokens.insert(
-            hash,
-            scopes.split_whitespace().filter_map(Scope::parse).collect(),
-        );
-    }
+    let tokens = auth::load(&store, admin).await?;
     Ok(AppState {
         intake: Arc::new(Mutex::new(intake)),
         store,
-        tokens: Arc::new(RwLock::new(tokens)),
+        tokens,
+        edge: Arc::new(edge::EdgeSettings::default()),
         metrics: metrics_handle(),
         events: tokio::sync::broadcast::channel(4096).0,
         trunks: Arc::new(Vec::new()),

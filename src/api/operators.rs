@@ -1,10 +1,12 @@
-//! Operators through the API: make an account, list them, set ready / pause / log out.
+//! Operators through the API: make an account, list them, set ready / pause / log out,
+//! change a password, delete an account.
 
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ErrorBody};
 use super::{AppState, Scope, Scopes};
 use crate::store::operators::{NewOperator, Operator};
@@ -36,6 +38,25 @@ pub struct StateIn {
     pub reason: Option<String>,
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordIn {
+    /// At least 8 characters; only its digest HA1s are kept.
+    pub password: String,
+}
+
+fn check_password(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < 8 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "weak_password",
+            "a password of at least 8 characters",
+        )
+        .field("password"));
+    }
+    Ok(())
+}
+
 /// Make an operator account.
 #[utoipa::path(post, path = "/v1/operators", tag = "operators", request_body = OperatorIn,
     responses((status = 201, body = Operator), (status = 409, body = ErrorBody),
@@ -43,6 +64,7 @@ pub struct StateIn {
 pub async fn create_operator(
     State(st): State<AppState>,
     Extension(scopes): Extension<Scopes>,
+    Extension(caller): Extension<Caller>,
     ApiJson(o): ApiJson<OperatorIn>,
 ) -> Result<(StatusCode, axum::Json<Operator>), ApiError> {
     scopes.require(Scope::Admin)?;
@@ -59,14 +81,7 @@ pub async fn create_operator(
         )
         .field("login"));
     }
-    if o.password.chars().count() < 8 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "weak_password",
-            "a password of at least 8 characters",
-        )
-        .field("password"));
-    }
+    check_password(&o.password)?;
     let account = Account::from_password(&o.login, &o.password);
     let new = NewOperator {
         login: o.login.clone(),
@@ -90,6 +105,16 @@ pub async fn create_operator(
                 .into_iter()
                 .find(|x| x.login == o.login)
                 .ok_or_else(|| ApiError::internal("the operator vanished"))?;
+            let detail = serde_json::json!({"name": made.name, "group": made.group,
+                "skills": made.skills});
+            super::audit::record(
+                &st,
+                &caller,
+                "operator.create",
+                Some(&o.login),
+                Some(detail),
+            )
+            .await;
             Ok((StatusCode::CREATED, axum::Json(made)))
         }
         None => Err(ApiError::new(
@@ -124,9 +149,10 @@ pub async fn set_operator_state(
     State(st): State<AppState>,
     Extension(scopes): Extension<Scopes>,
     Path((login, action)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Result<axum::Json<Operator>, ApiError> {
     scopes.require(Scope::Admin)?;
+    let body = super::error::read_body(body).await?;
     let reason = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
@@ -174,4 +200,74 @@ pub async fn set_operator_state(
         .find(|x| x.login == login)
         .ok_or_else(|| ApiError::not_found(&format!("operator `{login}`")))?;
     Ok(axum::Json(op))
+}
+
+/// Give an operator a new password (their softphones register with it from now on).
+#[utoipa::path(put, path = "/v1/operators/{login}/password", tag = "operators",
+    params(("login" = String, Path, description = "the operator's login")),
+    request_body = PasswordIn,
+    responses((status = 204, description = "changed"), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn set_password(
+    State(st): State<AppState>,
+    Extension(scopes): Extension<Scopes>,
+    Extension(caller): Extension<Caller>,
+    Path(login): Path<String>,
+    ApiJson(req): ApiJson<PasswordIn>,
+) -> Result<StatusCode, ApiError> {
+    scopes.require(Scope::Admin)?;
+    check_password(&req.password)?;
+    let account = Account::from_password(&login, &req.password);
+    let (Some(md5), Some(sha256)) = (&account.ha1_md5, &account.ha1_sha256) else {
+        return Err(ApiError::internal("no digest made of the password"));
+    };
+    if !st.store.set_operator_password(&login, md5, sha256).await? {
+        return Err(ApiError::not_found(&format!("operator `{login}`")));
+    }
+    if let Some(r) = &st.registrar
+        && let Ok(mut r) = r.lock()
+    {
+        r.set_account(&login, account);
+    }
+    super::audit::record(&st, &caller, "operator.password", Some(&login), None).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Delete an operator's account: logged out, and their softphones no longer get in. Their
+/// past calls and dispositions keep the login. (An operator of `operators.toml` comes back at
+/// the next start unless taken out of that file.)
+#[utoipa::path(delete, path = "/v1/operators/{login}", tag = "operators",
+    params(("login" = String, Path, description = "the operator's login")),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
+pub async fn delete_operator(
+    State(st): State<AppState>,
+    Extension(scopes): Extension<Scopes>,
+    Extension(caller): Extension<Caller>,
+    Path(login): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    scopes.require(Scope::Admin)?;
+    if !st.store.delete_operator(&login).await? {
+        return Err(ApiError::not_found(&format!("operator `{login}`")));
+    }
+    if let Some(engine) = &st.engine {
+        let _ = engine.send(crate::engine::Feed::Operator {
+            login: login.clone(),
+            action: crate::engine::OperatorAction::Logout,
+        });
+    }
+    // The registrar keeps the login with a random password nobody knows: nothing registers
+    // as them any more, and their bindings lapse.
+    if let Some(r) = &st.registrar {
+        let password = super::new_token().map_err(ApiError::internal)?;
+        if let Ok(mut r) = r.lock() {
+            r.set_account(&login, Account::from_password(&login, &password));
+        }
+    }
+    super::events::publish(
+        &st.events,
+        "operator.state",
+        serde_json::json!({"login": login, "state": "deleted", "reason": null}),
+    );
+    super::audit::record(&st, &caller, "operator.delete", Some(&login), None).await;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,18 +1,23 @@
 //! `PUT /v1/webhook`, `GET /v1/webhook`: where notifications go, and how delivery stands.
+//! The URL is checked against serve's webhook policy (`crate::webhooks::url`) and shown back
+//! with any credentials in it masked.
 
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ErrorBody};
 use super::{AppState, Scope, Scopes, new_token};
 use crate::store::webhooks::{OutboxFigures, WebhookConfig};
+use crate::webhooks::url::{check, masked_text};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetWebhook {
-    /// http:// or https:// URL the notifications are POSTed to; empty turns them off.
+    /// The https:// URL the notifications are POSTed to (http:// and internal addresses only
+    /// when serve allows them); empty turns them off.
     pub url: String,
     /// The HMAC-SHA256 secret (at least 16 characters); made by predial when not given.
     #[serde(default)]
@@ -24,6 +29,7 @@ pub struct SetWebhook {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
+    /// A user name and password in it are shown as `***`.
     pub url: Option<String>,
     pub alert_sum_minor: Option<i64>,
     /// Only in the answer to PUT.
@@ -38,10 +44,14 @@ pub struct WebhookView {
 pub async fn set_webhook(
     State(st): State<AppState>,
     Extension(scopes): Extension<Scopes>,
+    Extension(caller): Extension<Caller>,
     ApiJson(req): ApiJson<SetWebhook>,
 ) -> Result<axum::Json<WebhookView>, ApiError> {
     scopes.require(Scope::Admin)?;
     let url = req.url.trim().to_string();
+    if !url.is_empty() {
+        valid_url(&st, &url)?;
+    }
     if let Some(limit) = req.alert_sum_minor {
         if limit <= 0 {
             return Err(ApiError::new(
@@ -58,6 +68,8 @@ pub async fn set_webhook(
     let alert_sum_minor = alert_sum(&st).await?;
     if url.is_empty() {
         st.store.set_webhook_config(None).await?;
+        let detail = serde_json::json!({"url": null, "alert_sum_minor": alert_sum_minor});
+        super::audit::record(&st, &caller, "webhook.set", None, Some(detail)).await;
         return Ok(axum::Json(WebhookView {
             alert_sum_minor,
             url: None,
@@ -65,14 +77,7 @@ pub async fn set_webhook(
             outbox: st.store.outbox_figures().await?,
         }));
     }
-    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2000 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_url",
-            format!("`{url}`: give an http:// or https:// URL"),
-        )
-        .field("url"));
-    }
+    let secret_given = req.secret.is_some();
     let secret = match req.secret {
         Some(s) if s.len() >= 16 => s,
         Some(_) => {
@@ -90,9 +95,13 @@ pub async fn set_webhook(
         secret: secret.clone(),
     };
     st.store.set_webhook_config(Some(&config)).await?;
+    let shown = masked_text(&url);
+    let detail = serde_json::json!({"url": shown, "alert_sum_minor": alert_sum_minor,
+        "secret_given": secret_given});
+    super::audit::record(&st, &caller, "webhook.set", None, Some(detail)).await;
     Ok(axum::Json(WebhookView {
         alert_sum_minor,
-        url: Some(url),
+        url: Some(shown),
         secret: Some(secret),
         outbox: st.store.outbox_figures().await?,
     }))
@@ -110,10 +119,32 @@ pub async fn get_webhook(
         .or_else(|_| scopes.require(Scope::Admin))?;
     Ok(axum::Json(WebhookView {
         alert_sum_minor: alert_sum(&st).await?,
-        url: st.store.webhook_config().await?.map(|c| c.url),
+        url: st
+            .store
+            .webhook_config()
+            .await?
+            .map(|c| masked_text(&c.url)),
         secret: None,
         outbox: st.store.outbox_figures().await?,
     }))
+}
+
+/// 422 `invalid_webhook_url` on `url` unless serve's policy takes it.
+fn valid_url(st: &AppState, url: &str) -> Result<(), ApiError> {
+    let refuse = |message: String| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_webhook_url",
+            message,
+        )
+        .field("url")
+    };
+    if url.len() > 2000 {
+        return Err(refuse("the URL is longer than 2000 characters".into()));
+    }
+    check(url, st.edge.webhook_urls)
+        .map(|_| ())
+        .map_err(|e| refuse(e.0))
 }
 
 async fn alert_sum(st: &AppState) -> Result<Option<i64>, ApiError> {

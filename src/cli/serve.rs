@@ -86,6 +86,33 @@ pub struct ServeArgs {
     /// The number the abandoned-call message gives to call back.
     #[arg(long, value_name = "NUMBER")]
     callback_number: Option<String>,
+    /// The largest bulk lead upload (`/v1/leads:bulk`), bytes: more is answered 413
+    /// [default: 16777216, 16 MiB].
+    #[arg(long, value_name = "BYTES")]
+    bulk_body_limit: Option<usize>,
+    /// The largest body of any other request, bytes [default: 1048576, 1 MiB].
+    #[arg(long, value_name = "BYTES")]
+    body_limit: Option<usize>,
+    /// A request not answered within this many seconds gets 408 (the event stream is exempt)
+    /// [default: 60].
+    #[arg(long, value_name = "S")]
+    request_timeout_s: Option<f64>,
+    /// An API connection with nothing going on for this many seconds is closed [default: 60].
+    #[arg(long, value_name = "S")]
+    idle_timeout_s: Option<f64>,
+    /// API connections open at once at most; more are answered 503 [default: 1024].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// `GET /metrics` needs `Authorization: Bearer TOKEN` (default: open, on the API's address).
+    #[arg(long, value_name = "TOKEN")]
+    metrics_token: Option<String>,
+    /// Webhook URLs may be http:// (default: https:// only).
+    #[arg(long)]
+    webhook_allow_http: bool,
+    /// Webhook URLs may point at loopback, private and link-local addresses: an on-site CRM
+    /// (default: refused).
+    #[arg(long)]
+    webhook_allow_private: bool,
 }
 
 /// `[serve]` of the config file: the flags' settings.
@@ -111,6 +138,14 @@ struct Settings {
     sounds: Option<PathBuf>,
     lang: Option<String>,
     callback_number: Option<String>,
+    bulk_body_limit: Option<usize>,
+    body_limit: Option<usize>,
+    request_timeout_s: Option<f64>,
+    idle_timeout_s: Option<f64>,
+    max_connections: Option<usize>,
+    metrics_token: Option<String>,
+    webhook_allow_http: bool,
+    webhook_allow_private: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -185,6 +220,14 @@ fn settings(args: ServeArgs) -> anyhow::Result<(Settings, Origin)> {
         sounds: args.sounds.or(file.sounds),
         lang: args.lang.or(file.lang),
         callback_number: args.callback_number.or(file.callback_number),
+        bulk_body_limit: args.bulk_body_limit.or(file.bulk_body_limit),
+        body_limit: args.body_limit.or(file.body_limit),
+        request_timeout_s: args.request_timeout_s.or(file.request_timeout_s),
+        idle_timeout_s: args.idle_timeout_s.or(file.idle_timeout_s),
+        max_connections: args.max_connections.or(file.max_connections),
+        metrics_token: args.metrics_token.or(file.metrics_token),
+        webhook_allow_http: args.webhook_allow_http || file.webhook_allow_http,
+        webhook_allow_private: args.webhook_allow_private || file.webhook_allow_private,
     };
     Ok((settings, origin))
 }
@@ -282,6 +325,47 @@ fn reload_on_hangup(
     Ok(())
 }
 
+/// The API's limits and policies, checked.
+fn edge_settings(s: &Settings) -> anyhow::Result<api::edge::EdgeSettings> {
+    let d = api::edge::EdgeSettings::default();
+    let bytes = |name: &str, v: Option<usize>, default: usize| match v {
+        Some(n) if n < 1024 => anyhow::bail!("{name}: at least 1024 bytes"),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    };
+    let seconds = |name: &str, v: Option<f64>, default: Duration| match v {
+        Some(x) if !(1.0..=86_400.0).contains(&x) => {
+            anyhow::bail!("{name}: use 1 to 86400 seconds")
+        }
+        Some(x) => Ok(Duration::from_secs_f64(x)),
+        None => Ok(default),
+    };
+    let metrics_token = match s.metrics_token.as_deref().map(str::trim) {
+        Some(t) if t.len() < 16 => {
+            anyhow::bail!(
+                "metrics_token: at least 16 characters (e.g. from `openssl rand -hex 32`)"
+            )
+        }
+        t => t.map(str::to_string),
+    };
+    Ok(api::edge::EdgeSettings {
+        bulk_body_max: bytes("bulk_body_limit", s.bulk_body_limit, d.bulk_body_max)?,
+        body_max: bytes("body_limit", s.body_limit, d.body_max)?,
+        request_timeout: seconds("request_timeout_s", s.request_timeout_s, d.request_timeout)?,
+        idle_timeout: seconds("idle_timeout_s", s.idle_timeout_s, d.idle_timeout)?,
+        max_connections: match s.max_connections {
+            Some(0) => anyhow::bail!("max_connections: at least 1"),
+            Some(n) => n,
+            None => d.max_connections,
+        },
+        metrics_token,
+        webhook_urls: predial::webhooks::url::UrlPolicy {
+            allow_http: s.webhook_allow_http,
+            allow_private: s.webhook_allow_private,
+        },
+    })
+}
+
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (s, origin) = settings(args)?;
     let data = s.data.clone().unwrap_or_else(|| PathBuf::from("data"));
@@ -318,6 +402,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if !(1.0..=30.0).contains(&answer_timeout_s) {
         anyhow::bail!("answer_timeout_s: use 1 to 30 seconds");
     }
+    let edge = edge_settings(&s)?;
+    let webhook_urls = edge.webhook_urls;
     let lang_text = s.lang.clone().unwrap_or_else(|| "ru".into());
     let media = MediaConfig {
         ports: super::dial::rtp_ports(
@@ -361,6 +447,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let mut state = api::state(store.clone(), &token).await?;
+        state.edge = std::sync::Arc::new(edge);
         // Profiles are checked as `predial check-config` does; a folder that is not there is
         // no trunk at all (nothing is dialled).
         let has_trunks = std::fs::read_dir(&profiles).is_ok_and(|d| {
@@ -461,6 +548,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         state.registrar = Some(registrar);
         state.engine = Some(service.feed.clone());
         state.figures = Some(service.figures.clone());
+        tokio::spawn(predial::api::auth::refresh_forever(
+            store.clone(),
+            state.tokens.clone(),
+        ));
         tokio::spawn(predial::api::events::follow_calls(
             store.clone(),
             state.events.clone(),
@@ -468,6 +559,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tokio::spawn(predial::webhooks::deliver_forever(
             store.clone(),
             Duration::from_secs_f64(webhook_retry_s),
+            webhook_urls,
         ));
         let listener = tokio::net::TcpListener::bind(&http)
             .await

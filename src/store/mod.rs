@@ -15,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use thiserror::Error;
 
+pub mod audit;
 pub mod campaigns;
 pub mod dispositions;
 pub mod folder;
@@ -181,6 +182,16 @@ const SQLITE: Migrations = &[
         "pickup reminders",
         include_str!("../../migrations/sqlite/0006_pickup.sql"),
     ),
+    (
+        7,
+        "token expiry",
+        include_str!("../../migrations/sqlite/0007_token_expiry.sql"),
+    ),
+    (
+        8,
+        "audit log",
+        include_str!("../../migrations/sqlite/0008_audit_log.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -212,6 +223,16 @@ const POSTGRES: Migrations = &[
         6,
         "pickup reminders",
         include_str!("../../migrations/postgres/0006_pickup.sql"),
+    ),
+    (
+        7,
+        "token expiry",
+        include_str!("../../migrations/postgres/0007_token_expiry.sql"),
+    ),
+    (
+        8,
+        "audit log",
+        include_str!("../../migrations/postgres/0008_audit_log.sql"),
     ),
 ];
 

@@ -97,6 +97,38 @@ impl Store {
 }
 
 impl Store {
+    /// Deletes an operator's account; false when there is no such operator. Their past calls
+    /// and dispositions keep the login.
+    pub async fn delete_operator(&self, login: &str) -> Result<bool, StoreError> {
+        let n = on_pool!(&self.db, |p| {
+            sqlx::query("DELETE FROM operators WHERE login = $1")
+                .bind(login)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
+    /// Replaces an operator's digest HA1s; false when there is no such operator.
+    pub async fn set_operator_password(
+        &self,
+        login: &str,
+        ha1_md5: &str,
+        ha1_sha256: &str,
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(&self.db, |p| {
+            sqlx::query("UPDATE operators SET ha1_md5 = $2, ha1_sha256 = $3 WHERE login = $1")
+                .bind(login)
+                .bind(ha1_md5)
+                .bind(ha1_sha256)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
     /// Every operator's login and digest HA1s, for the registrar.
     pub async fn operator_credentials(
         &self,

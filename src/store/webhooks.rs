@@ -25,7 +25,7 @@ pub struct Pending {
 }
 
 /// The outbox in figures.
-#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct OutboxFigures {
     /// Not delivered yet (still being retried).
     pub backlog: i64,
@@ -34,6 +34,9 @@ pub struct OutboxFigures {
     pub given_up: i64,
     /// The oldest undelivered notification's age.
     pub oldest_ms: Option<i64>,
+    /// Why the newest undelivered notification that failed was not delivered (the receiver's
+    /// status, no answer, or the URL refused); never the URL itself.
+    pub last_error: Option<String>,
 }
 
 /// A notification given up on waits here.
@@ -199,12 +202,20 @@ impl Store {
             .bind(never)
             .fetch_one(p)
             .await?;
+            let last_error: Option<String> = sqlx::query_scalar(
+                "SELECT last_error FROM webhook_outbox \
+                 WHERE delivered_ms IS NULL AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
+            )
+            .fetch_optional(p)
+            .await?
+            .flatten();
             let oldest: Option<i64> = r.try_get("oldest")?;
             Ok(OutboxFigures {
                 backlog: r.try_get("backlog")?,
                 delivered: r.try_get("delivered")?,
                 given_up: r.try_get("given_up")?,
                 oldest_ms: oldest.map(|o| now - o),
+                last_error,
             })
         })
     }

@@ -9,6 +9,9 @@
 //! A 2xx answer delivers it. Anything else (or no answer in 10 s) is retried after 10 s, 20 s,
 //! 40 s ... doubling up to an hour between tries, for 72 hours; then it is given up (and
 //! counted). Retries survive restarts: the outbox is in the store.
+//!
+//! The URL is checked again at every try (`url`): its scheme, and every address its host
+//! resolves to then; one refused is a failed try, retried like any other.
 
 use std::time::Duration;
 
@@ -16,6 +19,10 @@ use serde_json::Value;
 
 use crate::store::webhooks::{NEVER, Pending, WebhookConfig};
 use crate::store::{Store, now_ms};
+
+pub mod url;
+
+use url::UrlPolicy;
 
 /// How long a notification is retried.
 pub const RETRY_FOR_MS: i64 = 72 * 3_600_000;
@@ -48,9 +55,10 @@ pub fn backoff_ms(first_ms: i64, failed: i64) -> i64 {
 }
 
 /// Delivers what is due, for as long as the process runs. `first_retry` is the first wait
-/// after a failure (10 s in service; tests shorten it).
-pub async fn deliver_forever(store: Store, first_retry: Duration) {
+/// after a failure (10 s in service; tests shorten it); `policy` says which URLs are posted to.
+pub async fn deliver_forever(store: Store, first_retry: Duration, policy: UrlPolicy) {
     let client = match reqwest::Client::builder()
+        .dns_resolver(url::resolver(policy))
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
@@ -71,7 +79,7 @@ pub async fn deliver_forever(store: Store, first_retry: Duration) {
                 Ok(due) => {
                     worked = !due.is_empty();
                     for n in due {
-                        deliver(&store, &client, &config, n, first_ms).await;
+                        deliver(&store, &client, &config, n, first_ms, policy).await;
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "webhooks: cannot read the outbox"),
@@ -96,7 +104,17 @@ async fn deliver(
     config: &WebhookConfig,
     n: Pending,
     first_ms: i64,
+    policy: UrlPolicy,
 ) {
+    let error = match url::check(&config.url, policy) {
+        Ok(_) => post(client, config, &n).await,
+        Err(refused) => Some(format!("the URL is refused: {refused}")),
+    };
+    settle(store, n, first_ms, error).await;
+}
+
+/// One try; what went wrong, if anything (never the URL, which may hold credentials).
+async fn post(client: &reqwest::Client, config: &WebhookConfig, n: &Pending) -> Option<String> {
     let ts = now_ms() / 1000;
     let result = client
         .post(&config.url)
@@ -111,11 +129,26 @@ async fn deliver(
         .body(n.payload.clone())
         .send()
         .await;
-    let error = match result {
+    match result {
         Ok(r) if r.status().is_success() => None,
         Ok(r) => Some(format!("the receiver answered {}", r.status())),
-        Err(e) => Some(format!("no answer: {e}")),
-    };
+        Err(e) => Some(format!("no answer: {}", error_chain(&e.without_url()))),
+    }
+}
+
+/// An error and its causes, `: `-separated.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text += &format!(": {c}");
+        cause = c.source();
+    }
+    text
+}
+
+/// Marks a try delivered, or failed and when to try again.
+async fn settle(store: &Store, n: Pending, first_ms: i64, error: Option<String>) {
     match error {
         None => {
             metrics::counter!("predial_webhooks_delivered_total").increment(1);

@@ -670,7 +670,12 @@ fn dispositions_feed_the_reports_on_postgres() {
 }
 
 fn dispositions_feed_the_reports(data: &Path, database: Option<&str>) {
-    let server = Server::start(data, database);
+    // The CRM of this test is on this machine, over http.
+    let server = Server::start_with(
+        data,
+        database,
+        &["--webhook-allow-http", "--webhook-allow-private"],
+    );
     // Notifications go to a CRM that is not there: they wait in the outbox, counted.
     let (status, v) = server.call(
         "PUT",

@@ -145,7 +145,12 @@ fn callers_are_spread_evenly_hear_the_queue_and_missed_ones_become_callbacks() {
         &data,
         &profiles,
         "38000-38998",
-        &["--webhook-retry-s", "0.2"],
+        &[
+            "--webhook-retry-s",
+            "0.2",
+            "--webhook-allow-http",
+            "--webhook-allow-private",
+        ],
     );
     let receiver = Receiver::start(hooks, SECRET, 0);
     let (status, v) = server.call(

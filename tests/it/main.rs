@@ -9,6 +9,7 @@ mod demo;
 mod dial;
 mod edge;
 mod fraud;
+mod http_edge;
 mod inbound;
 mod media;
 mod operators;

@@ -157,7 +157,16 @@ fn notifications_arrive_signed_at_least_once_with_postgres() {
 fn notifications(database: Option<&str>) {
     let data = temp_dir("webhooks");
     let port = free_port();
-    let server = Server::start_with(&data, database, &["--webhook-retry-s", "0.2"]);
+    let server = Server::start_with(
+        &data,
+        database,
+        &[
+            "--webhook-retry-s",
+            "0.2",
+            "--webhook-allow-http",
+            "--webhook-allow-private",
+        ],
+    );
     let (status, v) = server.call(
         "PUT",
         "/v1/webhook",
@@ -197,7 +206,16 @@ fn notifications(database: Option<&str>) {
 
     // The CRM comes back and fails three times more; predial restarts and delivers all four.
     let receiver = Receiver::start(port, SECRET, 3);
-    let server = Server::start_with(&data, database, &["--webhook-retry-s", "0.2"]);
+    let server = Server::start_with(
+        &data,
+        database,
+        &[
+            "--webhook-retry-s",
+            "0.2",
+            "--webhook-allow-http",
+            "--webhook-allow-private",
+        ],
+    );
     let got = receiver.wait_for(4);
     let keys: std::collections::BTreeSet<&str> = got.iter().map(|g| g.1.as_str()).collect();
     assert!(

@@ -1,0 +1,3 @@
+-- API tokens may expire; when each was last used (kept to the minute).
+ALTER TABLE api_tokens ADD COLUMN expires_ms BIGINT;
+ALTER TABLE api_tokens ADD COLUMN last_used_ms BIGINT;
