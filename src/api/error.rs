@@ -32,21 +32,22 @@ pub struct ErrorBody {
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub body: ErrorBody,
+    /// Boxed: the body is large, and errors travel in every handler's `Result`.
+    pub body: Box<ErrorBody>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, error: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 error: error.into(),
                 message: message.into(),
                 field: None,
                 duplicate_of: None,
                 rule: None,
                 error_id: None,
-            },
+            }),
         }
     }
 
@@ -111,7 +112,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         metrics::counter!("predial_api_errors_total", "error" => self.body.error.clone())
             .increment(1);
-        (self.status, axum::Json(self.body)).into_response()
+        (self.status, axum::Json(*self.body)).into_response()
     }
 }
 
