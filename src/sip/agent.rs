@@ -437,7 +437,7 @@ async fn answer_incoming(
         }
         if let (Method::Register, Some(reg)) = (&tx.original.method, &registrar) {
             let request = super::source::of(&tx)
-                .and_then(|from| super::registrations::read(&tx.original, from.addr.ip()));
+                .and_then(|from| super::registrations::read(&tx.original, from));
             let now = chrono::Utc::now().timestamp_millis();
             let reply = match (request, reg.lock()) {
                 (Some(r), Ok(mut registrar)) => registrar.register(&r, now),
@@ -470,9 +470,14 @@ async fn answer_incoming(
                     let now = chrono::Utc::now().timestamp_millis();
                     let ua = super::registrations::user_agent(&tx.original);
                     let checked = match reg.lock() {
-                        Ok(mut r) => {
-                            r.authenticate(auth.as_deref(), "INVITE", source, ua.as_deref(), now)
-                        }
+                        Ok(mut r) => r.authenticate(
+                            auth.as_deref(),
+                            "INVITE",
+                            &tx.original.uri.to_string(),
+                            source,
+                            ua.as_deref(),
+                            now,
+                        ),
                         Err(_) => continue,
                     };
                     match checked {

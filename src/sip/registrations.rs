@@ -1,8 +1,6 @@
 //! A REGISTER read for the registrar (`crate::registrar`): whose, which contact, how long,
 //! the credentials, and where it came from.
 
-use std::net::IpAddr;
-
 use rsipstack::sip::{Header, Request};
 
 use crate::registrar::Register;
@@ -44,7 +42,7 @@ pub(crate) fn proxy_authorization(req: &Request) -> Option<String> {
 }
 
 /// A REGISTER as the registrar reads it; `source` is the transport's (`source::of`).
-pub fn read(req: &Request, source: IpAddr) -> Option<Register> {
+pub fn read(req: &Request, source: super::source::Source) -> Option<Register> {
     let mut user = None;
     let mut contact = None;
     let mut expires = None;
@@ -77,7 +75,8 @@ pub fn read(req: &Request, source: IpAddr) -> Option<Register> {
         contact,
         expires: contact_expires.or(expires),
         authorization,
-        source,
+        source: source.addr.ip(),
+        udp_source: (!source.stream).then_some(source.addr),
         user_agent: user_agent(req),
     })
 }

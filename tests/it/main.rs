@@ -15,6 +15,7 @@ mod media;
 mod operators;
 mod peers;
 mod register;
+mod replay;
 mod sim;
 mod sip;
 mod tls;
