@@ -351,8 +351,10 @@ impl Engine {
             sip_options.registrar = Some(soft.registrar.clone());
             sip_options.incoming = Some(tx);
             incoming = Some(rx);
+            let trunks = crate::trunks::inbound_sources(&config.trunks).await;
+            sip_options.unlimited = trunks.iter().map(|t| t.ip).collect();
             if !config.inbound.config.numbers.is_empty() {
-                sip_options.trunk_sources = crate::trunks::inbound_sources(&config.trunks).await;
+                sip_options.trunk_sources = trunks;
             }
         }
         let sip = SipAgent::start(sip_options).await?;

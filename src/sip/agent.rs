@@ -62,6 +62,8 @@ pub struct SipOptions {
     /// Where trunks' calls come from: an INVITE from one of these arrives as the trunk's
     /// inbound call, without a digest challenge (carriers do not answer one).
     pub trunk_sources: Vec<TrunkSource>,
+    /// Addresses the per-source limits do not apply to: the trunks'.
+    pub unlimited: Vec<std::net::IpAddr>,
 }
 
 /// An address a trunk's calls come from: an IP, and the port when it is known.
@@ -87,6 +89,7 @@ impl Default for SipOptions {
             wss_listen: None,
             tls_identity: None,
             trunk_sources: Vec::new(),
+            unlimited: Vec::new(),
         }
     }
 }
@@ -126,6 +129,18 @@ impl SipAgent {
             .map_err(|e| listen_err(e.to_string()))?;
         transports.add_transport(tcp.into());
         add_stream_listeners(&transports, &options).await?;
+        if options.registrar.is_some() {
+            // Facing operators (and so anyone): per-source limits, trunks exempt.
+            super::flood::install(
+                super::flood::FloodLimits::default(),
+                options
+                    .trunk_sources
+                    .iter()
+                    .map(|t| t.ip)
+                    .chain(options.unlimited.iter().copied()),
+            );
+            transports.set_whitelist(super::flood::whitelist);
+        }
         if !options.tls_trusted.is_empty() {
             transports.set_tls_config(rsipstack::transport::tls::TlsConfig {
                 ca_certs: Some(options.tls_trusted.clone()),
@@ -427,6 +442,14 @@ async fn answer_incoming(
             tx = incoming.recv() => match tx { Some(tx) => tx, None => return },
         };
         let mut tx = tx;
+        // Requests over a connection take a token of their source's bucket (datagrams took
+        // theirs on arrival); over the limit they are dropped.
+        if let Some(from) = super::source::of(&tx)
+            && from.stream
+            && !super::flood::allow(from.addr.ip(), "stream")
+        {
+            continue;
+        }
         if let Some(mut dialog) = layer.match_dialog(&tx) {
             tokio::spawn(async move {
                 if let Err(e) = dialog.handle(&mut tx).await {

@@ -5,6 +5,7 @@ mod agent;
 mod call;
 pub mod conformance;
 pub mod digest;
+pub mod flood;
 mod incoming;
 mod inspect;
 pub mod outcome;

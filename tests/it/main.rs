@@ -8,6 +8,7 @@ mod check;
 mod demo;
 mod dial;
 mod edge;
+mod flood;
 mod fraud;
 mod http_edge;
 mod inbound;

@@ -38,6 +38,21 @@ pub fn set_raw_screen(screen: RawScreen) {
     let _ = SCREEN.set(screen);
 }
 
+/// A hook on each new stream connection (TCP, TLS, WebSocket): the peer's address and how many
+/// connections it holds already in; false closes the new one at once.
+pub type ConnectionGate = fn(std::net::IpAddr, usize) -> bool;
+
+static GATE: OnceLock<ConnectionGate> = OnceLock::new();
+
+/// Sets the connection hook for the whole process; a second call changes nothing.
+pub fn set_connection_gate(gate: ConnectionGate) {
+    let _ = GATE.set(gate);
+}
+
+pub(crate) fn connection_gate() -> Option<ConnectionGate> {
+    GATE.get().copied()
+}
+
 pub(crate) fn screen(bytes: &[u8], framing: Framing) -> Screened {
     match SCREEN.get() {
         Some(f) => f(bytes, framing),

@@ -380,7 +380,7 @@ impl TlsListenerConnection {
                             break;
                         }
                     };
-                if !transport_layer_inner.is_whitelisted(remote_addr.ip()).await {
+                if !transport_layer_inner.accepts_connection(remote_addr.ip()).await {
                     debug!(remote = %remote_addr, "tls connection rejected by whitelist");
                     continue;
                 }

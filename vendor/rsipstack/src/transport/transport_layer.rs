@@ -384,6 +384,24 @@ impl TransportLayerInner {
         *self.whitelist.write() = whitelist;
     }
 
+    /// Whether a new stream connection from `ip` is taken: the whitelist, then the connection
+    /// hook (`screen::set_connection_gate`) with the connections `ip` holds already.
+    pub(crate) async fn accepts_connection(&self, ip: IpAddr) -> bool {
+        if !self.is_whitelisted(ip).await {
+            return false;
+        }
+        let Some(gate) = crate::transport::screen::connection_gate() else {
+            return true;
+        };
+        let live = self.connections.with(|m| {
+            m.iter()
+                .filter(|(a, _)| a.get_socketaddr().is_ok_and(|s| s.ip() == ip))
+                .map(|(_, v)| v.len())
+                .sum::<usize>()
+        });
+        gate(ip, live)
+    }
+
     pub(crate) async fn is_whitelisted(&self, ip: IpAddr) -> bool {
         let whitelist = self.whitelist.read().clone();
         match whitelist {

@@ -146,7 +146,7 @@ impl WebSocketListenerConnection {
                             break;
                         }
                     };
-                if !transport_layer_inner.is_whitelisted(remote_addr.ip()).await {
+                if !transport_layer_inner.accepts_connection(remote_addr.ip()).await {
                     debug!(remote = %remote_addr, "websocket connection rejected by whitelist");
                     continue;
                 }
