@@ -1,6 +1,9 @@
 //! The order status the bot reads out: from the integrator's HTTP endpoint when one is
 //! configured (`GET URL` with `{phone}` replaced; JSON `{"status": "...", "order_id": "..."}`),
-//! else from the store (the caller's newest lead: its order was accepted).
+//! else from the store (the caller's newest **open** lead: its order was accepted). A closed
+//! lead says nothing (an old order is not a stranger's business, nor is it news to the buyer),
+//! and neither source ever gives the bot a name or an address to say: only a status and an
+//! order number.
 
 use std::time::Duration;
 
@@ -68,8 +71,8 @@ pub async fn lookup(
             status: status_of(&r.status),
         });
     }
-    let leads = store?.find_leads(Some(phone_e164), None, 1).await.ok()?;
-    let lead = leads.into_iter().next()?;
+    let leads = store?.find_leads(Some(phone_e164), None, 20).await.ok()?;
+    let lead = leads.into_iter().find(|l| l.closed_ms.is_none())?;
     Some(OrderInfo {
         number: lead
             .order_id
@@ -77,4 +80,39 @@ pub async fn lookup(
             .and_then(|o| o.trim_start_matches('#').parse().ok()),
         status: OrderStatus::Accepted,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::leads::intake::{Intake, LeadIn, Source, Verdict};
+
+    #[tokio::test]
+    async fn the_bot_reads_only_an_open_lead() {
+        let dir = std::env::temp_dir().join(format!("predial-status-{}", std::process::id()));
+        let store = Store::open(None, &dir).await.unwrap();
+        let (mut intake, _) = Intake::open(store.clone()).await.unwrap();
+        let lead = LeadIn {
+            phone: "+79161234567".into(),
+            order_id: Some("1042".into()),
+            name: Some("Anna Petrova".into()),
+            ..LeadIn::default()
+        };
+        let Verdict::Accepted { id, .. } = intake.take(lead, Source::Api, 1) else {
+            panic!("taken");
+        };
+        intake.flush().await.unwrap();
+        let open = lookup(Some(&store), None, Duration::from_secs(1), "+79161234567").await;
+        assert_eq!(
+            open,
+            Some(OrderInfo {
+                number: Some(1042),
+                status: OrderStatus::Accepted
+            })
+        );
+        store.cancel_lead(id, 2).await.unwrap();
+        let closed = lookup(Some(&store), None, Duration::from_secs(1), "+79161234567").await;
+        assert_eq!(closed, None, "a closed lead says nothing");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
