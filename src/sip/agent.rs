@@ -73,6 +73,9 @@ pub struct TrunkSource {
     pub ip: std::net::IpAddr,
     /// None: any port.
     pub port: Option<u16>,
+    /// The trunk's calls must also answer a digest challenge: (user, MD5 HA1 for realm
+    /// `predial`).
+    pub digest: Option<(String, String)>,
 }
 
 impl Default for SipOptions {
@@ -424,6 +427,32 @@ fn send_reply(
     });
 }
 
+/// For each trunk whose calls must answer a digest challenge, a registrar holding its one
+/// account: the same nonces, counts and failure limits as operators get.
+fn trunk_checks(
+    trunks: &[TrunkSource],
+) -> std::collections::HashMap<String, std::sync::Mutex<crate::registrar::Registrar>> {
+    let mut out = std::collections::HashMap::new();
+    for t in trunks {
+        let Some((user, ha1)) = &t.digest else {
+            continue;
+        };
+        out.entry(t.trunk.clone()).or_insert_with(|| {
+            let secret = crate::crypto::random_bytes::<32>().expect("the OS gives random bytes");
+            let mut r = crate::registrar::Registrar::new(secret);
+            r.set_account(
+                user,
+                crate::registrar::Account {
+                    ha1_md5: Some(ha1.clone()),
+                    ha1_sha256: None,
+                },
+            );
+            std::sync::Mutex::new(r)
+        });
+    }
+    out
+}
+
 /// Answers requests that arrive outside a call we placed: in-dialog requests go to their dialog
 /// (BYE, re-INVITE); OPTIONS is answered 200 (trunks use it as keep-alive); a new call is a
 /// trunk's when it comes from a trunk's address (the transport's source), else an operator's
@@ -436,6 +465,7 @@ async fn answer_incoming(
     calls: Option<mpsc::UnboundedSender<super::IncomingCall>>,
     trunks: Vec<TrunkSource>,
 ) {
+    let trunk_checks = trunk_checks(&trunks);
     loop {
         let tx = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -480,6 +510,26 @@ async fn answer_incoming(
                 continue;
             };
             if let Some(t) = trunks.iter().find(|t| from.is(t.ip, t.port)) {
+                if let Some(check) = trunk_checks.get(&t.trunk) {
+                    let auth = super::registrations::proxy_authorization(&tx.original);
+                    let now = chrono::Utc::now().timestamp_millis();
+                    let checked = match check.lock() {
+                        Ok(mut r) => r.authenticate(
+                            auth.as_deref(),
+                            "INVITE",
+                            &tx.original.uri.to_string(),
+                            from.addr.ip(),
+                            None,
+                            now,
+                        ),
+                        Err(_) => continue,
+                    };
+                    if let Err(reply) = checked {
+                        debug!(trunk = %t.trunk, status = reply.status, "trunk's call challenged");
+                        send_reply(tx, reply);
+                        continue;
+                    }
+                }
                 super::incoming::take(tx, layer.clone(), None, Some(t.trunk.clone()), calls);
                 continue;
             }

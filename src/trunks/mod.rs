@@ -41,6 +41,17 @@ pub async fn inbound_sources(profiles: &[TrunkProfile]) -> Vec<crate::sip::Trunk
                     trunk: p.name.clone(),
                     ip,
                     port,
+                    digest: p.inbound_auth.as_ref().map(|a| {
+                        let ha1 = a.ha1.clone().unwrap_or_else(|| {
+                            crate::sip::digest::ha1(
+                                &a.user,
+                                crate::registrar::REALM,
+                                a.password.as_deref().unwrap_or(""),
+                                false,
+                            )
+                        });
+                        (a.user.clone(), ha1.to_ascii_lowercase())
+                    }),
                 };
                 if !out.contains(&source) {
                     out.push(source);

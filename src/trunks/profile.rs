@@ -153,6 +153,19 @@ pub struct TrunkProfile {
     /// `IP` or `IP:PORT`. Calls from anywhere else are not the trunk's.
     #[serde(default)]
     pub inbound_from: Vec<String>,
+    /// Inbound calls must also answer a digest challenge with these credentials (realm
+    /// `predial`): a carrier that can, proves its calls are its own, not only by address.
+    pub inbound_auth: Option<InboundAuth>,
+}
+
+/// The credentials a trunk's inbound calls answer our challenge with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundAuth {
+    pub user: String,
+    pub password: Option<String>,
+    /// MD5(user:predial:password), instead of the password.
+    pub ha1: Option<String>,
 }
 
 fn default_enabled() -> bool {
@@ -298,6 +311,24 @@ impl TrunkProfile {
         }
         if self.failing_after == 0 {
             bad("failing_after", "at least 1");
+        }
+        if let Some(a) = &self.inbound_auth {
+            if a.user.trim().is_empty() {
+                bad(
+                    "inbound_auth.user",
+                    "the user name the carrier's calls give",
+                );
+            }
+            match (&a.password, &a.ha1) {
+                (Some(p), None) if p.len() >= 8 => {}
+                (Some(_), None) => bad("inbound_auth.password", "at least 8 characters"),
+                (None, Some(h)) if h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {}
+                (None, Some(_)) => bad(
+                    "inbound_auth.ha1",
+                    "32 hex digits: MD5(user:predial:password)",
+                ),
+                _ => bad("inbound_auth", "give password or ha1, one of them"),
+            }
         }
         if !self.keepalive.is_zero() && self.keepalive < Duration::from_secs(5) {
             bad("keepalive", "at least 5s (or 0s for none)");

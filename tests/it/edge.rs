@@ -1,6 +1,6 @@
 //! Attacks on the SIP edge that must fail, against a running `predial serve`: a stranger's
 //! INVITE that names the trunk's address in its Via (`received`, `rport`, sent-by) is not the
-//! trunk's call, over UDP and TCP. The trunk lives at 127.0.0.3, the forger at 127.0.0.1: two
+//! trunk's call, over UDP, TCP and WebSocket. The trunk lives at 127.0.0.3, the forger at 127.0.0.1: two
 //! loopback addresses, so the transport's real source tells them apart.
 
 use std::io::{Read, Write};
@@ -81,7 +81,8 @@ fn a_forged_via_never_makes_a_stranger_the_trunk() {
         "[[queue]]\nname = \"shop\"\n\n[[number]]\nnumber = \"*\"\nbot = \"order_status\"\n\n\
          [bot]\nqueue = \"shop\"\n",
     );
-    let server = serve(&data, &dir, "35000-35098", &[]);
+    let ws = format!("127.0.0.1:{}", free_port());
+    let server = serve(&data, &dir, "35000-35098", &["--ws-listen", &ws]);
     let target = server.sip;
     // Forged over UDP: the Via names the forger's own address and says received=<trunk>; then
     // a sent-by of the trunk itself, with no received at all (`rport` so the answer comes back
@@ -99,8 +100,112 @@ fn a_forged_via_never_makes_a_stranger_the_trunk() {
     // Forged over TCP.
     let tcp = over_tcp(target, |me| invite("TCP", &me.to_string(), 3, target));
     assert_eq!(tcp, Some(407));
+    // Forged over WebSocket (the trunk's address in `received`, a sent-by of its own).
+    let mut socket = super::operators::ws_client(&ws);
+    let me = socket.get_ref().local_addr().unwrap();
+    socket
+        .send(tungstenite::Message::Text(
+            invite("WS", &me.to_string(), 5, target).into(),
+        ))
+        .unwrap();
+    let answer = super::operators::final_answer(&mut socket);
+    assert!(answer.starts_with("SIP/2.0 407"), "{answer}");
     // The trunk itself, from its real address, is taken (the bot answers).
     let real = format!("{TRUNK_IP}:5060");
     let answer = over_udp(&real, target, &invite("UDP", &real, 4, target));
     assert!(matches!(answer, Some(180 | 183 | 200)), "{answer:?}");
+}
+
+/// The MD5 digest answer of `user`/`password` to the Proxy-Authenticate in `answer`.
+fn proxy_authorization(answer: &str, uri: &str, user: &str, password: &str) -> String {
+    use md5::{Digest, Md5};
+    let md5 = |t: String| -> String {
+        Md5::digest(t.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let line = answer
+        .lines()
+        .find(|l| l.starts_with("Proxy-Authenticate:") && l.contains("MD5"))
+        .expect("a challenge");
+    let nonce = line
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let ha1 = md5(format!("{user}:predial:{password}"));
+    let ha2 = md5(format!("INVITE:{uri}"));
+    let response = md5(format!("{ha1}:{nonce}:00000001:ab12:auth:{ha2}"));
+    format!(
+        "Proxy-Authorization: Digest username=\"{user}\", realm=\"predial\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"ab12\"\r\n"
+    )
+}
+
+#[test]
+fn a_trunk_that_must_prove_its_calls_is_challenged_even_from_its_address() {
+    let data = temp_dir("edge-trunk-auth");
+    let dir = profiles_with_trunk(
+        &data,
+        "127.0.0.4:5060",
+        &[],
+        "[[queue]]\nname = \"shop\"\n\n[[number]]\nnumber = \"*\"\nbot = \"order_status\"\n\n\
+         [bot]\nqueue = \"shop\"\n",
+    );
+    let carrier = dir.join("carrier.toml");
+    let mut profile = std::fs::read_to_string(&carrier).unwrap();
+    profile += "\n[inbound_auth]\nuser = \"carrier-in\"\npassword = \"carrier-secret-1\"\n";
+    std::fs::write(&carrier, profile).unwrap();
+    let server = serve(&data, &dir, "35100-35198", &[]);
+    let target = server.sip;
+    // Its own trunk address: the other test's trunk runs beside it.
+    let real = "127.0.0.4:5060".to_string();
+    let s = UdpSocket::bind(&real).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let exchange = |msg: &str| -> String {
+        s.send_to(msg.as_bytes(), target).unwrap();
+        let until = Instant::now() + Duration::from_secs(5);
+        let mut buf = [0u8; 8192];
+        while Instant::now() < until {
+            if let Ok((n, _)) = s.recv_from(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if status_of(&text).is_some() {
+                    return text;
+                }
+            }
+        }
+        String::new()
+    };
+    let plain =
+        invite("UDP", &real, 10, target).replace(&format!(";received={TRUNK_IP};rport=5060"), "");
+    let challenge = exchange(&plain);
+    assert_eq!(status_of(&challenge), Some(407), "{challenge}");
+    let uri = format!("sip:74951234599@{target}");
+    let wrong = plain.replace(
+        "Content-Type:",
+        &format!(
+            "{}Content-Type:",
+            proxy_authorization(&challenge, &uri, "carrier-in", "a-guess-123")
+        ),
+    );
+    let wrong = wrong.replace("forged10", "forged11");
+    assert_eq!(status_of(&exchange(&wrong)), Some(403));
+    let challenge = exchange(&plain.replace("forged10", "forged12"));
+    let right = plain.replace("forged10", "forged13").replace(
+        "Content-Type:",
+        &format!(
+            "{}Content-Type:",
+            proxy_authorization(&challenge, &uri, "carrier-in", "carrier-secret-1")
+        ),
+    );
+    let answer = exchange(&right);
+    assert!(
+        matches!(status_of(&answer), Some(180 | 183 | 200)),
+        "the proven call is the trunk's: {answer}"
+    );
+    server.stop();
+    let _ = std::fs::remove_dir_all(&data);
 }
