@@ -136,6 +136,7 @@ pub async fn run(options: Options) -> Result<Report, SipError> {
                         from_host: options.target.clone(),
                         credential: None,
                         next_hop: None,
+                        flow: None,
                         transport: Default::default(),
                         ring_timeout: Duration::from_secs(30),
                         sdp_offer: offer.clone(),

@@ -217,6 +217,7 @@ pub fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
                 from_host: trunk.address.clone(),
                 credential: trunk.auth.as_ref().map(|a| a.credentials()),
                 next_hop: trunk.address.parse().ok(),
+                flow: None,
                 transport,
                 ring_timeout: Duration::from_secs_f64(args.ring_timeout_s.clamp(1.0, 600.0)),
                 sdp_offer: offer,

@@ -318,6 +318,7 @@ pub async fn feature_code(
             from_host: registrar.ip().to_string(),
             credential: Some(credentials),
             next_hop: Some(registrar),
+            flow: None,
             transport: Transport::Udp,
             ring_timeout: Duration::from_secs(5),
             sdp_offer: sdp::offer(0, SocketAddr::new(ours.ip(), 9)),

@@ -142,6 +142,7 @@ impl Engine {
             from_host: profile.address.clone(),
             credential,
             next_hop,
+            flow: None,
             ring_timeout: self.policy(dial.campaign).ring_timeout,
             sdp_offer,
             headers: Vec::new(),

@@ -363,12 +363,16 @@ impl Engine {
             return;
         };
         let login = self.desk.login(operator).to_string();
-        let contact = soft.registrar.lock().ok().and_then(|r| {
+        let binding = soft.registrar.lock().ok().and_then(|r| {
             r.bindings(&login)
                 .iter()
                 .max_by_key(|b| b.expires_at_ms)
-                .map(|b| b.contact.clone())
+                .map(|b| (b.contact.clone(), b.flow))
         });
+        let (contact, flow) = match binding {
+            Some((c, f)) => (Some(c), f),
+            None => (None, None),
+        };
         let (phone, lead, ring_timeout) = if attempt.is_inbound() {
             let Some((from, ring)) = self.inbound_caller(attempt) else {
                 return;
@@ -417,6 +421,8 @@ impl Engine {
             from_host: ours.ip().to_string(),
             credential: None,
             next_hop: None,
+            // A phone that registered over TCP, TLS or WebSocket is called down that connection.
+            flow,
             ring_timeout,
             sdp_offer: offer,
             headers: vec![

@@ -62,12 +62,24 @@ impl Account {
     }
 }
 
+/// The connection a phone registered over (TCP, TLS, WebSocket): calls to it go down the same
+/// one, since a phone behind NAT, or in a browser, cannot be reached any other way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// `tcp`, `tls`, `ws` or `wss`.
+    pub transport: &'static str,
+    /// The phone's end of the connection.
+    pub addr: SocketAddr,
+}
+
 /// A device registered for an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
     /// The Contact URI (`sip:ann@192.0.2.7:5060`).
     pub contact: String,
     pub source: IpAddr,
+    /// The connection it registered over, when it was a stream.
+    pub flow: Option<Flow>,
     /// Milliseconds (the caller's clock).
     pub expires_at_ms: i64,
 }
@@ -88,6 +100,8 @@ pub struct Register {
     /// The source's address and port when it came over UDP (the binding is made reachable
     /// there); `None` over a stream.
     pub udp_source: Option<SocketAddr>,
+    /// The connection it came over, when a stream.
+    pub flow: Option<Flow>,
     /// Its User-Agent: phones known to give up on a SHA-256 challenge get MD5 alone.
     pub user_agent: Option<String>,
 }
@@ -484,6 +498,7 @@ impl Registrar {
                 list.push(Binding {
                     contact: c.clone(),
                     source: r.source,
+                    flow: r.flow,
                     expires_at_ms: now_ms + i64::from(expires) * 1000,
                 });
                 let headers = list
@@ -628,6 +643,7 @@ mod tests {
             authorization: auth,
             source: IP,
             udp_source: Some(SocketAddr::new(IP, 5060)),
+            flow: None,
             user_agent: None,
         }
     }

@@ -34,6 +34,8 @@ pub struct Outbound {
     pub credential: Option<Credentials>,
     /// Where to send the INVITE, when not to the Request-URI's host (an outbound proxy).
     pub next_hop: Option<SocketAddr>,
+    /// Down this connection instead (a phone that registered over a stream).
+    pub flow: Option<crate::registrar::Flow>,
     /// How to reach the next hop.
     pub transport: Transport,
     pub ring_timeout: Duration,
@@ -67,6 +69,17 @@ impl Transport {
             Transport::Tcp => rsipstack::sip::transport::Transport::Tcp,
             Transport::Tls => rsipstack::sip::transport::Transport::Tls,
         }
+    }
+}
+
+/// The stack's transport of a registered flow.
+fn flow_transport(name: &str) -> rsipstack::sip::transport::Transport {
+    use rsipstack::sip::transport::Transport as T;
+    match name {
+        "tls" => T::Tls,
+        "ws" => T::Ws,
+        "wss" => T::Wss,
+        _ => T::Tcp,
     }
 }
 
@@ -216,10 +229,16 @@ async fn place(
         caller,
         callee,
         contact,
-        destination: call.next_hop.map(|a| SipAddr {
-            r#type: Some(call.transport.stack()),
-            addr: a.into(),
-        }),
+        destination: match call.flow {
+            Some(f) => Some(SipAddr {
+                r#type: Some(flow_transport(f.transport)),
+                addr: f.addr.into(),
+            }),
+            None => call.next_hop.map(|a| SipAddr {
+                r#type: Some(call.transport.stack()),
+                addr: a.into(),
+            }),
+        },
         content_type: Some("application/sdp".into()),
         offer: Some(call.sdp_offer.clone()),
         credential: call.credential.as_ref().map(Credentials::for_stack),

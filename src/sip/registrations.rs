@@ -77,6 +77,7 @@ pub fn read(req: &Request, source: super::source::Source) -> Option<Register> {
         authorization,
         source: source.addr.ip(),
         udp_source: (!source.stream).then_some(source.addr),
+        flow: source.flow(),
         user_agent: user_agent(req),
     })
 }

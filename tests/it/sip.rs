@@ -25,6 +25,7 @@ fn call_to(id: u64, number: &str, peer: &Peer, ring_timeout: Duration) -> Outbou
         from_host: "predial.test".into(),
         credential: None,
         next_hop: None,
+        flow: None,
         transport: Default::default(),
         ring_timeout,
         sdp_offer: sdp::offer(id, "127.0.0.1:40000".parse().unwrap()),

@@ -629,3 +629,97 @@ fn a_connection_that_never_finishes_its_handshake_is_closed() {
     assert!(t.log().contains("TLS handshake timed out"), "{}", t.log());
     t.stop();
 }
+
+#[test]
+fn a_caller_rings_a_browser_phone_down_the_wss_connection_it_registered_on() {
+    need("openssl", "openssl");
+    let dir = temp_dir("tls-flow");
+    make_test_certificates(&dir);
+    // A trunk at 127.0.0.5 whose callers queue for the operators with the skill "shop".
+    let profiles = super::inbound::profiles_with_trunk(
+        &dir,
+        "127.0.0.5:5060",
+        &[],
+        "[[queue]]\nname = \"shop\"\nring_timeout = \"10s\"\n\n[[number]]\nnumber = \"*\"\nqueue = \"shop\"\n",
+    );
+    let wss = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let server = super::inbound::serve(
+        &dir,
+        &profiles,
+        "35200-35298",
+        &[
+            "--wss-listen",
+            &wss.to_string(),
+            "--tls-cert",
+            dir.join("server.crt").to_str().unwrap(),
+            "--tls-key",
+            dir.join("server.key").to_str().unwrap(),
+        ],
+    );
+    let (status, v) = server.call(
+        "POST",
+        "/v1/operators",
+        Some(json!({"login": "web9", "password": "wss-pass-9", "skills": ["shop"]})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let client = client_config(&dir.join("ca.crt"));
+    let (mut phone, _) = wss_client(wss, &client);
+    phone
+        .send(tungstenite::Message::text(register("WSS", "web9", 1, "")))
+        .unwrap();
+    let challenge = final_answer(&mut phone);
+    let auth = answer(
+        &challenge,
+        "Authorization",
+        "web9",
+        "wss-pass-9",
+        "REGISTER",
+        "sip:127.0.0.1",
+    );
+    phone
+        .send(tungstenite::Message::text(register(
+            "WSS", "web9", 2, &auth,
+        )))
+        .unwrap();
+    let ok = final_answer(&mut phone);
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    wait_state(&server, "web9", "ready");
+    // A caller through the trunk: predial rings the operator's phone.
+    let trunk = std::net::UdpSocket::bind("127.0.0.5:5060").unwrap();
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.5\r\ns=-\r\nc=IN IP4 127.0.0.5\r\nt=0 0\r\n\
+               m=audio 40100 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let invite = format!(
+        "INVITE sip:74951234500@{0} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.5:5060;branch=z9hG4bKflow1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:79160007777@127.0.0.5>;tag=c1\r\nTo: <sip:74951234500@{0}>\r\n\
+         Call-ID: flow-caller-1@127.0.0.5\r\nCSeq: 1 INVITE\r\nContact: <sip:79160007777@127.0.0.5:5060>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {1}\r\n\r\n{sdp}",
+        server.sip,
+        sdp.len()
+    );
+    trunk.send_to(invite.as_bytes(), server.sip).unwrap();
+    let until = Instant::now() + Duration::from_secs(15);
+    let rung = loop {
+        assert!(
+            Instant::now() < until,
+            "no INVITE reached the phone: {}",
+            std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+        );
+        match phone.read() {
+            Ok(tungstenite::Message::Text(t)) if t.starts_with("INVITE ") => break t.to_string(),
+            Ok(_) => continue,
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => panic!("the phone's connection: {e}"),
+        }
+    };
+    assert!(rung.contains("SIP/2.0/WSS"), "sent over wss: {rung}");
+    drop(phone);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
