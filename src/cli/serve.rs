@@ -60,6 +60,16 @@ pub struct ServeArgs {
     /// Let an operator register several devices at once (default: one).
     #[arg(long)]
     many_devices: bool,
+    /// SIP messages and new connections a second one address may send (trunks are not
+    /// limited) [default: 100].
+    #[arg(long, value_name = "N")]
+    sip_rate: Option<f64>,
+    /// How many above that rate may come at once [default: 400].
+    #[arg(long, value_name = "N")]
+    sip_burst: Option<f64>,
+    /// TCP, TLS and WebSocket connections one address may hold [default: 32].
+    #[arg(long, value_name = "N")]
+    sip_connections_per_source: Option<usize>,
     /// The first wait before a failed webhook is sent again (it doubles up to an hour)
     /// [default: 10].
     #[arg(long, value_name = "S")]
@@ -130,6 +140,9 @@ struct Settings {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     many_devices: bool,
+    sip_rate: Option<f64>,
+    sip_burst: Option<f64>,
+    sip_connections_per_source: Option<usize>,
     webhook_retry_s: Option<f64>,
     answer_timeout_s: Option<f64>,
     recordings: Option<PathBuf>,
@@ -212,6 +225,11 @@ fn settings(args: ServeArgs) -> anyhow::Result<(Settings, Origin)> {
         tls_cert: args.tls_cert.or(file.tls_cert),
         tls_key: args.tls_key.or(file.tls_key),
         many_devices: args.many_devices || file.many_devices,
+        sip_rate: args.sip_rate.or(file.sip_rate),
+        sip_burst: args.sip_burst.or(file.sip_burst),
+        sip_connections_per_source: args
+            .sip_connections_per_source
+            .or(file.sip_connections_per_source),
         webhook_retry_s: args.webhook_retry_s.or(file.webhook_retry_s),
         answer_timeout_s: args.answer_timeout_s.or(file.answer_timeout_s),
         recordings: args.recordings.or(file.recordings),
@@ -323,6 +341,26 @@ fn reload_on_hangup(
         }
     });
     Ok(())
+}
+
+/// The per-source SIP limits, checked.
+fn flood_limits(s: &Settings) -> anyhow::Result<predial::sip::flood::FloodLimits> {
+    let d = predial::sip::flood::FloodLimits::default();
+    let limits = predial::sip::flood::FloodLimits {
+        per_second: s.sip_rate.unwrap_or(d.per_second),
+        burst: s.sip_burst.unwrap_or(d.burst),
+        connections: s.sip_connections_per_source.unwrap_or(d.connections),
+    };
+    if !(1.0..=100_000.0).contains(&limits.per_second) {
+        anyhow::bail!("sip_rate: use 1 to 100000 messages a second");
+    }
+    if !(1.0..=1_000_000.0).contains(&limits.burst) {
+        anyhow::bail!("sip_burst: use 1 to 1000000 messages");
+    }
+    if !(1..=100_000).contains(&limits.connections) {
+        anyhow::bail!("sip_connections_per_source: use 1 to 100000 connections");
+    }
+    Ok(limits)
 }
 
 /// The API's limits and policies, checked.
@@ -523,6 +561,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 sips_listen,
                 wss_listen,
                 tls_identity,
+                flood: flood_limits(&s)?,
                 ..predial::sip::SipOptions::default()
             },
             media,

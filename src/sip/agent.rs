@@ -64,6 +64,8 @@ pub struct SipOptions {
     pub trunk_sources: Vec<TrunkSource>,
     /// Addresses the per-source limits do not apply to: the trunks'.
     pub unlimited: Vec<std::net::IpAddr>,
+    /// The per-source limits (when facing operators: with a registrar).
+    pub flood: super::flood::FloodLimits,
 }
 
 /// An address a trunk's calls come from: an IP, and the port when it is known.
@@ -93,6 +95,7 @@ impl Default for SipOptions {
             tls_identity: None,
             trunk_sources: Vec::new(),
             unlimited: Vec::new(),
+            flood: super::flood::FloodLimits::default(),
         }
     }
 }
@@ -135,7 +138,7 @@ impl SipAgent {
         if options.registrar.is_some() {
             // Facing operators (and so anyone): per-source limits, trunks exempt.
             super::flood::install(
-                super::flood::FloodLimits::default(),
+                options.flood,
                 options
                     .trunk_sources
                     .iter()
