@@ -441,6 +441,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("answer_timeout_s: use 1 to 30 seconds");
     }
     let edge = edge_settings(&s)?;
+    let flood = flood_limits(&s)?;
     let webhook_urls = edge.webhook_urls;
     let lang_text = s.lang.clone().unwrap_or_else(|| "ru".into());
     let media = MediaConfig {
@@ -561,7 +562,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 sips_listen,
                 wss_listen,
                 tls_identity,
-                flood: flood_limits(&s)?,
+                flood,
                 ..predial::sip::SipOptions::default()
             },
             media,
