@@ -40,12 +40,15 @@ impl Scheduler {
                         effective: policy_mode,
                         ..CampaignPacing::default()
                     },
+                    rejudge: false,
                 });
                 self.campaign_index.insert(id, c);
             }
             Some(c) => {
                 let quiet = policy.policy.quiet_hours;
                 let camp = &mut self.campaigns[usize::from(c)];
+                camp.rejudge |= camp.policy.policy.destinations != policy.policy.destinations
+                    || camp.policy.policy.country != policy.policy.country;
                 camp.policy = policy;
                 // A new mode takes effect now (paced modes settle at their next plan).
                 camp.pacing.effective = policy_mode;
@@ -95,16 +98,19 @@ impl Scheduler {
                     return Err(EventError::InvalidPhone(e));
                 }
             };
-        // A lead read back from the store was judged when it came in; if the policy has
-        // changed since, it is closed when it comes due (`pop_dialable`), which the store hears.
-        if restored.is_none()
-            && let Err(refusal) = policy
-                .policy
-                .destinations
-                .judge(phone, policy.policy.country)
-        {
+        // Judged on the way in. A lead read back from the store that the policy (changed since
+        // it came in) refuses is taken and closed at once, so the store hears it.
+        let refused = policy
+            .policy
+            .destinations
+            .judge(phone, policy.policy.country)
+            .err();
+        if let (None, Some(refusal)) = (&restored, &refused) {
             self.stats.destination_refused += 1;
-            return Err(EventError::DestinationRefused { phone, refusal });
+            return Err(EventError::DestinationRefused {
+                phone,
+                refusal: refusal.clone(),
+            });
         }
         let explicit_tz = match lead.time_zone.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -159,7 +165,9 @@ impl Scheduler {
         if let Some(until) = lead.until {
             self.until.insert(lead.id, until);
         }
-        if restored.is_some() {
+        if refused.is_some() {
+            self.close(i, LeadState::Refused);
+        } else if restored.is_some() {
             self.schedule(i, due);
         } else {
             self.make_due(i);

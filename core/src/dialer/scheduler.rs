@@ -46,6 +46,9 @@ pub(crate) struct Campaign {
     /// Answered calls waiting for an operator, oldest first (entries may be stale).
     pub waiting: VecDeque<AttemptId>,
     pub pacing: CampaignPacing,
+    /// The destination policy changed after leads came in: each is judged again when it comes
+    /// due (until then every lead held was judged on its way in).
+    pub rejudge: bool,
 }
 
 /// A campaign's pacing state: what it has learned and what it plans.
@@ -384,8 +387,9 @@ impl Scheduler {
                 continue;
             };
             let phone = self.leads.get(i).phone;
-            let policy = &self.campaigns[usize::from(c)].policy.policy;
-            if policy.destinations.judge(phone, policy.country).is_err() {
+            let camp = &self.campaigns[usize::from(c)];
+            let policy = &camp.policy.policy;
+            if camp.rejudge && policy.destinations.judge(phone, policy.country).is_err() {
                 self.close(i, LeadState::Refused);
                 continue;
             }

@@ -886,3 +886,28 @@ fn one_number_gets_at_most_its_daily_calls_across_campaigns() {
         "a waits until its first call is a day old: {due:?}"
     );
 }
+
+#[test]
+fn a_lead_read_back_that_the_policy_now_refuses_is_closed_at_once() {
+    let mut w = World::new(CampaignPolicy::default());
+    w.s.handle(
+        w.now,
+        Event::LeadRestored {
+            lead: Box::new(NewLead::new(30, 1, "+78091234567", w.now)),
+            attempts: 1,
+            history: History::default(),
+            due: w.now,
+        },
+    )
+    .unwrap();
+    w.operators(1);
+    let actions = w.actions();
+    assert!(
+        actions.contains(&Action::LeadClosed {
+            lead: LeadId(30),
+            state: LeadState::Refused
+        }),
+        "{actions:?}"
+    );
+    assert!(!actions.iter().any(|a| matches!(a, Action::Dial { .. })));
+}
