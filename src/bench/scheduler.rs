@@ -192,6 +192,13 @@ pub fn loaded(leads: u64, operators: u32, progress: bool) -> (Scheduler, u64) {
                 PriorityVariant::Two
             },
             max_attempts: 10,
+            // The bench's numbers are Russia's and the CIS's.
+            destinations: predial_core::dialer::Destinations {
+                allow: ["+7", "+375", "+998", "+996", "+374", "+994"]
+                    .map(String::from)
+                    .to_vec(),
+                ..Default::default()
+            },
             ..CampaignPolicy::default()
         };
         s.handle(

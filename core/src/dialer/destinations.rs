@@ -3,12 +3,11 @@
 //! (by default the campaign's own country's code), never a number type that costs the caller
 //! money or lands outside any country (premium rate, shared cost, personal numbers, satellite
 //! and international networks) unless allowed, never a range the admin lists as revenue-share,
-//! and at most so many calls to one number in 24 hours across all campaigns.
+//! and at most so many calls to one number a day across all campaigns.
 //!
 //! This is what stops callback toll fraud: a stranger who leaves a missed call from a
 //! premium-rate number, or a shop form filled with one, gets no call back.
 
-use std::collections::VecDeque;
 use std::fmt;
 
 use rustc_hash::FxHashMap;
@@ -29,8 +28,8 @@ pub struct Destinations {
     /// E.164 prefixes never called, whatever else allows them: the revenue-share ranges a
     /// carrier or a fraud list warns of (`+37069`, `+5399`).
     pub refuse: Vec<String>,
-    /// Calls one number may get in 24 hours, counted across every campaign; a lead over it
-    /// waits until the oldest of those calls is a day old.
+    /// Calls one number may get in a day (UTC), counted across every campaign; a lead over it
+    /// waits for the next day.
     pub calls_per_number_per_day: u32,
 }
 
@@ -244,12 +243,14 @@ impl Destinations {
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-/// Calls placed to each number in the last 24 hours, across campaigns. Holds only numbers
-/// called within a day, each with at most `cap` times, so it is bounded by the calls a day.
+/// Calls placed to each number today (the UTC day), across campaigns: 16 bytes a number
+/// called today, forgotten when the day is over, so a day of a million numbers dialled costs
+/// some 20 MB.
 #[derive(Debug, Default)]
 pub(crate) struct CallsPerNumber {
-    calls: FxHashMap<u64, VecDeque<Timestamp>>,
-    swept_at: Option<Timestamp>,
+    /// Number -> (day, calls that day).
+    calls: FxHashMap<u64, (i64, u32)>,
+    day: i64,
 }
 
 impl CallsPerNumber {
@@ -260,42 +261,24 @@ impl CallsPerNumber {
         cap: u32,
         now: Timestamp,
     ) -> Option<Timestamp> {
-        let times = self.calls.get_mut(&phone.digits())?;
-        while times
-            .front()
-            .is_some_and(|t| now.millis() - t.millis() >= DAY_MS)
-        {
-            times.pop_front();
-        }
-        let cap = cap as usize;
-        (times.len() >= cap).then(|| times[times.len() - cap].plus_millis(DAY_MS))
+        let today = now.millis().div_euclid(DAY_MS);
+        let &(day, n) = self.calls.get(&phone.digits())?;
+        (day == today && n >= cap).then(|| Timestamp::from_millis((today + 1) * DAY_MS))
     }
 
     /// A call placed to `phone` now.
     pub(crate) fn record(&mut self, phone: Phone, now: Timestamp) {
-        let times = self.calls.entry(phone.digits()).or_default();
-        times.push_back(now);
-        // No campaign allows more than 100 a day: older ones never matter.
-        if times.len() > 100 {
-            times.pop_front();
+        let today = now.millis().div_euclid(DAY_MS);
+        if today != self.day {
+            // A new day: yesterday's counts go.
+            self.calls.retain(|_, (day, _)| *day == today);
+            self.day = today;
         }
-        self.sweep(now);
-    }
-
-    /// Forgets, once an hour, the numbers not called for a day.
-    fn sweep(&mut self, now: Timestamp) {
-        if self
-            .swept_at
-            .is_some_and(|t| now.millis() - t.millis() < 3600 * 1000)
-        {
-            return;
+        let e = self.calls.entry(phone.digits()).or_insert((today, 0));
+        if e.0 != today {
+            *e = (today, 0);
         }
-        self.swept_at = Some(now);
-        self.calls.retain(|_, times| {
-            times
-                .back()
-                .is_some_and(|t| now.millis() - t.millis() < DAY_MS)
-        });
+        e.1 = e.1.saturating_add(1);
     }
 
     #[cfg(test)]
@@ -380,17 +363,18 @@ mod tests {
     fn a_number_gets_at_most_its_calls_a_day() {
         let mut calls = CallsPerNumber::default();
         let p = phone("+79161234567");
-        let t0 = Timestamp::from_millis(1_000_000);
+        // 09:00 UTC on some day.
+        let t0 = Timestamp::from_millis(20_000 * DAY_MS + 9 * 3600 * 1000);
         assert_eq!(calls.next_free(p, 2, t0), None);
         calls.record(p, t0);
         calls.record(p, t0.plus_millis(60_000));
         let later = t0.plus_millis(120_000);
-        assert_eq!(calls.next_free(p, 2, later), Some(t0.plus_millis(DAY_MS)));
+        let midnight = Timestamp::from_millis(20_001 * DAY_MS);
+        assert_eq!(calls.next_free(p, 2, later), Some(midnight));
         assert_eq!(calls.next_free(p, 3, later), None);
-        // A day after the first call, one slot is free again.
-        assert_eq!(calls.next_free(p, 2, t0.plus_millis(DAY_MS)), None);
-        // Numbers not called for a day are forgotten.
-        calls.record(phone("+79161234568"), t0.plus_millis(2 * DAY_MS));
+        // The next day it may be called again, and yesterday's numbers are forgotten.
+        assert_eq!(calls.next_free(p, 2, midnight), None);
+        calls.record(phone("+79161234568"), midnight);
         assert_eq!(calls.numbers(), 1);
     }
 }
