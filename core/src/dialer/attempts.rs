@@ -114,7 +114,11 @@ impl Scheduler {
         lead.attempts += 1;
         lead.state = LeadState::Dialing;
         let (id, phone, attempt_no, zone) = (lead.id, lead.phone, lead.attempts, lead.zone);
-        self.calls_per_number.record(phone, self.now);
+        let shared = lead.flags & super::table::SHARED != 0;
+        let policy = &self.campaigns[usize::from(c)].policy.policy;
+        if shared || policy.destinations.calls_per_number_per_day < u32::from(policy.max_attempts) {
+            self.calls_per_number.record(phone, self.now);
+        }
         if let Some(op) = op {
             self.operators.reserve(op, attempt);
         }

@@ -268,6 +268,14 @@ impl CallsPerNumber {
 
     /// A call placed to `phone` now.
     pub(crate) fn record(&mut self, phone: Phone, now: Timestamp) {
+        self.add(phone, 1, now);
+    }
+
+    /// `calls` placed to `phone`, counted as today's.
+    pub(crate) fn add(&mut self, phone: Phone, calls: u32, now: Timestamp) {
+        if calls == 0 {
+            return;
+        }
         let today = now.millis().div_euclid(DAY_MS);
         if today != self.day {
             // A new day: yesterday's counts go.
@@ -278,7 +286,7 @@ impl CallsPerNumber {
         if e.0 != today {
             *e = (today, 0);
         }
-        e.1 = e.1.saturating_add(1);
+        e.1 = e.1.saturating_add(calls);
     }
 
     #[cfg(test)]

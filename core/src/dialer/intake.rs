@@ -162,6 +162,7 @@ impl Scheduler {
             flags: 0,
         });
         self.stats.leads_in += 1;
+        self.note_number(i);
         if let Some(until) = lead.until {
             self.until.insert(lead.id, until);
         }

@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, VecDeque};
 use rustc_hash::FxHashMap;
 
 use super::destinations::CallsPerNumber;
+use super::table::SHARED;
 
 use super::attempt::Attempts;
 use super::dedup::Dedup;
@@ -112,8 +113,10 @@ pub struct Scheduler {
     pub(crate) queue_timers: BTreeSet<(Timestamp, AttemptId)>,
     /// Leads not called after a time (pickup reminders' storage deadlines).
     pub(crate) until: FxHashMap<LeadId, Timestamp>,
-    /// Calls placed to each number in the last day, for the campaigns' daily caps.
+    /// Calls placed today to each number whose calls are counted, for the daily caps.
     pub(crate) calls_per_number: CallsPerNumber,
+    /// Leads held per number, and the first of them: who shares a number.
+    pub(crate) leads_per_number: FxHashMap<u64, (u16, u32)>,
     scratch: Vec<u64>,
     scratch_ops: Vec<u32>,
 }
@@ -151,6 +154,7 @@ impl Scheduler {
             queue_timers: BTreeSet::new(),
             until: FxHashMap::default(),
             calls_per_number: CallsPerNumber::default(),
+            leads_per_number: FxHashMap::default(),
             scratch: Vec::new(),
             scratch_ops: Vec::new(),
         }
@@ -323,7 +327,7 @@ impl Scheduler {
             if let Some(i) = self.leads.resolve(e)
                 && self.leads.get(i).state.is_final()
             {
-                self.leads.remove(i);
+                self.forget_lead(i);
             }
         }
     }
@@ -394,7 +398,8 @@ impl Scheduler {
                 continue;
             }
             let cap = policy.destinations.calls_per_number_per_day;
-            if let Some(at) = self.calls_per_number.next_free(phone, cap, self.now) {
+            let counted = self.counted_per_number(i, cap, policy.max_attempts);
+            if counted && let Some(at) = self.calls_per_number.next_free(phone, cap, self.now) {
                 self.stats.held_by_daily_cap += 1;
                 // A second on, so the wheel never takes it as due already.
                 self.schedule(i, at.plus_millis(1000));
@@ -412,7 +417,7 @@ impl Scheduler {
     pub(crate) fn close(&mut self, i: u32, state: LeadState) {
         let lead = self.leads.get_mut(i);
         lead.state = state;
-        lead.flags = 0;
+        lead.flags &= SHARED;
         let id = lead.id;
         self.until.remove(&id);
         match state {
@@ -425,12 +430,55 @@ impl Scheduler {
         self.pending
             .push_back(Action::LeadClosed { lead: id, state });
         if state == LeadState::Cancelled {
-            self.leads.remove(i);
+            self.forget_lead(i);
         } else {
             let e = self.leads.fresh_entry(i);
             self.retiring
                 .push_back((self.now.plus_millis(RETIRE_AFTER_MS), e));
         }
+    }
+
+    /// Removes a lead from the table, and from the count of its number's leads.
+    fn forget_lead(&mut self, i: u32) {
+        let digits = self.leads.get(i).phone.digits();
+        if let Some(n) = self.leads_per_number.get_mut(&digits) {
+            n.0 = n.0.saturating_sub(1);
+            if n.0 == 0 {
+                self.leads_per_number.remove(&digits);
+            }
+        }
+        self.leads.remove(i);
+    }
+
+    /// Notes lead `i` under its number; when the number has another lead held, both are
+    /// marked `SHARED` (their calls are counted per number from then on).
+    pub(crate) fn note_number(&mut self, i: u32) {
+        let digits = self.leads.get(i).phone.digits();
+        let n = self.leads_per_number.entry(digits).or_insert((0, i));
+        n.0 = n.0.saturating_add(1);
+        if n.0 > 1 {
+            let first = n.1;
+            self.leads.get_mut(i).flags |= SHARED;
+            if first != i && self.leads.get(first).phone.digits() == digits {
+                let lead = self.leads.get(first);
+                let policy = &self.campaigns[usize::from(lead.campaign)].policy.policy;
+                let counted =
+                    policy.destinations.calls_per_number_per_day < u32::from(policy.max_attempts);
+                let (phone, made, was_shared) = (lead.phone, lead.attempts, lead.flags & SHARED);
+                self.leads.get_mut(first).flags |= SHARED;
+                if was_shared == 0 && !counted {
+                    // Its calls were not counted until now: all it made count as today's
+                    // (more than the truth, never less).
+                    self.calls_per_number.add(phone, u32::from(made), self.now);
+                }
+            }
+        }
+    }
+
+    /// Whether lead `i`'s calls are counted per number: it shares its number, or its
+    /// campaign allows fewer calls a day than attempts.
+    fn counted_per_number(&self, i: u32, cap: u32, max_attempts: u8) -> bool {
+        self.leads.get(i).flags & SHARED != 0 || cap < u32::from(max_attempts)
     }
 
     // ----- read-only views -----

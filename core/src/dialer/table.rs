@@ -13,6 +13,8 @@ use crate::time::Timestamp;
 pub(crate) const CALLBACK: u8 = 1;
 /// A callback was agreed during the attempt in progress (applied when it ends).
 pub(crate) const CALLBACK_FRESH: u8 = 2;
+/// Its number has (or had) another lead held: its calls are counted per number.
+pub(crate) const SHARED: u8 = 4;
 
 /// A due time, in whole seconds since 2020-01-01 UTC (rounded up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
