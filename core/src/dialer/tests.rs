@@ -911,3 +911,35 @@ fn a_lead_read_back_that_the_policy_now_refuses_is_closed_at_once() {
     );
     assert!(!actions.iter().any(|a| matches!(a, Action::Dial { .. })));
 }
+
+#[test]
+fn a_number_that_becomes_shared_counts_the_calls_its_first_lead_made() {
+    let mut w = World::new(CampaignPolicy::default());
+    w.s.handle(
+        w.now,
+        Event::CampaignSaved {
+            campaign: CampaignId(2),
+            policy: Box::new(CampaignPolicy::default()),
+        },
+    )
+    .unwrap();
+    w.operators(1);
+    let a = w.lead(MOSCOW_1);
+    let first = w.dials();
+    assert_eq!(first.len(), 1);
+    w.finish(first[0].0, Outcome::Busy);
+    let phone = Phone::from_e164(MOSCOW_1).unwrap();
+    // Alone, its calls are not counted per number (it cannot pass the cap by itself).
+    assert_eq!(w.s.calls_per_number.next_free(phone, 1, w.now), None);
+    w.s.handle(
+        w.now,
+        Event::LeadAdded(Box::new(NewLead::new(60, 2, MOSCOW_1, w.now))),
+    )
+    .unwrap();
+    // Shared now: the first lead's call counts as today's, and both are marked.
+    assert!(w.s.calls_per_number.next_free(phone, 1, w.now).is_some());
+    let i = w.s.leads.find(a).unwrap();
+    assert_ne!(w.s.leads.get(i).flags & super::table::SHARED, 0);
+    let j = w.s.leads.find(LeadId(60)).unwrap();
+    assert_ne!(w.s.leads.get(j).flags & super::table::SHARED, 0);
+}
