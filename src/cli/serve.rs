@@ -67,7 +67,7 @@ pub struct ServeArgs {
     /// How many above that rate may come at once [default: 400].
     #[arg(long, value_name = "N")]
     sip_burst: Option<f64>,
-    /// TCP, TLS and WebSocket connections one address may hold [default: 32].
+    /// TCP, TLS and WebSocket connections one address may hold [default: 256].
     #[arg(long, value_name = "N")]
     sip_connections_per_source: Option<usize>,
     /// The first wait before a failed webhook is sent again (it doubles up to an hour)

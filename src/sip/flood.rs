@@ -29,7 +29,7 @@ impl Default for FloodLimits {
         FloodLimits {
             per_second: 100.0,
             burst: 400.0,
-            connections: 32,
+            connections: 256,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Floods at the SIP edge of a running `predial serve`, from one loopback address that is no
 //! trunk's: a burst of OPTIONS over UDP far past the per-source rate is cut short (counted,
 //! unanswered) and predial still answers once the burst is over; connections past the
-//! per-source cap are closed at once while the first ones stay usable.
+//! per-source cap (set to 32 here) are closed at once while the first ones stay usable.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
@@ -35,7 +35,16 @@ fn one_source_flooding_is_cut_short_and_predial_goes_on() {
         "[[operator]]\nlogin = \"2301\"\npassword = \"op-2301-pass-long\"\n",
     )
     .unwrap();
-    let server = Server::start_with(&data, None, &["--profiles", profiles.to_str().unwrap()]);
+    let server = Server::start_with(
+        &data,
+        None,
+        &[
+            "--profiles",
+            profiles.to_str().unwrap(),
+            "--sip-connections-per-source",
+            "32",
+        ],
+    );
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     let me = s.local_addr().unwrap();
     for n in 0..2000 {
