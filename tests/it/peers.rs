@@ -311,19 +311,29 @@ impl Peer {
 }
 
 impl Peer {
-    /// Stops the peer (SIGTERM, then SIGKILL after 5 s).
+    /// Stops the peer (SIGTERM, then SIGKILL after 5 s), and waits (bounded) until its port is
+    /// free again: kamailio's children may hold it a moment after the main process is gone,
+    /// and a peer restarted on the same port must not find it taken.
     fn stop(&mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").arg(&pid).status();
         let deadline = Instant::now() + Duration::from_secs(5);
+        let mut exited = false;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                exited = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && UdpSocket::bind(self.addr).is_err() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Stops the peer and returns its whole log (SIPp prints its final counters on exit).
