@@ -116,6 +116,17 @@ pub struct Reply {
     pub event: RegEvent,
 }
 
+impl Reply {
+    /// 403 to a blocked address or account.
+    fn blocked() -> Reply {
+        Reply {
+            status: 403,
+            headers: Vec::new(),
+            event: RegEvent::Blocked,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegEvent {
     Challenged,
@@ -346,13 +357,8 @@ impl Registrar {
                 event,
             }
         };
-        let blocked = Reply {
-            status: 403,
-            headers: Vec::new(),
-            event: RegEvent::Blocked,
-        };
         if self.blocked(source, None, now_ms) {
-            return Err(blocked);
+            return Err(Reply::blocked());
         }
         let Some(auth) = authorization.and_then(digest::params) else {
             return Err(challenge(self, false, RegEvent::Challenged));
@@ -366,7 +372,7 @@ impl Registrar {
         };
         let user = get("username").to_string();
         if self.blocked(source, Some(&user), now_ms) {
-            return Err(blocked);
+            return Err(Reply::blocked());
         }
         let sha256 = digest::is_sha256(&auth);
         let account = self.accounts.get(&user);
@@ -410,11 +416,7 @@ impl Registrar {
         // Whose registration it is, is known before any answer: a blocked pair is told so at
         // once, not challenged.
         if self.blocked(r.source, Some(&r.user), now_ms) {
-            return Reply {
-                status: 403,
-                headers: Vec::new(),
-                event: RegEvent::Blocked,
-            };
+            return Reply::blocked();
         }
         let proven = match self.prove(
             r.authorization.as_deref(),

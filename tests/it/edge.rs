@@ -116,34 +116,6 @@ fn a_forged_via_never_makes_a_stranger_the_trunk() {
     assert!(matches!(answer, Some(180 | 183 | 200)), "{answer:?}");
 }
 
-/// The MD5 digest answer of `user`/`password` to the Proxy-Authenticate in `answer`.
-fn proxy_authorization(answer: &str, uri: &str, user: &str, password: &str) -> String {
-    use md5::{Digest, Md5};
-    let md5 = |t: String| -> String {
-        Md5::digest(t.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
-    let line = answer
-        .lines()
-        .find(|l| l.starts_with("Proxy-Authenticate:") && l.contains("MD5"))
-        .expect("a challenge");
-    let nonce = line
-        .split("nonce=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    let ha1 = md5(format!("{user}:predial:{password}"));
-    let ha2 = md5(format!("INVITE:{uri}"));
-    let response = md5(format!("{ha1}:{nonce}:00000001:ab12:auth:{ha2}"));
-    format!(
-        "Proxy-Authorization: Digest username=\"{user}\", realm=\"predial\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"ab12\"\r\n"
-    )
-}
-
 #[test]
 fn a_trunk_that_must_prove_its_calls_is_challenged_even_from_its_address() {
     let data = temp_dir("edge-trunk-auth");
@@ -188,7 +160,14 @@ fn a_trunk_that_must_prove_its_calls_is_challenged_even_from_its_address() {
         "Content-Type:",
         &format!(
             "{}Content-Type:",
-            proxy_authorization(&challenge, &uri, "carrier-in", "a-guess-123")
+            super::operators::answer(
+                &challenge,
+                "Proxy-Authorization",
+                "carrier-in",
+                "a-guess-123",
+                "INVITE",
+                &uri
+            )
         ),
     );
     let wrong = wrong.replace("forged10", "forged11");
@@ -198,7 +177,14 @@ fn a_trunk_that_must_prove_its_calls_is_challenged_even_from_its_address() {
         "Content-Type:",
         &format!(
             "{}Content-Type:",
-            proxy_authorization(&challenge, &uri, "carrier-in", "carrier-secret-1")
+            super::operators::answer(
+                &challenge,
+                "Proxy-Authorization",
+                "carrier-in",
+                "carrier-secret-1",
+                "INVITE",
+                &uri
+            )
         ),
     );
     let answer = exchange(&right);

@@ -409,6 +409,33 @@ pub(super) fn final_answer<S: Read + Write>(socket: &mut tungstenite::WebSocket<
 }
 
 /// MD5 digest, hex.
+/// The answer to a digest challenge (MD5, qop auth) for `method` and `uri`, as the header
+/// `header` (Authorization or Proxy-Authorization).
+pub(super) fn answer(
+    challenge: &str,
+    header: &str,
+    login: &str,
+    password: &str,
+    method: &str,
+    uri: &str,
+) -> String {
+    assert!(
+        challenge.starts_with("SIP/2.0 401") || challenge.starts_with("SIP/2.0 407"),
+        "a challenge: {challenge}"
+    );
+    let nonce = challenge
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a nonce");
+    let ha1 = md5_hex(&format!("{login}:predial:{password}"));
+    let ha2 = md5_hex(&format!("{method}:{uri}"));
+    let response = md5_hex(&format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"));
+    format!(
+        "{header}: Digest username=\"{login}\", realm=\"predial\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
+    )
+}
+
 pub(super) fn md5_hex(text: &str) -> String {
     use md5::Digest;
     md5::Md5::digest(text.as_bytes())

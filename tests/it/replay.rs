@@ -7,20 +7,11 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use md5::{Digest, Md5};
-
 use super::api::{Server, temp_dir};
 use super::peers::need;
 
 const LOGIN: &str = "2201";
 const PASSWORD: &str = "op-2201-pass-long";
-
-fn md5_hex(text: &str) -> String {
-    Md5::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// A request from `from` (its own Via), with `extra` headers; its branch and CSeq are `n`.
 fn request(method: &str, uri: &str, from: SocketAddr, n: u32, extra: &str) -> String {
@@ -49,25 +40,9 @@ fn exchange(socket: &UdpSocket, to: SocketAddr, msg: &str) -> (u16, String) {
     (0, String::new())
 }
 
-/// The digest answer to the challenge in `answer` (`WWW-` or `Proxy-Authenticate`).
+/// The digest answer (MD5) to the challenge in `answer` (`WWW-` or `Proxy-Authenticate`).
 fn digest(answer: &str, method: &str, uri: &str, header: &str) -> String {
-    let line = answer
-        .lines()
-        .find(|l| l.contains("Authenticate:") && l.contains("MD5"))
-        .expect("a challenge");
-    let nonce = line
-        .split("nonce=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
-    let ha1 = md5_hex(&format!("{LOGIN}:predial:{PASSWORD}"));
-    let ha2 = md5_hex(&format!("{method}:{uri}"));
-    let response = md5_hex(&format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"));
-    format!(
-        "{header}: Digest username=\"{LOGIN}\", realm=\"predial\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
-    )
+    super::operators::answer(answer, header, LOGIN, PASSWORD, method, uri)
 }
 
 fn server(name: &str) -> (std::path::PathBuf, Server) {
@@ -146,6 +121,14 @@ fn svcrack_is_throttled_and_never_finds_the_password() {
         .args(["-u", LOGIN, "-d"])
         .arg(&dictionary)
         .args(["-p", &server.sip.port().to_string()])
+        // Its own port on 127.0.0.1 (by default it takes 5060 on every address, which other
+        // tests' trunks use).
+        .args([
+            "-b",
+            "127.0.0.1",
+            "-P",
+            &super::peers::free_port().to_string(),
+        ])
         .arg("127.0.0.1")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&said_file).unwrap())

@@ -17,7 +17,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::json;
 
 use super::api::{Server, temp_dir};
-use super::operators::{final_answer, md5_hex, state_of};
+use super::operators::{answer, final_answer, state_of};
 use super::peers::{free_port, make_test_certificates, need};
 
 type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
@@ -167,33 +167,6 @@ fn register(transport: &str, login: &str, cseq: u32, auth: &str) -> String {
          Call-ID: {lower}-register-{login}\r\nCSeq: {cseq} REGISTER\r\n\
          Contact: <sip:{login}@phone.invalid;transport={lower}>;expires=300\r\n{auth}\
          User-Agent: test-phone\r\nContent-Length: 0\r\n\r\n"
-    )
-}
-
-/// The answer to a digest challenge (MD5, qop auth) for `method` and `uri`, as the header
-/// `header` (Authorization or Proxy-Authorization).
-fn answer(
-    challenge: &str,
-    header: &str,
-    login: &str,
-    password: &str,
-    method: &str,
-    uri: &str,
-) -> String {
-    assert!(
-        challenge.starts_with("SIP/2.0 401") || challenge.starts_with("SIP/2.0 407"),
-        "a challenge: {challenge}"
-    );
-    let nonce = challenge
-        .split("nonce=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("a nonce");
-    let ha1 = md5_hex(&format!("{login}:predial:{password}"));
-    let ha2 = md5_hex(&format!("{method}:{uri}"));
-    let response = md5_hex(&format!("{ha1}:{nonce}:00000001:c0ffee:auth:{ha2}"));
-    format!(
-        "{header}: Digest username=\"{login}\", realm=\"predial\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n"
     )
 }
 
