@@ -42,7 +42,11 @@ pub struct LegParams {
 /// The sending half of a leg, which a bridged leg relays into.
 #[derive(Debug)]
 pub struct LegOut {
-    socket: Arc<UdpSocket>,
+    /// The leg's socket, as the standard library's (non-blocking): a send is always tried by
+    /// the kernel. tokio's `try_send_to` says "would block" until its reactor has first seen
+    /// the socket writable, which on a busy machine dropped the first packets of a call (a
+    /// prompt's first frame and digits sent at once).
+    socket: std::net::UdpSocket,
     state: Mutex<OutState>,
 }
 
@@ -81,8 +85,7 @@ impl LegOut {
             let pt = st.codec.payload_type();
             st.stream.relay(&converted, pt, &mut st.buf);
         }
-        st.sent += 1;
-        self.socket.try_send_to(&st.buf, st.remote).is_ok()
+        self.send(st)
     }
 
     /// Sends one 20 ms frame of our own audio from `source` (a prompt).
@@ -95,8 +98,7 @@ impl LegOut {
         let pt = st.codec.payload_type();
         st.stream
             .next(source, pt, &st.payload, samples.len() as u32, &mut st.buf);
-        st.sent += 1;
-        self.socket.try_send_to(&st.buf, st.remote).is_ok()
+        self.send(st)
     }
 
     /// Sends a digit as telephone-events (RFC 4733).
@@ -112,11 +114,17 @@ impl LegOut {
         let pt = st.events;
         for (marker, payload) in packets {
             st.stream.event(pt, marker, ts, &payload, &mut st.buf);
-            let _ = self.socket.try_send_to(&st.buf, st.remote);
-            st.sent += 1;
+            self.send(st);
         }
         st.stream.skip(800);
         true
+    }
+
+    /// Sends the packet in `st.buf`; counts it when the kernel took it.
+    fn send(&self, st: &mut OutState) -> bool {
+        let sent = self.socket.send_to(&st.buf, st.remote).is_ok();
+        st.sent += u64::from(sent);
+        sent
     }
 
     fn set_remote(&self, remote: SocketAddr) {
@@ -195,10 +203,11 @@ impl Leg {
     ) -> std::io::Result<Leg> {
         socket.set_nonblocking(true)?;
         let local = socket.local_addr()?;
+        let sender = socket.try_clone()?;
         let socket = Arc::new(UdpSocket::from_std(socket)?);
         let ssrc = rand_u32(id, local.port());
         let out = Arc::new(LegOut {
-            socket: socket.clone(),
+            socket: sender,
             state: Mutex::new(OutState {
                 stream: OutStream::new(ssrc, (ssrc >> 16) as u16, ssrc.rotate_left(7)),
                 remote: params.remote,

@@ -63,7 +63,7 @@ pub fn sipp_client_with(
         .arg(&csv)
         .arg(target.to_string())
         .args(["-i", "127.0.0.1", "-p", &local_port.to_string()])
-        .args(["-mp", &free_port().to_string()])
+        .args(["-mp", &free_ports(4).to_string()])
         .args(["-m", &n, "-l", &n, "-r", "10", "-nostdin"])
         .args(["-timeout", &format!("{timeout_s}s")])
         .args(extra)
@@ -80,20 +80,36 @@ pub fn sipp_client_with(
 /// range (32768 and up), so no outgoing connection of another test takes it between the pick
 /// and its bind, and never twice in one test run.
 pub fn free_port() -> u16 {
-    const FIRST: u32 = 20_000;
-    const SPAN: u32 = 12_000;
+    free_ports(1)
+}
+
+/// The first of `n` consecutive ports free on 127.0.0.1 (UDP and TCP), never handed out twice by
+/// this process. The ports lie between predial's RTP range (20000-29998 by default, taken
+/// lowest first by every predial a test starts) and the kernel's ephemeral ports (32768 up).
+/// SIPp's media port needs four: RTP and RTCP for audio, and video two above.
+pub fn free_ports(n: u32) -> u16 {
+    const FIRST: u32 = 30_000;
+    const SPAN: u32 = 2_700;
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let start = std::process::id().wrapping_mul(7919) % SPAN;
     for _ in 0..SPAN {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = (FIRST + (start + n) % SPAN) as u16;
-        let free = UdpSocket::bind(("127.0.0.1", port)).is_ok()
-            && TcpListener::bind(("127.0.0.1", port)).is_ok();
+        let at = NEXT.fetch_add(n, Ordering::Relaxed);
+        let first = FIRST + (start + at) % SPAN;
+        if first + n > FIRST + SPAN {
+            continue;
+        }
+        let free = (first..first + n).all(|p| {
+            let p = p as u16;
+            UdpSocket::bind(("127.0.0.1", p)).is_ok() && TcpListener::bind(("127.0.0.1", p)).is_ok()
+        });
         if free {
-            return port;
+            return first as u16;
         }
     }
-    panic!("no free port on 127.0.0.1 from {FIRST} to {}", FIRST + SPAN)
+    panic!(
+        "no {n} free ports on 127.0.0.1 from {FIRST} to {}",
+        FIRST + SPAN
+    )
 }
 
 /// Fails with what to do when a tool the tests need is missing.
@@ -120,7 +136,7 @@ impl Peer {
     pub fn sipp_uas(scenario_file: &str, extra: &[&str]) -> Peer {
         need("sipp", "sip-tester");
         let port = free_port();
-        let media = free_port();
+        let media = free_ports(4);
         let log =
             std::env::temp_dir().join(format!("predial-sipp-{}-{port}.log", std::process::id()));
         let out = std::fs::File::create(&log).expect("a log file");
@@ -291,7 +307,7 @@ impl Peer {
     /// Waits (bounded) until the peer answers an OPTIONS on its port... SIPp UAS scenarios
     /// ignore OPTIONS, so this waits until its UDP port is taken instead.
     fn wait_listening(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if UdpSocket::bind(self.addr).is_err() {
                 return;
