@@ -2,6 +2,7 @@
 //! calls-per-second token), moving a call that a trunk failed to the next trunk, and turning a
 //! call's end into the attempt's outcome.
 
+use super::tell;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -76,7 +77,8 @@ impl Engine {
             recording: None,
         });
         self.attempt_rows.remove(&dial.attempt);
-        let _ = self.scheduler.handle(
+        tell(
+            &mut self.scheduler,
             now_ts(),
             Event::AttemptFinished {
                 attempt: dial.attempt,
@@ -318,9 +320,11 @@ impl Engine {
                 });
                 self.attempt_rows.remove(&attempt);
                 *self.outcomes.entry(outcome.as_str()).or_default() += 1;
-                let _ = self
-                    .scheduler
-                    .handle(now_ts(), Event::AttemptFinished { attempt, outcome });
+                tell(
+                    &mut self.scheduler,
+                    now_ts(),
+                    Event::AttemptFinished { attempt, outcome },
+                );
                 self.persist_open_lead(call.dial.lead);
             }
         }

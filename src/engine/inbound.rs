@@ -5,6 +5,7 @@
 //! in a queue, timed out, or arriving after hours are missed calls: the integrator is notified
 //! (`call.missed`) and a callback lead is made.
 
+use super::{ask, tell};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -304,10 +305,11 @@ impl Engine {
         self.hold_music(id, false);
         let call = id;
         let queue = QueueId(q as u32 + 1);
-        if let Err(e) = self
-            .scheduler
-            .handle(now_ts(), Event::InboundQueued { call, queue })
-        {
+        if let Err(e) = ask(
+            &mut self.scheduler,
+            now_ts(),
+            Event::InboundQueued { call, queue },
+        ) {
             warn!(call = %id, error = %e, "the queue cannot take the call");
             self.leave(id, &["goodbye"]);
         }
@@ -608,9 +610,11 @@ impl Engine {
                 .insert(id, (live.from.clone(), live.queue));
         }
         if live.queued_at.is_some() {
-            let _ = self
-                .scheduler
-                .handle(now_ts(), Event::InboundEnded { call: id });
+            tell(
+                &mut self.scheduler,
+                now_ts(),
+                Event::InboundEnded { call: id },
+            );
         }
         if let Some(op) = self.desk.legs.get(&id) {
             op.control.hang_up();

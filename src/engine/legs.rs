@@ -1,6 +1,7 @@
 //! The media side of the engine's calls: what the answering-machine detector says, recording a
 //! bridged call, the abandoned-call message, digits, and closing it all when the call ends.
 
+use super::tell;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -133,9 +134,11 @@ impl Engine {
                 }
             }
         }
-        let _ = self
-            .scheduler
-            .handle(now_ts(), Event::AttemptAnswered { attempt });
+        tell(
+            &mut self.scheduler,
+            now_ts(),
+            Event::AttemptAnswered { attempt },
+        );
     }
 
     /// A pickup reminder answered: the point and the storage deadline are said, then the call

@@ -249,6 +249,27 @@ async fn stopped(stop: &mut Option<tokio::sync::watch::Receiver<bool>>) {
     }
 }
 
+/// Hands an event to the core. A refusal is counted (`predial_core_refusals_total{reason}`) and
+/// comes back to act on: the core changed nothing for it (see `EventError`).
+pub(crate) fn ask(
+    scheduler: &mut Scheduler,
+    now: Timestamp,
+    event: Event,
+) -> Result<(), predial_core::dialer::EventError> {
+    scheduler.handle(now, event).inspect_err(|e| {
+        metrics::counter!("predial_core_refusals_total", "reason" => e.reason()).increment(1);
+        tracing::debug!(error = %e, reason = e.reason(), "the core refused an event");
+    })
+}
+
+/// Hands an event to the core that it is expected to take: a refusal is counted and logged as
+/// a warning, since it means the engine and the core disagree about what exists.
+pub(crate) fn tell(scheduler: &mut Scheduler, now: Timestamp, event: Event) {
+    if let Err(e) = ask(scheduler, now, event) {
+        warn!(error = %e, reason = e.reason(), "the core refused an event the engine expected it to take");
+    }
+}
+
 fn now_ts() -> Timestamp {
     Timestamp::from_utc(Utc::now())
 }
@@ -429,26 +450,26 @@ impl Engine {
         let mut scheduler = Scheduler::new();
         let now = now_ts();
         for (campaign, policy) in &config.campaigns {
-            scheduler
-                .handle(
-                    now,
-                    Event::CampaignSaved {
-                        campaign: *campaign,
-                        policy: Box::new(policy.clone()),
-                    },
-                )
-                .map_err(|e| SipError::Stack(format!("campaign {campaign}: {e}")))?;
+            ask(
+                &mut scheduler,
+                now,
+                Event::CampaignSaved {
+                    campaign: *campaign,
+                    policy: Box::new(policy.clone()),
+                },
+            )
+            .map_err(|e| SipError::Stack(format!("campaign {campaign}: {e}")))?;
         }
         for (i, q) in config.inbound.config.queues.iter().enumerate() {
-            scheduler
-                .handle(
-                    now,
-                    Event::QueueSaved {
-                        queue: predial_core::acd::QueueId(i as u32 + 1),
-                        policy: Box::new(q.policy.clone()),
-                    },
-                )
-                .map_err(|e| SipError::Stack(format!("queue {}: {e}", q.name)))?;
+            ask(
+                &mut scheduler,
+                now,
+                Event::QueueSaved {
+                    queue: predial_core::acd::QueueId(i as u32 + 1),
+                    policy: Box::new(q.policy.clone()),
+                },
+            )
+            .map_err(|e| SipError::Stack(format!("queue {}: {e}", q.name)))?;
         }
         let all: Vec<CampaignId> = config.campaigns.iter().map(|c| c.0).collect();
         let stand_ins = if config.softphones.is_some() {
@@ -466,14 +487,15 @@ impl Engine {
                 o.state = predial_core::acd::OperatorState::Ready;
             }
             let operator = OperatorId(op);
-            let _ = scheduler.handle(
+            tell(
+                &mut scheduler,
                 now,
                 Event::OperatorLogin {
                     operator,
                     campaigns: all.clone(),
                 },
             );
-            let _ = scheduler.handle(now, Event::OperatorReady { operator });
+            tell(&mut scheduler, now, Event::OperatorReady { operator });
         }
         Ok(Engine {
             scheduler,
@@ -562,15 +584,16 @@ impl Engine {
             }
             Feed::Callback(lead) => {
                 self.callback_leads.insert(lead);
-                if let Err(e) = self
-                    .scheduler
-                    .handle(now, Event::CallbackAgreed { lead, at: now })
-                {
+                if let Err(e) = ask(
+                    &mut self.scheduler,
+                    now,
+                    Event::CallbackAgreed { lead, at: now },
+                ) {
                     warn!(%lead, error = %e, "the lead cannot be made a callback");
                 }
             }
             Feed::Cancelled(lead) => {
-                let _ = self.scheduler.handle(now, Event::LeadCancelled { lead });
+                tell(&mut self.scheduler, now, Event::LeadCancelled { lead });
             }
             Feed::Campaign(campaign, policy, running) => {
                 let new = !self.config.campaigns.iter().any(|c| c.0 == campaign);
@@ -579,10 +602,11 @@ impl Engine {
                 } else {
                     self.config.campaigns.push((campaign, (*policy).clone()));
                 }
-                if let Err(e) = self
-                    .scheduler
-                    .handle(now, Event::CampaignSaved { campaign, policy })
-                {
+                if let Err(e) = ask(
+                    &mut self.scheduler,
+                    now,
+                    Event::CampaignSaved { campaign, policy },
+                ) {
                     warn!(%campaign, error = %e, "a campaign the engine cannot take");
                 }
                 if new {
@@ -593,9 +617,11 @@ impl Engine {
                 } else {
                     predial_core::dialer::CampaignRun::Paused
                 };
-                let _ = self
-                    .scheduler
-                    .handle(now, Event::CampaignRun { campaign, run });
+                tell(
+                    &mut self.scheduler,
+                    now,
+                    Event::CampaignRun { campaign, run },
+                );
             }
             Feed::Operator { login, action } => {
                 self.operator_action(&login, action);
@@ -634,7 +660,7 @@ impl Engine {
         let mut refused = Vec::new();
         for lead in leads {
             let phone = lead.phone.clone();
-            if let Err(e) = self.scheduler.handle(now, Event::LeadAdded(Box::new(lead))) {
+            if let Err(e) = ask(&mut self.scheduler, now, Event::LeadAdded(Box::new(lead))) {
                 refused.push((phone, e.to_string()));
             }
         }
@@ -683,13 +709,15 @@ impl Engine {
                 },
             );
         }
-        self.scheduler.handle(now, restore_event(l, campaign))?;
+        ask(&mut self.scheduler, now, restore_event(l, campaign))?;
         if callback {
             self.callback_leads.insert(id);
             if fresh {
-                let _ = self
-                    .scheduler
-                    .handle(now, Event::CallbackAgreed { lead: id, at: now });
+                tell(
+                    &mut self.scheduler,
+                    now,
+                    Event::CallbackAgreed { lead: id, at: now },
+                );
             }
         }
         Ok(())
@@ -798,7 +826,7 @@ impl Engine {
                     let late =
                         Duration::from_millis(now.millis().saturating_sub(w.at.millis()) as u64);
                     self.turn_due = turn.checked_sub(late).unwrap_or(turn);
-                    let _ = self.scheduler.handle(now, Event::Tick);
+                    tell(&mut self.scheduler, now, Event::Tick);
                 }
             }
             self.retry_waiting();
@@ -842,7 +870,7 @@ impl Engine {
                         break;
                     }
                     self.turn_due = sleep_to.into_std();
-                    let _ = self.scheduler.handle(now_ts(), Event::Tick);
+                    tell(&mut self.scheduler, now_ts(), Event::Tick);
                     self.retry_waiting();
                 }
                 Some(update) = self.updates.recv() => {
@@ -885,7 +913,8 @@ impl Engine {
         // Nothing new is dialled from here on.
         let now = now_ts();
         for (campaign, _) in self.config.campaigns.clone() {
-            let _ = self.scheduler.handle(
+            tell(
+                &mut self.scheduler,
                 now,
                 Event::CampaignRun {
                     campaign,
@@ -1008,9 +1037,11 @@ impl Engine {
         let limit = self.pool.in_use() + self.pool.free_channels(Instant::now());
         if limit != self.channel_limit {
             self.channel_limit = limit;
-            let _ = self
-                .scheduler
-                .handle(now_ts(), Event::ChannelLimit { channels: limit });
+            tell(
+                &mut self.scheduler,
+                now_ts(),
+                Event::ChannelLimit { channels: limit },
+            );
         }
     }
 
@@ -1107,9 +1138,11 @@ impl Engine {
             }
 
             Action::Preview { operator, .. } => {
-                let _ = self
-                    .scheduler
-                    .handle(now_ts(), Event::PreviewDial { operator });
+                tell(
+                    &mut self.scheduler,
+                    now_ts(),
+                    Event::PreviewDial { operator },
+                );
             }
             Action::LeadClosed { lead, state } => {
                 self.reminders.remove(&lead);
@@ -1199,7 +1232,8 @@ impl Engine {
             Note::Persisted(dial, false) => {
                 self.persisting = self.persisting.saturating_sub(1);
                 warn!(attempt = %dial.attempt, "the attempt could not be stored: not dialled");
-                let _ = self.scheduler.handle(
+                tell(
+                    &mut self.scheduler,
                     now_ts(),
                     Event::AttemptFinished {
                         attempt: dial.attempt,

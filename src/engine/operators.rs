@@ -4,6 +4,7 @@
 //! paused by feature codes dialled from the phone (`*1`, `*2`); the call's result entered as a
 //! DTMF digit during the call.
 
+use super::{ask, tell};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -246,7 +247,8 @@ impl Engine {
                     ),
                 };
                 info!(operator = %login, "softphone registered: logged in, ready");
-                let _ = self.scheduler.handle(
+                tell(
+                    &mut self.scheduler,
                     t,
                     Event::OperatorLogin {
                         operator,
@@ -254,7 +256,8 @@ impl Engine {
                     },
                 );
                 if !serves.is_empty() {
-                    let _ = self.scheduler.handle(
+                    tell(
+                        &mut self.scheduler,
                         t,
                         Event::OperatorQueues {
                             operator,
@@ -262,10 +265,10 @@ impl Engine {
                         },
                     );
                 }
-                let _ = self.scheduler.handle(t, Event::OperatorReady { operator });
+                tell(&mut self.scheduler, t, Event::OperatorReady { operator });
             } else {
                 info!(operator = %login, "softphone registration gone: logged out");
-                let _ = self.scheduler.handle(t, Event::OperatorLogout { operator });
+                tell(&mut self.scheduler, t, Event::OperatorLogout { operator });
             }
         }
     }
@@ -286,7 +289,8 @@ impl Engine {
             if !op.registered || skilled.contains(&op.login) {
                 continue;
             }
-            let _ = self.scheduler.handle(
+            tell(
+                &mut self.scheduler,
                 now_ts(),
                 Event::OperatorLogin {
                     operator: OperatorId(i as u32 + 1),
@@ -318,7 +322,7 @@ impl Engine {
             super::OperatorAction::Pause(_) => Event::OperatorPaused { operator },
             super::OperatorAction::Logout => Event::OperatorLogout { operator },
         };
-        match self.scheduler.handle(t, event) {
+        match ask(&mut self.scheduler, t, event) {
             Ok(()) => true,
             Err(e) => {
                 debug!(operator = %login, error = %e, "operator action refused");
@@ -455,9 +459,11 @@ impl Engine {
             op.missed += 1;
             op.reason = Some(format!("did not answer ({why})"));
         }
-        let _ = self
-            .scheduler
-            .handle(now_ts(), Event::BridgeFailed { attempt });
+        tell(
+            &mut self.scheduler,
+            now_ts(),
+            Event::BridgeFailed { attempt },
+        );
     }
 
     /// What happens to an operator's call.

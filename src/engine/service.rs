@@ -143,7 +143,8 @@ impl Service {
                         c.name
                     );
                 }
-                let _ = engine.scheduler.handle(
+                super::tell(
+                    &mut engine.scheduler,
                     super::now_ts(),
                     predial_core::dialer::Event::CampaignRun {
                         campaign: CampaignId(c.id as u32),

@@ -246,7 +246,11 @@ pub struct Wakeup {
     pub why: TimerKind,
 }
 
-/// An event the scheduler refused. Nothing changed.
+/// An event the scheduler refused. The event itself took no effect: no lead, call, operator or
+/// campaign changed because of it. Two things still happen, as for any event: the scheduler's
+/// clock advances to the `now` given (timers due by then fire, and their actions wait in
+/// `poll_action`), and a lead refused at intake is counted in [`Stats`] (`invalid`, `duplicates`,
+/// `destination_refused`), so the refusals show in the day's figures.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum EventError {
     #[error("campaign {0} is not configured")]
@@ -291,6 +295,33 @@ pub enum EventError {
         "lead {0}: the callee is in quiet hours now; skip it, it will be offered again in the morning"
     )]
     QuietHours(LeadId),
+}
+
+impl EventError {
+    /// A short stable name of the refusal, for logs and metrics labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::UnknownCampaign(_) => "unknown_campaign",
+            Self::InvalidPolicy(_) => "invalid_policy",
+            Self::UnknownLead(_) => "unknown_lead",
+            Self::LeadIdInUse(_) => "lead_id_in_use",
+            Self::InvalidPhone(_) => "invalid_phone",
+            Self::DestinationRefused { .. } => "destination_refused",
+            Self::Duplicate { .. } => "duplicate",
+            Self::MissingOrderId => "missing_order_id",
+            Self::InvalidTimeZone(_) => "invalid_time_zone",
+            Self::LeadClosed(..) => "lead_closed",
+            Self::NoAttemptsLeft(..) => "no_attempts_left",
+            Self::UnknownAttempt(_) => "unknown_attempt",
+            Self::UnknownOperator(_) => "unknown_operator",
+            Self::NothingPreviewed(_) => "nothing_previewed",
+            Self::UnknownQueue(_) => "unknown_queue",
+            Self::InvalidQueue(_) => "invalid_queue",
+            Self::NotInbound(_) => "not_inbound",
+            Self::CallInUse(_) => "call_in_use",
+            Self::QuietHours(_) => "quiet_hours",
+        }
+    }
 }
 
 /// Running totals since the scheduler started.
