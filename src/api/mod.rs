@@ -33,6 +33,7 @@ pub mod leads;
 pub mod limits;
 pub mod listener;
 pub mod operators;
+pub mod preview;
 pub mod queues;
 pub mod recordings;
 pub mod reports;
@@ -145,6 +146,8 @@ pub struct AppState {
         operators::set_operator_state,
         operators::delete_operator,
         operators::set_password,
+        preview::shown,
+        preview::choose,
         trunks::list_trunks,
     ),
     modifiers(&BearerAuth),
@@ -220,6 +223,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/operators/{login}/password",
             put(operators::set_password),
+        )
+        .route(
+            "/v1/operators/{login}/preview",
+            get(preview::shown).post(preview::choose),
         )
         .route(
             "/v1/operators/{login}/{action}",

@@ -11,6 +11,7 @@ pub mod inbound;
 mod legs;
 pub mod media;
 pub mod operators;
+pub mod preview;
 mod service;
 
 use std::collections::{BTreeMap, HashMap};
@@ -140,6 +141,13 @@ pub enum Feed {
     },
     /// An open lead is to be called back first (the number's missed inbound call).
     Callback(LeadId),
+    /// An operator accepts or skips the lead shown to them (preview dialing).
+    Preview(preview::PreviewRequest),
+    /// The lead shown to an operator now, if any.
+    ShownPreview {
+        login: String,
+        reply: tokio::sync::oneshot::Sender<Option<preview::Shown>>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -625,6 +633,13 @@ impl Engine {
             }
             Feed::Operator { login, action } => {
                 self.operator_action(&login, action);
+            }
+            Feed::Preview(r) => {
+                let answer = self.preview_choice(&r.login, r.lead, r.choice, now);
+                let _ = r.reply.send(answer);
+            }
+            Feed::ShownPreview { login, reply } => {
+                let _ = reply.send(self.shown(&login));
             }
         }
     }
@@ -1137,12 +1152,20 @@ impl Engine {
                 self.abandon(attempt);
             }
 
-            Action::Preview { operator, .. } => {
-                tell(
-                    &mut self.scheduler,
-                    now_ts(),
-                    Event::PreviewDial { operator },
-                );
+            Action::Preview {
+                operator,
+                lead,
+                campaign,
+                phone,
+                ..
+            } => {
+                let now = now_ts();
+                if self.config.softphones.is_none() {
+                    // Stand-in operators (`predial dial`) have no screen: they dial at once.
+                    tell(&mut self.scheduler, now, Event::PreviewDial { operator });
+                } else {
+                    self.show_preview(operator, lead, campaign, phone.to_string(), now.millis());
+                }
             }
             Action::LeadClosed { lead, state } => {
                 self.reminders.remove(&lead);

@@ -81,6 +81,8 @@ pub(crate) struct DeskOperator {
     pub dispositions: u64,
     /// When they last became ready.
     pub ready_at: Option<std::time::Instant>,
+    /// The lead shown to them for preview, until they accept or skip it.
+    pub preview: Option<super::preview::Shown>,
 }
 
 pub(crate) struct OperatorCall {
@@ -119,6 +121,7 @@ impl OperatorDesk {
             missed: 0,
             dispositions: 0,
             ready_at: None,
+            preview: None,
         });
         let id = OperatorId(self.ops.len() as u32);
         self.by_login.insert(login.to_string(), id);
@@ -344,6 +347,7 @@ impl Engine {
             op.ready_at = Some(std::time::Instant::now());
         }
         let (login, reason) = (op.login.clone(), op.reason.clone());
+        self.preview_ends_unless_reserved(operator);
         debug!(operator = %login, state = state.as_str(), "operator state");
         if let Some(journal) = &self.config.journal {
             journal.write(Entry::OperatorState {

@@ -15,6 +15,7 @@ mod inbound;
 mod media;
 mod operators;
 mod peers;
+mod preview;
 mod register;
 mod replay;
 mod sim;
