@@ -9,7 +9,7 @@ use std::time::Instant;
 use predial_core::dialer::{AttemptId, Event, LeadId, Outcome, Phone};
 use tracing::{debug, info, warn};
 
-use super::{Engine, now_ts};
+use super::Engine;
 use crate::sip::{
     CallControl, CallEnd, CallEvent, CallUpdate, Ending, Outbound, TrunkVerdict, classify,
 };
@@ -70,7 +70,7 @@ impl Engine {
     pub(crate) fn not_placed(&mut self, dial: &PendingDial) {
         self.journal(dial.attempt, |row, _| Entry::Ended {
             attempt: row,
-            at_ms: now_ts().millis(),
+            at_ms: self.now.millis(),
             outcome: Outcome::TrunkFailure.as_str().into(),
             trunk: None,
             sip_code: None,
@@ -79,7 +79,7 @@ impl Engine {
         self.attempt_rows.remove(&dial.attempt);
         tell(
             &mut self.scheduler,
-            now_ts(),
+            self.now,
             Event::AttemptFinished {
                 attempt: dial.attempt,
                 outcome: Outcome::TrunkFailure,
@@ -196,13 +196,13 @@ impl Engine {
         match update.event {
             CallEvent::Ringing => self.journal(attempt, |row, _| Entry::Rang {
                 attempt: row,
-                at_ms: now_ts().millis(),
+                at_ms: self.now.millis(),
             }),
             CallEvent::Answered { sdp, call_id, .. } => {
                 self.answered += 1;
                 self.journal(attempt, |row, _| Entry::Answered {
                     attempt: row,
-                    at_ms: now_ts().millis(),
+                    at_ms: self.now.millis(),
                     call_id: call_id.clone(),
                 });
                 let detect = self
@@ -312,7 +312,7 @@ impl Engine {
                 }
                 self.journal(attempt, |row, _| Entry::Ended {
                     attempt: row,
-                    at_ms: now_ts().millis(),
+                    at_ms: self.now.millis(),
                     outcome: outcome.as_str().into(),
                     trunk: Some(trunk),
                     sip_code,
@@ -322,7 +322,7 @@ impl Engine {
                 *self.outcomes.entry(outcome.as_str()).or_default() += 1;
                 tell(
                     &mut self.scheduler,
-                    now_ts(),
+                    self.now,
                     Event::AttemptFinished { attempt, outcome },
                 );
                 self.persist_open_lead(call.dial.lead);

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::{Engine, Note, Percentiles, now_ts};
+use super::{Engine, Note, Percentiles};
 use crate::inbound::{InboundConfig, MissedCall, MissedReason, OrderInfo, Target};
 use crate::media::leg::{Command, Event as LegEvent, Leg};
 use crate::media::phrases;
@@ -307,7 +307,7 @@ impl Engine {
         let queue = QueueId(q as u32 + 1);
         if let Err(e) = ask(
             &mut self.scheduler,
-            now_ts(),
+            self.now,
             Event::InboundQueued { call, queue },
         ) {
             warn!(call = %id, error = %e, "the queue cannot take the call");
@@ -353,7 +353,7 @@ impl Engine {
         }
     }
 
-    fn inbound_later(&self, after: Duration, note: InboundNote) {
+    fn inbound_later(&mut self, after: Duration, note: InboundNote) {
         self.note_later(after, Note::Inbound(note));
     }
 
@@ -612,7 +612,7 @@ impl Engine {
         if live.queued_at.is_some() {
             tell(
                 &mut self.scheduler,
-                now_ts(),
+                self.now,
                 Event::InboundEnded { call: id },
             );
         }

@@ -10,7 +10,7 @@ use predial_core::dialer::{AttemptId, Event};
 use tracing::{debug, info, warn};
 
 use super::calls::LiveCall;
-use super::{Engine, Note, now_ts};
+use super::{Engine, Note};
 use crate::media::leg::{Command, Event as LegEvent};
 use crate::media::phrases;
 use crate::media::prompt::{Audio, Player};
@@ -136,7 +136,7 @@ impl Engine {
         }
         tell(
             &mut self.scheduler,
-            now_ts(),
+            self.now,
             Event::AttemptAnswered { attempt },
         );
     }
@@ -233,13 +233,9 @@ impl Engine {
         self.note_later(limit, Note::LastMessageDone(attempt));
     }
 
-    /// Sends `note` to the engine's loop `after` from now.
-    pub(super) fn note_later(&self, after: Duration, note: Note) {
-        let tx = self.notes_tx.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            let _ = tx.send(note);
-        });
+    /// `note` comes to the engine's loop `after` from now (a timer of the engine's table).
+    pub(super) fn note_later(&mut self, after: Duration, note: Note) {
+        self.timers.after(Instant::now(), after, note);
     }
 
     /// A call ended: its leg closes, its recording is written and listed with its lead.

@@ -7,17 +7,18 @@
 //! real peers. Operators on softphones, storage and the API join it in their issues.
 
 mod calls;
+pub mod clock;
 pub mod inbound;
 mod legs;
 pub mod media;
 pub mod operators;
 pub mod preview;
 mod service;
+mod timers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use predial_core::acd::OperatorId;
 use predial_core::dialer::{Action, AttemptId, CampaignId, CampaignPolicy, Event, LeadId, NewLead};
 use predial_core::{Scheduler, Timestamp};
@@ -278,8 +279,9 @@ pub(crate) fn tell(scheduler: &mut Scheduler, now: Timestamp, event: Event) {
     }
 }
 
+/// Wall time now, from the process's one clock (anchored once, carried by the monotonic clock).
 fn now_ts() -> Timestamp {
-    Timestamp::from_utc(Utc::now())
+    clock::process().now()
 }
 
 /// Internal happenings the engine waits on besides SIP.
@@ -336,6 +338,11 @@ pub struct Engine {
     attempt_rows_made: i64,
     pub(crate) desk: operators::OperatorDesk,
     pub(crate) measures: Measures,
+    /// Wall time of this turn: read once per turn from the one clock, and used for everything
+    /// the turn decides.
+    now: Timestamp,
+    /// What the engine waits for besides calls and the store: data, read by the loop.
+    timers: timers::Timers<Note>,
     pub(crate) bridged: u64,
     pub(crate) results: BTreeMap<&'static str, u64>,
     pub(crate) outcomes: BTreeMap<&'static str, u64>,
@@ -506,6 +513,8 @@ impl Engine {
             tell(&mut scheduler, now, Event::OperatorReady { operator });
         }
         Ok(Engine {
+            now,
+            timers: timers::Timers::default(),
             scheduler,
             sip,
             pool,
@@ -582,7 +591,7 @@ impl Engine {
     }
 
     fn on_feed(&mut self, feed: Feed) {
-        let now = now_ts();
+        let now = self.now;
         match feed {
             Feed::Lead(campaign, lead) => {
                 let phone = lead.phone.clone();
@@ -671,7 +680,8 @@ impl Engine {
 
     /// Adds leads; those refused come back with the reason.
     pub fn add_leads(&mut self, leads: Vec<NewLead>) -> Vec<(String, String)> {
-        let now = now_ts();
+        self.now = now_ts();
+        let now = self.now;
         let mut refused = Vec::new();
         for lead in leads {
             let phone = lead.phone.clone();
@@ -689,10 +699,9 @@ impl Engine {
         campaign: CampaignId,
         leads: Vec<OpenLead>,
     ) -> (Vec<LeadId>, Vec<(String, String)>) {
-        let now = now_ts();
+        self.now = now_ts();
         let mut ids = Vec::new();
         let mut refused = Vec::new();
-        let _ = now;
         for l in leads {
             let (id, phone) = (LeadId(l.id as u64), l.phone.clone());
             match self.take_lead(campaign, l) {
@@ -710,7 +719,7 @@ impl Engine {
         campaign: CampaignId,
         l: OpenLead,
     ) -> Result<(), predial_core::dialer::EventError> {
-        let now = now_ts();
+        let now = self.now;
         let id = LeadId(l.id as u64);
         let callback = l.source == "callback";
         let fresh = l.attempts == 0;
@@ -754,7 +763,7 @@ impl Engine {
             S::Cancelled => "cancelled",
             S::Refused => "refused",
         };
-        let now = now_ts().millis();
+        let now = self.now.millis();
         let outcomes: Vec<&str> = view.history.iter().map(|o| o.as_str()).collect();
         journal.write(Entry::Lead {
             lead: id.0 as i64,
@@ -790,7 +799,7 @@ impl Engine {
         if let Some(journal) = &self.config.journal
             && journal.webhooks.load(std::sync::atomic::Ordering::Relaxed)
         {
-            let at_ms = now_ts().millis();
+            let at_ms = self.now.millis();
             journal.write(Entry::Webhook {
                 event: event.into(),
                 payload: crate::webhooks::payload(event, &key, at_ms, data),
@@ -813,17 +822,18 @@ impl Engine {
     /// Runs until every lead is closed or the deadline passes.
     pub async fn run(mut self, ids: Vec<LeadId>, refused: Vec<(String, String)>) -> RunReport {
         let deadline = tokio::time::Instant::now() + self.config.deadline;
+        let start = Instant::now();
         if self.config.media.recordings.is_some() {
-            let _ = self.notes_tx.send(Note::SweepRecordings);
+            self.timers.at(start, Note::SweepRecordings);
         }
         if self.config.journal.is_some() {
-            let _ = self.notes_tx.send(Note::TrunkSnapshot);
+            self.timers.at(start, Note::TrunkSnapshot);
         }
         if self.config.softphones.is_some() {
-            let _ = self.notes_tx.send(Note::Registrations);
+            self.timers.at(start, Note::Registrations);
         }
         if self.figures.is_some() {
-            let _ = self.notes_tx.send(Note::Figures);
+            self.timers.at(start, Note::Figures);
         }
         // Dials due now are due from the start of the run, not from the engine's making.
         self.turn_due = Instant::now();
@@ -833,10 +843,15 @@ impl Engine {
         let mut finished = false;
         loop {
             let turn = Instant::now();
+            self.now = clock::process().at(turn);
+            // The engine's own timers due by now.
+            while let Some(note) = self.timers.pop_due(turn) {
+                self.on_note(note);
+            }
             // Timers that came due while events kept the loop busy are served now, not when
             // the sleep below happens to be picked.
             if let Some(w) = self.scheduler.poll_timeout() {
-                let now = now_ts();
+                let now = self.now;
                 if w.at <= now {
                     let late =
                         Duration::from_millis(now.millis().saturating_sub(w.at.millis()) as u64);
@@ -866,7 +881,7 @@ impl Engine {
             }
             let now_i = tokio::time::Instant::now();
             let wake = self.scheduler.poll_timeout().map(|w| {
-                let ahead = w.at.since(now_ts());
+                let ahead = w.at.since(self.now);
                 now_i + ahead
             });
             let cps = self
@@ -874,7 +889,8 @@ impl Engine {
                 .keys()
                 .next()
                 .map(|(at, _)| tokio::time::Instant::from_std(*at));
-            let sleep_to = [wake, cps, Some(deadline)]
+            let timer = self.timers.next().map(tokio::time::Instant::from_std);
+            let sleep_to = [wake, cps, timer, Some(deadline)]
                 .into_iter()
                 .flatten()
                 .min()
@@ -885,27 +901,28 @@ impl Engine {
                         break;
                     }
                     self.turn_due = sleep_to.into_std();
-                    tell(&mut self.scheduler, now_ts(), Event::Tick);
+                    self.now = now_ts();
+                    tell(&mut self.scheduler, self.now, Event::Tick);
                     self.retry_waiting();
                 }
                 Some(update) = self.updates.recv() => {
-                    self.turn_due = Instant::now();
+                    self.wake();
                     self.on_update(update);
                 }
                 Some(note) = self.notes.recv() => {
-                    self.turn_due = Instant::now();
+                    self.wake();
                     self.on_note(note);
                 }
                 Some((id, event)) = self.legs.recv() => {
-                    self.turn_due = Instant::now();
+                    self.wake();
                     self.on_leg(AttemptId(id), event);
                 }
                 Some(call) = recv_from(&mut incoming) => {
-                    self.turn_due = Instant::now();
+                    self.wake();
                     self.on_incoming(call);
                 }
                 Some(feed) = recv_from(&mut leads_in) => {
-                    self.turn_due = Instant::now();
+                    self.wake();
                     self.on_feed(feed);
                 }
                 _ = stopped(&mut stop) => break,
@@ -926,7 +943,8 @@ impl Engine {
             metrics::histogram!("predial_engine_events_per_turn").record(f64::from(events));
         }
         // Nothing new is dialled from here on.
-        let now = now_ts();
+        self.now = now_ts();
+        let now = self.now;
         for (campaign, _) in self.config.campaigns.clone() {
             tell(
                 &mut self.scheduler,
@@ -1047,6 +1065,13 @@ impl Engine {
         }
     }
 
+    /// Something arrived: the turn it starts is due now, and decided at this instant.
+    fn wake(&mut self) {
+        let t = Instant::now();
+        self.turn_due = t;
+        self.now = clock::process().at(t);
+    }
+
     /// Tells the core how many calls the trunks can carry now.
     fn sync_channels(&mut self) {
         let limit = self.pool.in_use() + self.pool.free_channels(Instant::now());
@@ -1054,7 +1079,7 @@ impl Engine {
             self.channel_limit = limit;
             tell(
                 &mut self.scheduler,
-                now_ts(),
+                self.now,
                 Event::ChannelLimit { channels: limit },
             );
         }
@@ -1093,7 +1118,7 @@ impl Engine {
                             attempt: row,
                             lead: lead.0 as i64,
                             campaign: i64::from(campaign.0),
-                            at_ms: now_ts().millis(),
+                            at_ms: self.now.millis(),
                         });
                         let tx = self.notes_tx.clone();
                         self.persisting += 1;
@@ -1124,19 +1149,16 @@ impl Engine {
                 }
                 self.journal(attempt, |row, _| Entry::Bridged {
                     attempt: row,
-                    at_ms: now_ts().millis(),
+                    at_ms: self.now.millis(),
                     operator: format!("stand-in-{}", operator.0),
                 });
                 self.record(attempt);
                 if let Some(call) = self.calls.get_mut(&attempt) {
                     call.bridged = true;
                 }
-                let tx = self.notes_tx.clone();
                 let talk = self.config.talk;
-                tokio::spawn(async move {
-                    tokio::time::sleep(talk).await;
-                    let _ = tx.send(Note::TalkDone(attempt));
-                });
+                self.timers
+                    .after(Instant::now(), talk, Note::TalkDone(attempt));
             }
             Action::Abandon { attempt, audit } => {
                 info!(lead = %audit.lead, waited_ms = audit.waited_ms, "abandoned: no operator free");
@@ -1159,7 +1181,7 @@ impl Engine {
                 phone,
                 ..
             } => {
-                let now = now_ts();
+                let now = self.now;
                 if self.config.softphones.is_none() {
                     // Stand-in operators (`predial dial`) have no screen: they dial at once.
                     tell(&mut self.scheduler, now, Event::PreviewDial { operator });
@@ -1177,7 +1199,7 @@ impl Engine {
                     journal.write(Entry::LeadClosed {
                         lead: lead.0 as i64,
                         state: state.as_str().into(),
-                        at_ms: now_ts().millis(),
+                        at_ms: self.now.millis(),
                     });
                 }
             }
@@ -1200,7 +1222,7 @@ impl Engine {
         let Some(journal) = &self.config.journal else {
             return;
         };
-        let at_ms = now_ts().millis();
+        let at_ms = self.now.millis();
         for (i, t) in self.pool.trunks.iter().enumerate() {
             let state = serde_json::json!({
                 "state": t.state,
@@ -1222,11 +1244,11 @@ impl Engine {
         match note {
             Note::Registrations => {
                 self.follow_registrations();
-                let tx = self.notes_tx.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    let _ = tx.send(Note::Registrations);
-                });
+                self.timers.after(
+                    Instant::now(),
+                    Duration::from_millis(250),
+                    Note::Registrations,
+                );
             }
             Note::Inbound(note) => self.on_inbound_note(note),
             Note::Figures => {
@@ -1234,19 +1256,13 @@ impl Engine {
                     let _ = f.send(self.live_figures());
                 }
                 self.queue_metrics();
-                let tx = self.notes_tx.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    let _ = tx.send(Note::Figures);
-                });
+                self.timers
+                    .after(Instant::now(), Duration::from_millis(500), Note::Figures);
             }
             Note::TrunkSnapshot => {
                 self.snapshot_trunks(true);
-                let tx = self.notes_tx.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    let _ = tx.send(Note::TrunkSnapshot);
-                });
+                self.timers
+                    .after(Instant::now(), Duration::from_secs(2), Note::TrunkSnapshot);
             }
             Note::Persisted(dial, true) => {
                 self.persisting = self.persisting.saturating_sub(1);
@@ -1257,7 +1273,7 @@ impl Engine {
                 warn!(attempt = %dial.attempt, "the attempt could not be stored: not dialled");
                 tell(
                     &mut self.scheduler,
-                    now_ts(),
+                    self.now,
                     Event::AttemptFinished {
                         attempt: dial.attempt,
                         outcome: predial_core::dialer::Outcome::TrunkFailure,
@@ -1284,11 +1300,11 @@ impl Engine {
                     if removed > 0 {
                         info!(removed, dir = %dir.display(), "old recordings deleted");
                     }
-                    let tx = self.notes_tx.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_secs(3600)).await;
-                        let _ = tx.send(Note::SweepRecordings);
-                    });
+                    self.timers.after(
+                        Instant::now(),
+                        Duration::from_secs(3600),
+                        Note::SweepRecordings,
+                    );
                 }
             }
             Note::Registration(i, state) => {

@@ -14,7 +14,7 @@ use predial_core::dialer::{AttemptId, CampaignId, Event};
 use serde::Serialize;
 use tracing::{debug, info, warn};
 
-use super::{Engine, now_ts};
+use super::Engine;
 use crate::media::leg::{Command, Event as LegEvent, Leg};
 use crate::media::recorder::Side;
 use crate::registrar::Registrar;
@@ -232,7 +232,7 @@ impl Engine {
                 op.reason = None;
             }
             let operator = OperatorId(i as u32 + 1);
-            let t = now_ts();
+            let t = self.now;
             if on {
                 let (campaigns, serves) = match skills.get(&login) {
                     Some((names, c)) if !names.is_empty() => (
@@ -294,7 +294,7 @@ impl Engine {
             }
             tell(
                 &mut self.scheduler,
-                now_ts(),
+                self.now,
                 Event::OperatorLogin {
                     operator: OperatorId(i as u32 + 1),
                     campaigns: all.clone(),
@@ -310,7 +310,7 @@ impl Engine {
             debug!(operator = %login, "not known to the engine (never registered)");
             return false;
         };
-        let t = now_ts();
+        let t = self.now;
         let reason = match &action {
             super::OperatorAction::Pause(reason) => {
                 Some(reason.clone().unwrap_or_else(|| "pause".into()))
@@ -465,7 +465,7 @@ impl Engine {
         }
         tell(
             &mut self.scheduler,
-            now_ts(),
+            self.now,
             Event::BridgeFailed { attempt },
         );
     }
@@ -503,7 +503,7 @@ impl Engine {
                 info!(attempt = %attempt, operator = %login, "bridged to the operator");
                 self.journal(attempt, |row, _| Entry::Bridged {
                     attempt: row,
-                    at_ms: now_ts().millis(),
+                    at_ms: self.now.millis(),
                     operator: login,
                 });
                 self.record(attempt);

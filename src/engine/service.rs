@@ -145,7 +145,7 @@ impl Service {
                 }
                 super::tell(
                     &mut engine.scheduler,
-                    super::now_ts(),
+                    engine.now,
                     predial_core::dialer::Event::CampaignRun {
                         campaign: CampaignId(c.id as u32),
                         run: predial_core::dialer::CampaignRun::Paused,
