@@ -71,7 +71,7 @@ impl Engine {
         self.journal(dial.attempt, |row, _| Entry::Ended {
             attempt: row,
             at_ms: self.now.millis(),
-            outcome: Outcome::TrunkFailure.as_str().into(),
+            outcome: Outcome::TrunkFailure,
             trunk: None,
             sip_code: None,
             recording: None,
@@ -313,7 +313,7 @@ impl Engine {
                 self.journal(attempt, |row, _| Entry::Ended {
                     attempt: row,
                     at_ms: self.now.millis(),
-                    outcome: outcome.as_str().into(),
+                    outcome,
                     trunk: Some(trunk),
                     sip_code,
                     recording,

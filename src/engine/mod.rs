@@ -754,20 +754,12 @@ impl Engine {
             return;
         };
         use predial_core::dialer::LeadState as S;
-        let state = match view.state {
-            S::New => "queued",
-            S::Scheduled => "scheduled",
-            S::Dialing => "dialing",
-            S::Done => "done",
-            S::Exhausted => "exhausted",
-            S::Cancelled => "cancelled",
-            S::Refused => "refused",
-        };
+        let state = view.state.as_str();
         let now = self.now.millis();
         let outcomes: Vec<&str> = view.history.iter().map(|o| o.as_str()).collect();
         journal.write(Entry::Lead {
-            lead: id.0 as i64,
-            state: state.into(),
+            lead: id,
+            state: view.state,
             attempts: i64::from(view.attempts),
             history: outcomes.join(","),
             next_at_ms: view.due.map(|t| t.millis()),
@@ -775,7 +767,7 @@ impl Engine {
         });
         if view.state == S::Done && self.callback_leads.contains(&id) {
             journal.write(Entry::MissedRecovered {
-                lead: id.0 as i64,
+                lead: id,
                 at_ms: now,
             });
         }
@@ -1197,8 +1189,8 @@ impl Engine {
                 } else if let Some(journal) = &self.config.journal {
                     // Gone from the core already (cancelled): its state and closing time.
                     journal.write(Entry::LeadClosed {
-                        lead: lead.0 as i64,
-                        state: state.as_str().into(),
+                        lead,
+                        state,
                         at_ms: self.now.millis(),
                     });
                 }

@@ -11,7 +11,14 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
+use predial_core::dialer::{LeadId, LeadState, Outcome};
+
 use super::{Store, StoreError, now_ms, on_pool};
+
+/// A lead's id as the store's row id.
+fn row_id(lead: LeadId) -> i64 {
+    i64::try_from(lead.0).unwrap_or(i64::MAX)
+}
 
 /// One thing to write.
 #[derive(Debug, Clone)]
@@ -39,14 +46,14 @@ pub enum Entry {
     Ended {
         attempt: i64,
         at_ms: i64,
-        outcome: String,
+        outcome: Outcome,
         trunk: Option<String>,
         sip_code: Option<i64>,
         recording: Option<String>,
     },
     Lead {
-        lead: i64,
-        state: String,
+        lead: LeadId,
+        state: LeadState,
         attempts: i64,
         history: String,
         next_at_ms: Option<i64>,
@@ -54,7 +61,7 @@ pub enum Entry {
     },
     /// A callback made from a missed call reached the caller: the missed call is recovered.
     MissedRecovered {
-        lead: i64,
+        lead: LeadId,
         at_ms: i64,
     },
     Abandoned {
@@ -74,8 +81,8 @@ pub enum Entry {
     },
     /// A lead closed that the engine no longer holds (cancelled).
     LeadClosed {
-        lead: i64,
-        state: String,
+        lead: LeadId,
+        state: LeadState,
         at_ms: i64,
     },
     /// The trunk a started attempt went out through.
@@ -306,14 +313,14 @@ impl Store {
                     Entry::LeadClosed { lead, state, at_ms } => sqlx::query(
                         "UPDATE leads SET state = $2, closed_ms = COALESCE(closed_ms, $3) WHERE id = $1",
                     )
-                    .bind(lead)
-                    .bind(state)
+                    .bind(row_id(*lead))
+                    .bind(state.as_str())
                     .bind(at_ms),
                     Entry::MissedRecovered { lead, at_ms } => sqlx::query(
                         "UPDATE missed_calls SET recovered_ms = $2 \
                          WHERE lead_id = $1 AND recovered_ms IS NULL",
                     )
-                    .bind(lead)
+                    .bind(row_id(*lead))
                     .bind(at_ms),
                     Entry::Placed { attempt, trunk } => {
                         sqlx::query("UPDATE attempts SET trunk = $2 WHERE id = $1")
@@ -403,7 +410,7 @@ impl Store {
                     )
                     .bind(attempt)
                     .bind(at_ms)
-                    .bind(outcome)
+                    .bind(outcome.as_str())
                     .bind(trunk)
                     .bind(sip_code)
                     .bind(recording),
@@ -418,8 +425,8 @@ impl Store {
                         "UPDATE leads SET state = $2, attempts = $3, history = $4, next_at_ms = $5, \
                          closed_ms = $6 WHERE id = $1",
                     )
-                    .bind(lead)
-                    .bind(state)
+                    .bind(row_id(*lead))
+                    .bind(state.as_str())
                     .bind(attempts)
                     .bind(history)
                     .bind(next_at_ms)

@@ -425,7 +425,7 @@ fn missed_calls_are_marked_recovered(database: Option<&str>) {
                 .unwrap();
         }
         journal.write(predial::store::journal::Entry::MissedRecovered {
-            lead: 41,
+            lead: predial_core::dialer::LeadId(41),
             at_ms: now + 60_000,
         });
         journal.sync().await;

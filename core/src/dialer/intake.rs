@@ -158,7 +158,7 @@ impl Scheduler {
             campaign: c,
             zone,
             attempts,
-            state: LeadState::New,
+            state: LeadState::Queued,
             flags: 0,
         });
         self.stats.leads_in += 1;
@@ -224,7 +224,7 @@ impl Scheduler {
                 Ok(())
             }
             // Waiting, or just done (the operator entered the result in wrap-up): reopen.
-            LeadState::New | LeadState::Scheduled | LeadState::Done => {
+            LeadState::Queued | LeadState::Scheduled | LeadState::Done => {
                 if lead.state == LeadState::Done {
                     self.stats.done = self.stats.done.saturating_sub(1);
                 }

@@ -73,8 +73,8 @@ impl NewLead {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeadState {
-    /// Arrived, never dialled yet.
-    New,
+    /// Arrived, never dialled yet: waiting in its campaign's queue.
+    Queued,
     /// Waiting for its next attempt (a retry, a callback, or the end of quiet hours).
     Scheduled,
     /// An attempt is in progress.
@@ -100,7 +100,7 @@ impl LeadState {
 
     pub fn as_str(self) -> &'static str {
         match self {
-            LeadState::New => "new",
+            LeadState::Queued => "queued",
             LeadState::Scheduled => "scheduled",
             LeadState::Dialing => "dialing",
             LeadState::Done => "done",

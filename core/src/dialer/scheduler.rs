@@ -505,7 +505,8 @@ impl Scheduler {
             state: l.state,
             attempts: l.attempts,
             history: l.history,
-            due: matches!(l.state, LeadState::New | LeadState::Scheduled).then_some(l.due.time()),
+            due: matches!(l.state, LeadState::Queued | LeadState::Scheduled)
+                .then_some(l.due.time()),
             callback: l.flags & CALLBACK != 0,
         })
     }

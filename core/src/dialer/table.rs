@@ -61,7 +61,7 @@ impl LeadSlot {
     /// pickup reminder's next round starts its attempts again, but it was called).
     pub fn waiting_state(&self) -> LeadState {
         if self.attempts == 0 && self.history.is_empty() {
-            LeadState::New
+            LeadState::Queued
         } else {
             LeadState::Scheduled
         }
