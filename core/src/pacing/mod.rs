@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::dialer::calendar::TimeOfDay;
 use crate::time::span;
 
-pub use budget::{AbandonAudit, AbandonBudget};
+pub use budget::{AbandonAudit, AbandonBudget, PastCalls};
 pub use planner::{Agent, Plan, Planner, Snapshot};
 pub use stats::LiveStats;
 pub use vicidial::VicidialAdapt;
