@@ -70,6 +70,13 @@ pub enum Regulator {
 }
 
 impl Regulator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Regulator::Ftc => "ftc",
+            Regulator::Ofcom => "ofcom",
+        }
+    }
+
     pub fn window(self) -> Duration {
         match self {
             Regulator::Ftc => Duration::from_secs(30 * 86_400),
