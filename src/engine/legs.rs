@@ -11,11 +11,11 @@ use tracing::{debug, info, warn};
 
 use super::calls::LiveCall;
 use super::{Engine, Note, now_ts};
-use crate::store::journal::Entry;
 use crate::media::leg::{Command, Event as LegEvent};
 use crate::media::phrases;
 use crate::media::prompt::{Audio, Player};
 use crate::media::recorder::{CallKind, Recorder, RecordingName, Side};
+use crate::store::journal::Entry;
 
 /// The tag of the abandoned-call message among the prompts a leg plays.
 const ABANDON_MESSAGE: u32 = 1;

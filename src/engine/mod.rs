@@ -699,9 +699,7 @@ impl Engine {
     ) -> Result<Option<(u64, u64, f64)>, crate::store::StoreError> {
         let now = now_ts();
         let since = now.millis() - 30 * 86_400_000;
-        let hours = store
-            .abandon_history(i64::from(campaign.0), since)
-            .await?;
+        let hours = store.abandon_history(i64::from(campaign.0), since).await?;
         let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
         let history = hours
             .iter()

@@ -206,4 +206,3 @@ impl Store {
         Ok(hours.into_values().collect())
     }
 }
-

@@ -131,11 +131,7 @@ fn get_accept(server: &Server, path: &str, accept: &str) -> (u16, String, String
 
 fn abandon_log(data: &Path, database: Option<&str>) {
     let server = Server::start(data, database);
-    let (status, c) = server.call(
-        "POST",
-        "/v1/campaigns",
-        Some(json!({"name": "shop-north"})),
-    );
+    let (status, c) = server.call("POST", "/v1/campaigns", Some(json!({"name": "shop-north"})));
     assert_eq!(status, 201, "{c}");
     let campaign = c["id"].as_i64().unwrap();
     let now = now_ms();
@@ -179,7 +175,10 @@ fn abandon_log(data: &Path, database: Option<&str>) {
     let path = format!("/v1/abandons?campaign=shop-north&from={from}&to={to}&limit=2");
     let (status, v) = server.call("GET", &path, None);
     assert_eq!(status, 200, "{v}");
-    assert_eq!((v["count"].as_i64(), v["truncated"].as_bool()), (Some(2), Some(true)));
+    assert_eq!(
+        (v["count"].as_i64(), v["truncated"].as_bool()),
+        (Some(2), Some(true))
+    );
     assert_eq!(v["abandons"][0]["lead"], 46, "the old one first: {v}");
 
     // CSV: a header row and one row per abandon.
@@ -189,7 +188,10 @@ fn abandon_log(data: &Path, database: Option<&str>) {
     let lines: Vec<&str> = body.lines().collect();
     assert_eq!(lines.len(), 4, "{body}");
     assert!(lines[0].starts_with("id,attempt,lead,campaign,phone,caller_id,answered_at"));
-    assert!(lines[1].contains("shop-north,+79160000001,+74951234567"), "{body}");
+    assert!(
+        lines[1].contains("shop-north,+79160000001,+74951234567"),
+        "{body}"
+    );
 
     // Bad input: what is expected, on the field.
     let (status, v) = server.call(
@@ -198,7 +200,10 @@ fn abandon_log(data: &Path, database: Option<&str>) {
         None,
     );
     assert_eq!(status, 422, "{v}");
-    assert_eq!((v["error"].as_str(), v["field"].as_str()), (Some("invalid_time"), Some("from")));
+    assert_eq!(
+        (v["error"].as_str(), v["field"].as_str()),
+        (Some("invalid_time"), Some("from"))
+    );
     assert!(v["message"].as_str().unwrap().contains("RFC 3339"), "{v}");
     for bad in ["limit=0", "limit=10001", "limit=many"] {
         let (status, v) = server.call(
@@ -206,12 +211,24 @@ fn abandon_log(data: &Path, database: Option<&str>) {
             &format!("/v1/abandons?campaign=shop-north&{bad}"),
             None,
         );
-        assert_eq!((status, v["field"].as_str()), (422, Some("limit")), "{bad}: {v}");
+        assert_eq!(
+            (status, v["field"].as_str()),
+            (422, Some("limit")),
+            "{bad}: {v}"
+        );
     }
     let (status, v) = server.call("GET", "/v1/abandons", None);
-    assert_eq!((status, v["field"].as_str()), (422, Some("campaign")), "{v}");
+    assert_eq!(
+        (status, v["field"].as_str()),
+        (422, Some("campaign")),
+        "{v}"
+    );
     let (status, v) = server.call("GET", "/v1/abandons?campaign=nope", None);
-    assert_eq!((status, v["error"].as_str()), (404, Some("not_found")), "{v}");
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (404, Some("not_found")),
+        "{v}"
+    );
     let (status, v) = server.call("GET", "/v1/abandons?campaign=shop&colour=red", None);
     assert_eq!(status, 422, "{v}");
     server.stop();
@@ -261,6 +278,9 @@ fn the_openapi_document_has_the_abandons() {
         .collect();
     assert_eq!(params, ["campaign", "from", "to", "limit"]);
     let ok = &op["responses"]["200"]["content"];
-    assert!(ok.get("application/json").is_some() && ok.get("text/csv").is_some(), "{ok}");
+    assert!(
+        ok.get("application/json").is_some() && ok.get("text/csv").is_some(),
+        "{ok}"
+    );
     server.stop();
 }

@@ -427,13 +427,20 @@ fn over_the_cap(f: &mut Floor) -> Vec<crate::pacing::PastCalls> {
         }
     };
     for round in 0.. {
-        if f.s.abandon_window(CampaignId(1)).is_some_and(|w| w.0 >= 1000) {
+        if f.s
+            .abandon_window(CampaignId(1))
+            .is_some_and(|w| w.0 >= 1000)
+        {
             break;
         }
         f.leads(2);
         f.tick(1000);
         let dials = f.take_dials();
-        assert_eq!(dials.len(), 2, "round {round}: power 2 for the ready operator");
+        assert_eq!(
+            dials.len(),
+            2,
+            "round {round}: power 2 for the ready operator"
+        );
         let (a, b) = (dials[0].0, dials[1].0);
         f.event(Event::AttemptAnswered { attempt: a });
         count(f.now, false);
@@ -490,8 +497,15 @@ fn a_restored_abandon_window_holds_the_pacer_back_like_the_live_one() {
         f.leads(4);
         f.tick(1000);
     }
-    let (l, r, n) = (live.take_dials(), restarted.take_dials(), forgot.take_dials());
-    assert_eq!(live.s.pacing_mode(CampaignId(1)), Some(PacingMode::Progressive));
+    let (l, r, n) = (
+        live.take_dials(),
+        restarted.take_dials(),
+        forgot.take_dials(),
+    );
+    assert_eq!(
+        live.s.pacing_mode(CampaignId(1)),
+        Some(PacingMode::Progressive)
+    );
     assert_eq!(
         restarted.s.pacing_mode(CampaignId(1)),
         Some(PacingMode::Progressive)
