@@ -152,14 +152,6 @@ impl Store {
         })
     }
 
-    /// Adds one row to the abandon log (the journal writes them in its batches).
-    pub async fn add_abandon(&self, a: &NewAbandon) -> Result<(), StoreError> {
-        on_pool!(&self.db, |p| {
-            bind_abandon!(sqlx::query(INSERT), a).execute(p).await?;
-        });
-        Ok(())
-    }
-
     /// A campaign's calls per hour since `since_ms`, oldest first: live answers that reached
     /// an operator (attempts ended `contact`, by their answer), abandons (the abandon log, by
     /// when they were abandoned), machine hang-ups (by the attempt's end). What the dialing
