@@ -23,6 +23,7 @@ use utoipa::OpenApi;
 use crate::leads::intake::Intake;
 use crate::store::Store;
 
+pub mod abandons;
 pub mod audit;
 pub mod auth;
 pub mod campaigns;
@@ -136,6 +137,7 @@ pub struct AppState {
         webhook::get_webhook,
         reports::create_disposition,
         reports::kpis,
+        abandons::list_abandons,
         recordings::list,
         recordings::download,
         events::events,
@@ -209,6 +211,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit", get(audit::list_audit))
         .route("/v1/dispositions", post(reports::create_disposition))
         .route("/v1/reports/kpis", get(reports::kpis))
+        .route("/v1/abandons", get(abandons::list_abandons))
         .route("/v1/recordings", get(recordings::list))
         .route("/v1/recordings/{attempt}", get(recordings::download))
         .route("/v1/events", get(events::events))

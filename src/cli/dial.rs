@@ -177,6 +177,7 @@ async fn run_stored(args: &DialArgs, mut config: EngineConfig) -> anyhow::Result
     let mut engine = Engine::start(config).await?;
     let open = store.open_leads(campaign.id).await?;
     let (ids, more) = engine.restore_leads(id, open);
+    engine.restore_abandon_window(&store, id).await?;
     refused.extend(more);
     let mut report = engine.run(ids, refused).await;
     report.recovered = Some(recovered);

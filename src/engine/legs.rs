@@ -15,6 +15,7 @@ use crate::media::leg::{Command, Event as LegEvent};
 use crate::media::phrases;
 use crate::media::prompt::{Audio, Player};
 use crate::media::recorder::{CallKind, Recorder, RecordingName, Side};
+use crate::store::journal::Entry;
 
 /// The tag of the abandoned-call message among the prompts a leg plays.
 const ABANDON_MESSAGE: u32 = 1;
@@ -194,9 +195,10 @@ impl Engine {
     }
 
     /// Plays the abandoned-call message, then hangs up (at the latest when its time is up).
-    pub(super) fn abandon(&mut self, attempt: AttemptId) {
+    /// Whether the message began (it cannot without the call's media or the prompts).
+    pub(super) fn abandon(&mut self, attempt: AttemptId) -> bool {
         let Some(call) = self.calls.get_mut(&attempt) else {
-            return;
+            return false;
         };
         call.abandoned = true;
         let cfg = &self.config.media;
@@ -206,31 +208,68 @@ impl Engine {
             &names,
             ABANDON_MESSAGE,
             "the abandoned-call message",
-        );
+        )
+    }
+
+    /// The core abandoned an answered call (no operator in time): the callee hears the
+    /// abandoned-call message, then the call ends; the abandon log gets the regulator's record
+    /// of it, written once (the hang-up is the attempt's end in the call record).
+    pub(super) fn abandoned_call(
+        &mut self,
+        attempt: AttemptId,
+        audit: &predial_core::pacing::AbandonAudit,
+    ) {
+        info!(lead = %audit.lead, waited_ms = audit.waited_ms, "abandoned: no operator free");
+        let caller_id = self.calls.get(&attempt).map(|c| {
+            self.pool.trunks[c.trunk]
+                .profile
+                .caller_id_for(audit.campaign.0)
+                .to_string()
+        });
+        let message_ms = self.abandon(attempt).then(|| now_ts().millis());
+        self.journal(attempt, |row, campaign| {
+            Entry::Abandoned(Box::new(crate::store::abandons::NewAbandon {
+                attempt: row,
+                lead: audit.lead.0 as i64,
+                campaign,
+                phone: audit.phone.to_string(),
+                caller_id,
+                answered_ms: audit.answered_at.millis(),
+                abandoned_ms: audit.at.millis(),
+                message_ms,
+                waited_ms: audit.waited_ms,
+                regulator: audit.regulator.as_str().into(),
+                answered_in_window: audit.answered_in_window as i64,
+                abandoned_in_window: audit.abandoned_in_window as i64,
+                window_rate: audit.window_rate,
+            }))
+        });
     }
 
     /// Says a call's last message, then hangs up: when it has been played (`tag` comes back),
     /// or at the latest when its time is up. `what` names it in the warning when it cannot be
     /// played (then the call is hung up at once).
-    fn say_last(&mut self, attempt: AttemptId, names: &[String], tag: u32, what: &str) {
+    /// Whether it began.
+    fn say_last(&mut self, attempt: AttemptId, names: &[String], tag: u32, what: &str) -> bool {
         let cfg = &self.config.media;
         let message = cfg.prompts.sequence(cfg.lang, names);
         let Some(call) = self.calls.get(&attempt) else {
-            return;
+            return false;
         };
         let limit = match (&call.leg, message) {
             (Some(leg), Ok(audio)) => play_last(leg, audio, tag),
             (_, Err(e)) => {
                 warn!(error = %e, "{what} cannot be played");
                 call.control.hang_up();
-                return;
+                return false;
             }
             (None, _) => {
                 call.control.hang_up();
-                return;
+                return false;
             }
         };
         self.note_later(limit, Note::LastMessageDone(attempt));
+        true
     }
 
     /// `note` comes to the engine's loop `after` from now (a timer of the engine's table).

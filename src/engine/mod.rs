@@ -712,6 +712,36 @@ impl Engine {
         (ids, refused)
     }
 
+    /// Puts back a campaign's abandon-rate window from the store (its calls of the last 30
+    /// days, the longest regulator's window), so a restart does not reset the abandon cap.
+    /// Call it before the engine runs. Answers the window's figures now: (live answers,
+    /// abandoned, rate).
+    pub async fn restore_abandon_window(
+        &mut self,
+        store: &crate::store::Store,
+        campaign: CampaignId,
+    ) -> Result<Option<(u64, u64, f64)>, crate::store::StoreError> {
+        let now = now_ts();
+        let since = now.millis() - 30 * 86_400_000;
+        let hours = store.abandon_history(i64::from(campaign.0), since).await?;
+        let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        let history = hours
+            .iter()
+            .map(|h| predial_core::pacing::PastCalls {
+                at: Timestamp::from_millis(h.start_ms),
+                connected: count(h.connected),
+                abandoned: count(h.abandoned),
+                machines: count(h.machines),
+            })
+            .collect();
+        tell(
+            &mut self.scheduler,
+            now,
+            Event::AbandonHistoryRestored { campaign, history },
+        );
+        Ok(self.scheduler.abandon_window(campaign))
+    }
+
     /// Hands a stored lead to the core; one made from a missed call is a callback (dialled
     /// first) until its first attempt.
     fn take_lead(
@@ -1152,19 +1182,7 @@ impl Engine {
                 self.timers
                     .after(Instant::now(), talk, Note::TalkDone(attempt));
             }
-            Action::Abandon { attempt, audit } => {
-                info!(lead = %audit.lead, waited_ms = audit.waited_ms, "abandoned: no operator free");
-                self.journal(attempt, |row, campaign| Entry::Abandoned {
-                    attempt: row,
-                    lead: audit.lead.0 as i64,
-                    campaign,
-                    answered_ms: audit.answered_at.millis(),
-                    ended_ms: audit.at.millis(),
-                    reason: "no operator free".into(),
-                });
-                // The callee hears the abandoned-call message, then the call ends.
-                self.abandon(attempt);
-            }
+            Action::Abandon { attempt, audit } => self.abandoned_call(attempt, &audit),
 
             Action::Preview {
                 operator,

@@ -133,6 +133,13 @@ impl Service {
             for (phone, why) in refused {
                 warn!(%phone, %why, "a stored lead the engine cannot take");
             }
+            if let Some((answered, abandoned, rate)) = engine
+                .restore_abandon_window(&store, CampaignId(c.id as u32))
+                .await?
+                && answered > 0
+            {
+                info!(campaign = %c.name, answered, abandoned, rate, "the abandon-rate window was read back from the store");
+            }
             if c.state != "running" {
                 if restored_here > 0 {
                     warn!(

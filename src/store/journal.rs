@@ -64,14 +64,8 @@ pub enum Entry {
         lead: LeadId,
         at_ms: i64,
     },
-    Abandoned {
-        attempt: i64,
-        lead: i64,
-        campaign: i64,
-        answered_ms: i64,
-        ended_ms: i64,
-        reason: String,
-    },
+    /// An abandoned call for the abandon log (append-only: written once, never changed).
+    Abandoned(Box<super::abandons::NewAbandon>),
     /// A notification for the shop's CRM (the webhook outbox), stored with what it tells of.
     Webhook {
         event: String,
@@ -431,23 +425,9 @@ impl Store {
                     .bind(history)
                     .bind(next_at_ms)
                     .bind(closed_ms),
-                    Entry::Abandoned {
-                        attempt,
-                        lead,
-                        campaign,
-                        answered_ms,
-                        ended_ms,
-                        reason,
-                    } => sqlx::query(
-                        "INSERT INTO abandon_log (attempt_id, lead_id, campaign_id, answered_ms, \
-                         ended_ms, reason) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(attempt)
-                    .bind(lead)
-                    .bind(campaign)
-                    .bind(answered_ms)
-                    .bind(ended_ms)
-                    .bind(reason),
+                    Entry::Abandoned(a) => {
+                        super::abandons::bind_abandon!(sqlx::query(super::abandons::INSERT), a)
+                    }
                 };
                 q.execute(&mut *tx).await?;
             }

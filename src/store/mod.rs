@@ -15,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use thiserror::Error;
 
+pub mod abandons;
 pub mod audit;
 pub mod campaigns;
 pub mod dispositions;
@@ -192,6 +193,11 @@ const SQLITE: Migrations = &[
         "audit log",
         include_str!("../../migrations/sqlite/0008_audit_log.sql"),
     ),
+    (
+        9,
+        "abandon log",
+        include_str!("../../migrations/sqlite/0009_abandon_log.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -233,6 +239,11 @@ const POSTGRES: Migrations = &[
         8,
         "audit log",
         include_str!("../../migrations/postgres/0008_audit_log.sql"),
+    ),
+    (
+        9,
+        "abandon log",
+        include_str!("../../migrations/postgres/0009_abandon_log.sql"),
     ),
 ];
 

@@ -420,7 +420,17 @@ fn an_abandoned_callee_hears_the_whole_message() {
     )
     .unwrap();
     w.leads(&["+74951110000", "+74951110001", "+74951110002"]);
-    let report = json(&w.dial(&["--operators", "1", "--talk-s", "1", "--timeout-s", "180"]));
+    let data = w.path("data");
+    let report = json(&w.dial(&[
+        "--operators",
+        "1",
+        "--talk-s",
+        "1",
+        "--timeout-s",
+        "180",
+        "--data",
+        &data,
+    ]));
     let message_frames: u64 = ["company", "abandoned"]
         .iter()
         .map(|p| {
@@ -445,6 +455,51 @@ fn an_abandoned_callee_hears_the_whole_message() {
         assert_eq!(l["rtp_received"], l["rtp_sent"], "{l}");
     }
     assert_eq!(report["finished"], true, "{report}");
+    // The abandon log has each with the regulator's figures.
+    let rows = abandon_log_rows(&std::path::Path::new(&data).join("predial.db"));
+    let abandons: u64 = leads
+        .iter()
+        .map(|l| outcomes(l).iter().filter(|o| **o == "abandoned").count() as u64)
+        .sum();
+    assert_eq!(rows.len() as u64, abandons, "{rows:?}");
+    for (phone, caller_id, answered, ended, message, waited, regulator) in rows {
+        assert!(phone.starts_with("+7495111000"), "{phone}");
+        assert!(caller_id.is_some_and(|c| c.starts_with('+')));
+        assert_eq!(ended - answered, waited);
+        assert!((1_900..=2_500).contains(&waited), "{waited}");
+        assert!(
+            message.is_some_and(|m| m >= ended),
+            "the message was played"
+        );
+        assert_eq!(regulator, "ftc");
+    }
+}
+
+/// The abandon log of a SQLite store: (phone, caller id, answered, abandoned, message, waited,
+/// regulator).
+#[allow(clippy::type_complexity)]
+fn abandon_log_rows(
+    db: &std::path::Path,
+) -> Vec<(String, Option<String>, i64, i64, Option<i64>, i64, String)> {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        let rows = sqlx::query_as(
+            "SELECT phone, caller_id, answered_ms, ended_ms, message_ms, waited_ms, regulator \
+             FROM abandon_log ORDER BY id",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        c.close().await.unwrap();
+        rows
+    })
 }
 
 /// With a store, a run killed mid-call goes on where it stopped: the attempts it left open are

@@ -1,6 +1,7 @@
 //! predial's integration tests: one test binary, a module per part. They run the `predial`
 //! binary as a user would.
 
+mod abandons;
 mod amd;
 mod api;
 mod bench;

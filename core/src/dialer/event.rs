@@ -12,7 +12,7 @@ use super::phone::{Phone, PhoneError};
 use super::policy::{CampaignPolicy, PolicyError};
 use super::zones::TzId;
 use crate::acd::{OperatorId, OperatorState, QueueId, QueuePolicy};
-use crate::pacing::AbandonAudit;
+use crate::pacing::{AbandonAudit, PastCalls};
 use crate::time::Timestamp;
 
 /// One call attempt, named by the scheduler when it asks for the dial.
@@ -76,6 +76,14 @@ pub enum Event {
         attempts: u8,
         history: History,
         due: Timestamp,
+    },
+    /// A campaign's calls before a restart, read back from the store at start-up (live
+    /// answers, abandons, machine hang-ups over the last 30 days): its abandon-rate window (the
+    /// regulator's 24 hours or 30 days) goes on from them, so a restart does not reset the cap.
+    /// Send it before the campaign dials; calls counted already are kept.
+    AbandonHistoryRestored {
+        campaign: CampaignId,
+        history: Vec<PastCalls>,
     },
     LeadCancelled {
         lead: LeadId,

@@ -405,3 +405,129 @@ fn a_campaign_switches_mode_while_running() {
     f.tick(1000);
     assert_eq!(f.s.pacing_mode(CampaignId(1)), Some(PacingMode::Power));
 }
+
+/// A power campaign's calls over a few hours, over the abandon cap: each round the one
+/// operator takes the first answer; every fifteenth round a second answer finds nobody and is
+/// abandoned. Returns what the store would have kept: per hour, connected and abandoned calls.
+fn over_the_cap(f: &mut Floor) -> Vec<crate::pacing::PastCalls> {
+    let mut past: Vec<crate::pacing::PastCalls> = Vec::new();
+    let mut count = |at: Timestamp, abandoned: bool| {
+        let hour = Timestamp::from_millis(at.millis().div_euclid(3_600_000) * 3_600_000);
+        if past.last().is_none_or(|p| p.at != hour) {
+            past.push(crate::pacing::PastCalls {
+                at: hour,
+                ..Default::default()
+            });
+        }
+        let p = past.last_mut().expect("pushed");
+        if abandoned {
+            p.abandoned += 1;
+        } else {
+            p.connected += 1;
+        }
+    };
+    for round in 0.. {
+        if f.s
+            .abandon_window(CampaignId(1))
+            .is_some_and(|w| w.0 >= 1000)
+        {
+            break;
+        }
+        f.leads(2);
+        f.tick(1000);
+        let dials = f.take_dials();
+        assert_eq!(
+            dials.len(),
+            2,
+            "round {round}: power 2 for the ready operator"
+        );
+        let (a, b) = (dials[0].0, dials[1].0);
+        f.event(Event::AttemptAnswered { attempt: a });
+        count(f.now, false);
+        if round % 15 == 0 {
+            f.event(Event::AttemptAnswered { attempt: b });
+            f.tick(2000);
+            count(f.now, true);
+            f.event(Event::AttemptFinished {
+                attempt: b,
+                outcome: Outcome::Abandoned,
+            });
+        } else {
+            f.event(Event::AttemptFinished {
+                attempt: b,
+                outcome: Outcome::Busy,
+            });
+        }
+        f.tick(1000);
+        f.event(Event::AttemptFinished {
+            attempt: a,
+            outcome: Outcome::Contact,
+        });
+        f.tick(11_000);
+        f.others.clear();
+    }
+    past
+}
+
+#[test]
+fn a_restored_abandon_window_holds_the_pacer_back_like_the_live_one() {
+    let pacing = PacingPolicy {
+        power_ratio: 2.0,
+        ..PacingPolicy::default()
+    };
+    let mut live = Floor::new(PacingMode::Power, 1, pacing.clone());
+    let past = over_the_cap(&mut live);
+    let window = live.s.abandon_window(CampaignId(1)).unwrap();
+    assert!(window.0 >= 1000 && window.2 > 0.03, "{window:?}");
+
+    // After a restart: the same campaign, its history read back from the store.
+    let mut restarted = Floor::new(PacingMode::Power, 1, pacing.clone());
+    restarted.now = live.now;
+    restarted.event(Event::AbandonHistoryRestored {
+        campaign: CampaignId(1),
+        history: past,
+    });
+    assert_eq!(restarted.s.abandon_window(CampaignId(1)), Some(window));
+    // And one that forgot: it would dial ahead again.
+    let mut forgot = Floor::new(PacingMode::Power, 1, pacing);
+    forgot.now = live.now;
+
+    // (The live campaign dialled its one call as soon as its operator was free again.)
+    for f in [&mut live, &mut restarted, &mut forgot] {
+        f.leads(4);
+        f.tick(1000);
+    }
+    let (l, r, n) = (
+        live.take_dials(),
+        restarted.take_dials(),
+        forgot.take_dials(),
+    );
+    assert_eq!(
+        live.s.pacing_mode(CampaignId(1)),
+        Some(PacingMode::Progressive)
+    );
+    assert_eq!(
+        restarted.s.pacing_mode(CampaignId(1)),
+        Some(PacingMode::Progressive)
+    );
+    assert_eq!(forgot.s.pacing_mode(CampaignId(1)), Some(PacingMode::Power));
+    // At the cap: one call, for the operator, in both; two unbound calls without the history.
+    assert_eq!(l.len(), 1);
+    assert_eq!(r.len(), 1);
+    assert!(l[0].1.is_some() && r[0].1.is_some());
+    assert_eq!(n.len(), 2);
+    assert!(n.iter().all(|d| d.1.is_none()));
+}
+
+#[test]
+fn the_history_of_an_unknown_campaign_is_refused() {
+    let mut s = Scheduler::new();
+    let e = s.handle(
+        at("2026-12-01T09:00:00Z"),
+        Event::AbandonHistoryRestored {
+            campaign: CampaignId(9),
+            history: Vec::new(),
+        },
+    );
+    assert_eq!(e, Err(EventError::UnknownCampaign(CampaignId(9))));
+}

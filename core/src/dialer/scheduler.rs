@@ -192,6 +192,15 @@ impl Scheduler {
                 history,
                 due,
             } => self.add_lead(now, *lead, Some((attempts, history, due))),
+            Event::AbandonHistoryRestored { campaign, history } => {
+                let c = self.campaign(campaign)?;
+                let camp = &mut self.campaigns[usize::from(c)];
+                camp.pacing
+                    .budget
+                    .restore(now, &history, &camp.policy.policy.pacing);
+                camp.pacing.planned_at = None;
+                Ok(())
+            }
             Event::LeadCancelled { lead } => self.cancel_lead(lead),
             Event::CallbackAgreed { lead, at } => self.agree_callback(now, lead, at),
             Event::AttemptAnswered { attempt } => self.answered(attempt),

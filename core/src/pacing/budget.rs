@@ -60,6 +60,18 @@ pub struct AbandonAudit {
     pub window_rate: f64,
 }
 
+/// A campaign's calls of a stretch of time before a restart, as the store kept them: live
+/// answers that reached an operator, live answers abandoned (no operator in time), and calls
+/// answering-machine detection hung up on. Counted in the hour `at` falls in (the window keeps
+/// hours), so the store may give one entry per call or one per hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct PastCalls {
+    pub at: Timestamp,
+    pub connected: u32,
+    pub abandoned: u32,
+    pub machines: u32,
+}
+
 impl Default for AbandonBudget {
     fn default() -> Self {
         AbandonBudget {
@@ -119,6 +131,50 @@ impl AbandonBudget {
         self.bucket(now, Self::window_ms(policy)).machines += 1;
     }
 
+    /// Puts back the calls of before a restart, oldest first, as if they were happening again:
+    /// each goes through `connected`, `abandoned` or `machine` at its own time (abandons spread
+    /// evenly among an entry's connected calls), so the window's figures, the cap and the
+    /// margin are what the live calls made them. Entries after `now` count at `now`. Calls
+    /// this budget already holds are kept, and the safer of the two margins is taken.
+    pub fn restore(&mut self, now: Timestamp, past: &[PastCalls], policy: &PacingPolicy) {
+        let mut past: Vec<PastCalls> = past.to_vec();
+        for p in &mut past {
+            p.at = p.at.min(now);
+        }
+        past.sort_by_key(|p| p.at);
+        let mut restored = AbandonBudget::default();
+        for p in &past {
+            restored.replay(p, policy);
+        }
+        let live = std::mem::take(&mut self.buckets);
+        if live.is_empty() {
+            self.z = restored.z;
+        } else {
+            self.z = self.z.max(restored.z);
+        }
+        self.buckets = merge(restored.buckets, live);
+        // Forget what is out of the window by now.
+        self.bucket(now, Self::window_ms(policy));
+    }
+
+    /// One entry's calls, in the order the live calls most likely came.
+    fn replay(&mut self, p: &PastCalls, policy: &PacingPolicy) {
+        let answers = u64::from(p.connected) + u64::from(p.abandoned);
+        let mut abandons_done = 0u64;
+        for i in 1..=answers {
+            // The i-th answer is an abandon when the abandons' even share passes a whole one.
+            if i * u64::from(p.abandoned) / answers > abandons_done {
+                abandons_done += 1;
+                self.abandoned(p.at, policy);
+            } else {
+                self.connected(p.at, policy);
+            }
+        }
+        for _ in 0..p.machines {
+            self.machine(p.at, policy);
+        }
+    }
+
     /// (answered, abandoned, rate) over the window; Ofcom adds the estimated false positives.
     pub fn window(&self, now: Timestamp, policy: &PacingPolicy) -> (u64, u64, f64) {
         let from = now.millis() - Self::window_ms(policy);
@@ -157,6 +213,29 @@ impl AbandonBudget {
     pub fn at_cap(&self, now: Timestamp, policy: &PacingPolicy) -> bool {
         let (answered, _, rate) = self.window(now, policy);
         answered >= 1000 && rate >= policy.abandon_cap * 0.97
+    }
+}
+
+/// Two lists of hours, each oldest first, as one: the counts of the same hour added up.
+fn merge(a: VecDeque<Bucket>, b: VecDeque<Bucket>) -> VecDeque<Bucket> {
+    let mut out: VecDeque<Bucket> = VecDeque::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.start <= y.start => a.next(),
+            (Some(_), Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        };
+        let Some(n) = next else { return out };
+        match out.back_mut() {
+            Some(last) if last.start == n.start => {
+                last.answered += n.answered;
+                last.abandoned += n.abandoned;
+                last.machines += n.machines;
+            }
+            _ => out.push_back(n),
+        }
     }
 }
 
@@ -213,5 +292,104 @@ mod tests {
         );
         let later = t.plus_millis(25 * 3_600_000);
         assert_eq!(b.window(later, &policy).0, 0);
+    }
+
+    /// Live calls over two days: answers, abandons (5% of them, over the cap) and machines.
+    fn live_calls(start: Timestamp) -> Vec<(Timestamp, u8)> {
+        (0..4000i64)
+            .map(|i| {
+                let at = start.plus_millis(i * 43_000);
+                let kind = match i % 20 {
+                    0 => 1,
+                    7 => 2,
+                    _ => 0,
+                };
+                (at, kind)
+            })
+            .collect()
+    }
+
+    fn run_live(calls: &[(Timestamp, u8)], policy: &PacingPolicy) -> AbandonBudget {
+        let mut b = AbandonBudget::default();
+        for &(at, kind) in calls {
+            match kind {
+                1 => b.abandoned(at, policy),
+                2 => b.machine(at, policy),
+                _ => b.connected(at, policy),
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn a_restored_window_is_the_live_one() {
+        let start = Timestamp::from_secs(1_800_000_000);
+        for regulator in [Regulator::Ftc, Regulator::Ofcom] {
+            let policy = PacingPolicy {
+                regulator,
+                amd_false_positive_rate: 0.05,
+                ..PacingPolicy::default()
+            };
+            let calls = live_calls(start);
+            let now = calls.last().unwrap().0.plus_millis(1_000);
+            let live = run_live(&calls, &policy);
+            // One entry per call, shuffled: the same budget, margin included.
+            let mut per_call: Vec<PastCalls> = calls
+                .iter()
+                .map(|&(at, kind)| PastCalls {
+                    at,
+                    connected: u32::from(kind == 0),
+                    abandoned: u32::from(kind == 1),
+                    machines: u32::from(kind == 2),
+                })
+                .collect();
+            per_call.reverse();
+            let mut restored = AbandonBudget::default();
+            restored.restore(now, &per_call, &policy);
+            assert_eq!(restored.window(now, &policy), live.window(now, &policy));
+            assert_eq!(restored.z, live.z);
+            assert_eq!(restored.at_cap(now, &policy), live.at_cap(now, &policy));
+            assert_eq!(restored.floor(now, &policy), live.floor(now, &policy));
+            // One entry per hour, as the store groups them: the same figures and cap.
+            let mut hours: Vec<PastCalls> = Vec::new();
+            for p in per_call.iter().rev() {
+                let hour = Timestamp::from_millis(p.at.millis().div_euclid(BUCKET_MS) * BUCKET_MS);
+                match hours.last_mut() {
+                    Some(h) if h.at == hour => {
+                        h.connected += p.connected;
+                        h.abandoned += p.abandoned;
+                        h.machines += p.machines;
+                    }
+                    _ => hours.push(PastCalls { at: hour, ..*p }),
+                }
+            }
+            let mut hourly = AbandonBudget::default();
+            hourly.restore(now, &hours, &policy);
+            assert_eq!(hourly.window(now, &policy), live.window(now, &policy));
+            assert_eq!(hourly.at_cap(now, &policy), live.at_cap(now, &policy));
+            assert_eq!(hourly.floor(now, &policy), live.floor(now, &policy));
+            assert!((hourly.z - live.z).abs() < 0.5, "{} {}", hourly.z, live.z);
+            // And a day later both forget the same calls.
+            let later = now.plus_millis(30 * 3_600_000);
+            assert_eq!(hourly.window(later, &policy), live.window(later, &policy));
+        }
+    }
+
+    #[test]
+    fn restoring_keeps_the_calls_already_counted() {
+        let policy = PacingPolicy::default();
+        let t = Timestamp::from_secs(1_800_000_000);
+        let mut b = AbandonBudget::default();
+        b.connected(t, &policy);
+        b.abandoned(t, &policy);
+        let past = [PastCalls {
+            at: t.plus_millis(-2 * 3_600_000),
+            connected: 8,
+            abandoned: 2,
+            machines: 0,
+        }];
+        b.restore(t, &past, &policy);
+        assert_eq!(b.window(t, &policy).0, 12);
+        assert_eq!(b.window(t, &policy).1, 3);
     }
 }

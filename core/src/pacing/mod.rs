@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::dialer::calendar::TimeOfDay;
 use crate::time::span;
 
-pub use budget::{AbandonAudit, AbandonBudget};
+pub use budget::{AbandonAudit, AbandonBudget, PastCalls};
 pub use planner::{Agent, Plan, Planner, Snapshot};
 pub use stats::LiveStats;
 pub use vicidial::VicidialAdapt;
@@ -70,6 +70,13 @@ pub enum Regulator {
 }
 
 impl Regulator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Regulator::Ftc => "ftc",
+            Regulator::Ofcom => "ofcom",
+        }
+    }
+
     pub fn window(self) -> Duration {
         match self {
             Regulator::Ftc => Duration::from_secs(30 * 86_400),
