@@ -226,7 +226,7 @@ impl Engine {
                 .caller_id_for(audit.campaign.0)
                 .to_string()
         });
-        let message_ms = self.abandon(attempt).then(|| now_ts().millis());
+        let message_ms = self.abandon(attempt).then(|| self.now.millis());
         self.journal(attempt, |row, campaign| {
             Entry::Abandoned(Box::new(crate::store::abandons::NewAbandon {
                 attempt: row,
