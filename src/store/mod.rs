@@ -192,6 +192,11 @@ const SQLITE: Migrations = &[
         "audit log",
         include_str!("../../migrations/sqlite/0008_audit_log.sql"),
     ),
+    (
+        9,
+        "inbound offers",
+        include_str!("../../migrations/sqlite/0009_inbound_offers.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -233,6 +238,11 @@ const POSTGRES: Migrations = &[
         8,
         "audit log",
         include_str!("../../migrations/postgres/0008_audit_log.sql"),
+    ),
+    (
+        9,
+        "inbound offers",
+        include_str!("../../migrations/postgres/0009_inbound_offers.sql"),
     ),
 ];
 
