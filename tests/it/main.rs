@@ -4,6 +4,7 @@
 mod amd;
 mod api;
 mod bench;
+mod callbacks;
 mod check;
 mod demo;
 mod dial;
