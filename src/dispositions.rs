@@ -73,7 +73,10 @@ fn notifications(
     sum: Option<i64>,
     large_from: Option<i64>,
 ) -> Vec<(String, String, String)> {
-    let items: Option<Value> = d.items.as_deref().and_then(|i| serde_json::from_str(i).ok());
+    let items: Option<Value> = d
+        .items
+        .as_deref()
+        .and_then(|i| serde_json::from_str(i).ok());
     let data = json!({
         "lead": d.lead, "order_id": order_id, "phone": phone, "kind": d.kind,
         "items": items, "sum_minor": sum, "operator": d.operator, "note": d.note,

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use predial_core::acd::{OperatorId, OperatorState, QueueId};
 use predial_core::Timestamp;
+use predial_core::acd::{OperatorId, OperatorState, QueueId};
 use predial_core::dialer::{AttemptId, CampaignId, Event, LeadId};
 use serde::Serialize;
 use tracing::{debug, info, warn};
@@ -630,7 +630,11 @@ impl Engine {
 
     /// A callback agreed with the callee (keyed on the phone, or entered through the API).
     pub(super) fn agree_callback(&mut self, lead: LeadId, at: Timestamp) {
-        match ask(&mut self.scheduler, now_ts(), Event::CallbackAgreed { lead, at }) {
+        match ask(
+            &mut self.scheduler,
+            now_ts(),
+            Event::CallbackAgreed { lead, at },
+        ) {
             Ok(()) => {
                 info!(%lead, at_ms = at.millis(), "callback agreed");
                 self.persist_lead(lead);

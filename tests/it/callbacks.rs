@@ -258,7 +258,14 @@ fn missed_callback_is_the_first_call(priority: u8, rtp: &str) {
     let server = serve(&data, &dir, rtp, &[]);
     make_campaign(&server, "shop", priority);
     let waiting: Vec<i64> = (0..3)
-        .map(|i| add_lead(&server, &format!("+7495111020{i}"), &format!("W-{i}"), "shop"))
+        .map(|i| {
+            add_lead(
+                &server,
+                &format!("+7495111020{i}"),
+                &format!("W-{i}"),
+                "shop",
+            )
+        })
         .collect();
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = socket.local_addr().unwrap().port();

@@ -618,7 +618,8 @@ fn a_caller_past_the_longest_wait_presses_1_and_one_after_hours_is_called_back()
 }
 
 #[test]
-fn an_operator_who_does_not_answer_is_paused_the_caller_goes_to_the_next_and_the_reports_count_both() {
+fn an_operator_who_does_not_answer_is_paused_the_caller_goes_to_the_next_and_the_reports_count_both()
+ {
     let data = temp_dir("inbound-ring");
     let trunk_port = free_port();
     let dir = inbound_profiles(
@@ -699,8 +700,16 @@ fn an_operator_who_does_not_answer_is_paused_the_caller_goes_to_the_next_and_the
         assert!(Instant::now() < until, "both operators in the report: {v}");
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(figures("2201", &report), Some((json!(0), json!(1))), "{report}");
-    assert_eq!(figures("2202", &report), Some((json!(1), json!(0))), "{report}");
+    assert_eq!(
+        figures("2201", &report),
+        Some((json!(0), json!(1))),
+        "{report}"
+    );
+    assert_eq!(
+        figures("2202", &report),
+        Some((json!(1), json!(0))),
+        "{report}"
+    );
     assert_eq!(report["total"]["calls_accepted"], 1, "{report}");
     assert_eq!(report["total"]["calls_missed"], 1, "{report}");
     drop(away);

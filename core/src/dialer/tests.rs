@@ -380,9 +380,7 @@ fn a_missed_calls_callback_is_dialled_before_every_waiting_lead_in_both_variants
         w.s.handle(w.now, Event::ChannelLimit { channels: 0 })
             .unwrap();
         w.operators(1);
-        let waiting: Vec<LeadId> = (0..3)
-            .map(|i| w.lead(&format!("+7495123453{i}")))
-            .collect();
+        let waiting: Vec<LeadId> = (0..3).map(|i| w.lead(&format!("+7495123453{i}"))).collect();
         let caller = w.lead("+74951234539");
         w.s.handle(w.now, Event::MissedCallback { lead: caller })
             .unwrap();
