@@ -7,6 +7,7 @@ pub mod bench;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod dispositions;
 pub mod engine;
 pub mod inbound;
 pub mod leads;

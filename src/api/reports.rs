@@ -114,75 +114,33 @@ pub async fn create_disposition(
         }
         (None, _) => None,
     };
-    let items = d
-        .items
-        .as_ref()
-        .map(|i| serde_json::to_string(i).unwrap_or_default());
-    let order = st.store.lead_order(d.lead).await?;
-    let Some((order_id, phone, lead_sum)) = order else {
-        return Err(ApiError::not_found(&format!("lead {}", d.lead)));
-    };
-    let sum = d.sum_minor.or(lead_sum);
-    // The CRM hears of approvals, complaints and large orders (webhooks), with the order.
-    let mut webhooks = Vec::new();
-    if st.store.webhook_config().await?.is_some() {
-        let data = serde_json::json!({
-            "lead": d.lead, "order_id": order_id, "phone": phone, "kind": d.kind,
-            "items": d.items, "sum_minor": sum, "operator": d.operator, "note": d.note,
-        });
-        let large = st
-            .store
-            .setting("alert.sum_minor")
-            .await?
-            .and_then(|v| v.parse::<i64>().ok())
-            .is_some_and(|limit| d.kind.approves() && sum.is_some_and(|s| s >= limit));
-        let mut events: Vec<(&str, Option<&str>)> = Vec::new();
-        if d.kind.approves() {
-            events.push(("lead.confirmed", None));
-        }
-        if d.kind == Kind::Complaint {
-            events.push(("alert", Some("complaint")));
-        }
-        if large {
-            events.push(("alert", Some("large_order")));
-        }
-        let now = now_ms();
-        for (event, alert) in events {
-            let key = format!("{event}:{}:{}:{now}", alert.unwrap_or("-"), d.lead);
-            let mut data = data.clone();
-            if let Some(a) = alert {
-                data["alert"] = serde_json::json!(a);
-            }
-            let payload = crate::webhooks::payload(event, &key, now, data);
-            webhooks.push((event.to_string(), key, payload));
-        }
-    }
     let new = NewDisposition {
         lead: d.lead,
         attempt: d.attempt,
         operator: d.operator.clone(),
         kind: d.kind,
-        items,
+        items: d
+            .items
+            .as_ref()
+            .map(|i| serde_json::to_string(i).unwrap_or_default()),
         sum_minor: d.sum_minor,
         callback_ms,
         note: d.note.clone(),
     };
-    match st.store.add_disposition(&new, webhooks).await? {
-        Some(id) => {
-            super::events::publish(
-                &st.events,
-                "disposition",
-                serde_json::json!({"id": id, "lead": d.lead, "kind": d.kind, "operator": d.operator}),
-            );
-            Ok((
-                StatusCode::CREATED,
-                axum::Json(DispositionOut {
-                    id,
-                    lead: d.lead,
-                    kind: d.kind,
-                }),
-            ))
-        }
+    let desk = crate::dispositions::Desk {
+        store: &st.store,
+        events: Some(&st.events),
+        engine: st.engine.as_ref(),
+    };
+    match crate::dispositions::enter(desk, &new).await? {
+        Some(id) => Ok((
+            StatusCode::CREATED,
+            axum::Json(DispositionOut {
+                id,
+                lead: d.lead,
+                kind: d.kind,
+            }),
+        )),
         None => Err(ApiError::not_found(&format!("lead {}", d.lead))),
     }
 }

@@ -166,6 +166,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<InboundBench> {
             ..MediaConfig::default()
         },
         answer_timeout: Duration::from_secs(15),
+        dtmf_callback_after: Duration::from_secs(3600),
         events: None,
         inbound: Arc::new(inbound),
         intake: None,

@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// they are set not ready [default: 4].
     #[arg(long, value_name = "S")]
     answer_timeout_s: Option<f64>,
+    /// A callback keyed on the operator's phone (3) is agreed for this many seconds later
+    /// [default: 3600].
+    #[arg(long, value_name = "S")]
+    dtmf_callback_after_s: Option<f64>,
     /// Record bridged calls here [default: DATA/recordings].
     #[arg(long, value_name = "DIR")]
     recordings: Option<PathBuf>,
@@ -145,6 +149,7 @@ struct Settings {
     sip_connections_per_source: Option<usize>,
     webhook_retry_s: Option<f64>,
     answer_timeout_s: Option<f64>,
+    dtmf_callback_after_s: Option<f64>,
     recordings: Option<PathBuf>,
     keep_recordings_days: Option<u32>,
     rtp_ports: Option<String>,
@@ -232,6 +237,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<(Settings, Origin)> {
             .or(file.sip_connections_per_source),
         webhook_retry_s: args.webhook_retry_s.or(file.webhook_retry_s),
         answer_timeout_s: args.answer_timeout_s.or(file.answer_timeout_s),
+        dtmf_callback_after_s: args.dtmf_callback_after_s.or(file.dtmf_callback_after_s),
         recordings: args.recordings.or(file.recordings),
         keep_recordings_days: args.keep_recordings_days.or(file.keep_recordings_days),
         rtp_ports: args.rtp_ports.or(file.rtp_ports),
@@ -440,6 +446,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if !(1.0..=30.0).contains(&answer_timeout_s) {
         anyhow::bail!("answer_timeout_s: use 1 to 30 seconds");
     }
+    let dtmf_callback_after_s = s.dtmf_callback_after_s.unwrap_or(3600.0);
+    if !(1.0..=30.0 * 86_400.0).contains(&dtmf_callback_after_s) {
+        anyhow::bail!("dtmf_callback_after_s: use 1 second to 30 days");
+    }
     let edge = edge_settings(&s)?;
     let flood = flood_limits(&s)?;
     let webhook_urls = edge.webhook_urls;
@@ -567,6 +577,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             },
             media,
             answer_timeout: Duration::from_secs_f64(answer_timeout_s),
+            dtmf_callback_after: Duration::from_secs_f64(dtmf_callback_after_s),
             events: Some(state.events.clone()),
             inbound,
             intake: Some(state.intake.clone()),

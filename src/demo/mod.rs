@@ -191,6 +191,7 @@ async fn demo(
             ..MediaConfig::default()
         },
         answer_timeout: Duration::from_secs(4),
+        dtmf_callback_after: Duration::from_secs(3600),
         events: None,
         inbound: Arc::default(),
         intake: None,

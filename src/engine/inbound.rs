@@ -23,6 +23,7 @@ use crate::media::phrases;
 use crate::media::prompt::Player;
 use crate::media::recorder::{CallKind, Recorder, RecordingName, Side};
 use crate::sip::{IncomingCall, ServerCall, sdp};
+use crate::store::journal::Entry;
 
 /// Tags of what an inbound call's leg plays.
 const ANNOUNCEMENT: u32 = 10;
@@ -461,6 +462,7 @@ impl Engine {
         if let Some(o) = self.desk.get_mut(operator) {
             o.calls += 1;
         }
+        self.note_inbound_offer(id, operator, true);
         let login = self.desk.login(operator).to_string();
         info!(call = %id, operator = %login, "inbound call bridged to the operator");
         // Recorded like outbound calls (stereo: caller left, operator right).
@@ -491,6 +493,24 @@ impl Engine {
                 Err(e) => warn!(call = %id, error = %e, "cannot record the call"),
             }
         }
+    }
+
+    /// An operator's phone rang with a queue's caller: stored as accepted (answered) or missed,
+    /// for the reports' per-operator figures.
+    pub(super) fn note_inbound_offer(&self, id: AttemptId, operator: OperatorId, accepted: bool) {
+        let (Some(journal), Some(live)) = (&self.config.journal, self.inbound.get(&id)) else {
+            return;
+        };
+        let queue = live
+            .queue
+            .and_then(|q| self.config.inbound.config.queues.get(q))
+            .map_or_else(String::new, |q| q.name.clone());
+        journal.write(Entry::InboundOffer {
+            at_ms: chrono::Utc::now().timestamp_millis(),
+            operator: self.desk.login(operator).to_string(),
+            queue,
+            accepted,
+        });
     }
 
     /// The operator's call ended before it was bridged (`missed`), or after (the caller is

@@ -149,6 +149,8 @@ pub enum Feed {
         login: String,
         reply: tokio::sync::oneshot::Sender<Option<preview::Shown>>,
     },
+    /// A callback agreed with the callee (`POST /v1/dispositions`): the lead is dialled at `at`.
+    CallbackAgreed { lead: LeadId, at: Timestamp },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -601,14 +603,11 @@ impl Engine {
             }
             Feed::Callback(lead) => {
                 self.callback_leads.insert(lead);
-                if let Err(e) = ask(
-                    &mut self.scheduler,
-                    now,
-                    Event::CallbackAgreed { lead, at: now },
-                ) {
+                if let Err(e) = ask(&mut self.scheduler, now, Event::MissedCallback { lead }) {
                     warn!(%lead, error = %e, "the lead cannot be made a callback");
                 }
             }
+            Feed::CallbackAgreed { lead, at } => self.agree_callback(lead, at),
             Feed::Cancelled(lead) => {
                 tell(&mut self.scheduler, now, Event::LeadCancelled { lead });
             }
@@ -767,11 +766,7 @@ impl Engine {
         if callback {
             self.callback_leads.insert(id);
             if fresh {
-                tell(
-                    &mut self.scheduler,
-                    now,
-                    Event::CallbackAgreed { lead: id, at: now },
-                );
+                tell(&mut self.scheduler, now, Event::MissedCallback { lead: id });
             }
         }
         Ok(())

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use predial_core::Timestamp;
 use predial_core::acd::{OperatorId, OperatorState, QueueId};
-use predial_core::dialer::{AttemptId, CampaignId, Event};
+use predial_core::dialer::{AttemptId, CampaignId, Event, LeadId};
 use serde::Serialize;
 use tracing::{debug, info, warn};
 
@@ -33,6 +34,8 @@ pub struct Softphones {
     /// How long an operator's phone may ring before they are set not ready and the call goes
     /// to the next one.
     pub answer_timeout: Duration,
+    /// A callback keyed on the phone (3) is agreed for this long after the key.
+    pub callback_after: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -463,6 +466,9 @@ impl Engine {
             op.missed += 1;
             op.reason = Some(format!("did not answer ({why})"));
         }
+        if attempt.is_inbound() {
+            self.note_inbound_offer(attempt, operator, false);
+        }
         tell(
             &mut self.scheduler,
             self.now,
@@ -583,23 +589,61 @@ impl Engine {
         let lead = self.calls.get(&attempt).map(|c| c.dial.lead.0 as i64);
         info!(attempt = %attempt, operator = %login, result = kind.as_str(), "result entered by DTMF");
         *self.results.entry(kind.as_str()).or_default() += 1;
-        if let (Some(store), Some(lead)) = (self.config.store.clone(), lead) {
-            let row = self.attempt_rows.get(&attempt).map(|r| r.0);
+        let Some(lead) = lead else {
+            return;
+        };
+        let callback_ms = (kind == Kind::Callback).then(|| self.keyed_callback(lead));
+        let d = crate::store::dispositions::NewDisposition {
+            lead,
+            attempt: self.attempt_rows.get(&attempt).map(|r| r.0),
+            operator: Some(login),
+            kind,
+            items: None,
+            sum_minor: None,
+            callback_ms,
+            note: Some("entered by DTMF".into()),
+        };
+        if let Some(store) = self.config.store.clone() {
+            let events = self.config.events.clone();
             tokio::spawn(async move {
-                let d = crate::store::dispositions::NewDisposition {
-                    lead,
-                    attempt: row,
-                    operator: Some(login),
-                    kind,
-                    items: None,
-                    sum_minor: None,
-                    callback_ms: None,
-                    note: Some("entered by DTMF".into()),
+                let desk = crate::dispositions::Desk {
+                    store: &store,
+                    events: events.as_ref(),
+                    // Applied above, while the call is still up.
+                    engine: None,
                 };
-                if let Err(e) = store.add_disposition(&d, Vec::new()).await {
+                if let Err(e) = crate::dispositions::enter(desk, &d).await {
                     warn!(error = %e, "the result could not be stored");
                 }
             });
+        }
+    }
+
+    /// A callback keyed during the call: agreed with the core at once (applied when the call
+    /// ends), `callback_after` from now. Its time, in ms.
+    fn keyed_callback(&mut self, lead: i64) -> i64 {
+        let after = self
+            .config
+            .softphones
+            .as_ref()
+            .map_or(Duration::from_secs(3600), |s| s.callback_after);
+        let at = self.now.plus(after);
+        self.agree_callback(LeadId(lead as u64), at);
+        at.millis()
+    }
+
+    /// A callback agreed with the callee (keyed on the phone, or entered through the API).
+    pub(super) fn agree_callback(&mut self, lead: LeadId, at: Timestamp) {
+        match ask(
+            &mut self.scheduler,
+            self.now,
+            Event::CallbackAgreed { lead, at },
+        ) {
+            Ok(()) => {
+                info!(%lead, at_ms = at.millis(), "callback agreed");
+                self.persist_lead(lead);
+            }
+            Err(e) => warn!(%lead, error = %e, "the callback cannot be agreed"),
         }
     }
 

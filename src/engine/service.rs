@@ -32,6 +32,8 @@ pub struct ServiceConfig {
     pub sip: SipOptions,
     pub media: MediaConfig,
     pub answer_timeout: Duration,
+    /// A callback keyed on the phone is agreed for this long after the key.
+    pub dtmf_callback_after: Duration,
     pub events: Option<tokio::sync::broadcast::Sender<crate::api::events::Happening>>,
     /// Inbound numbers, queues and the bot.
     pub inbound: Arc<crate::inbound::InboundConfig>,
@@ -109,6 +111,7 @@ impl Service {
                 registrar: cfg.registrar,
                 accounts,
                 answer_timeout: cfg.answer_timeout,
+                callback_after: cfg.dtmf_callback_after,
             }),
             deadline: Duration::from_secs(10 * 365 * 86_400),
             keep_running: true,

@@ -92,6 +92,36 @@ struct Acc {
     sums: Vec<f64>,
 }
 
+/// Inbound queue calls that rang operators, in the accepted and missed figures: by the
+/// operator, their group, the day or hour of the ring, or (by campaign) the queue.
+fn count_offers(
+    facts: &Facts,
+    by: By,
+    when: &dyn Fn(i64, bool) -> String,
+    groups: &HashMap<&str, &str>,
+    acc: &mut BTreeMap<String, Acc>,
+) {
+    for o in &facts.offers {
+        let key = match by {
+            By::Date => when(o.at_ms, false),
+            By::Hour => when(o.at_ms, true),
+            By::Campaign => o.queue.clone(),
+            By::Operator => o.operator.clone(),
+            By::Group => groups
+                .get(o.operator.as_str())
+                .copied()
+                .unwrap_or("")
+                .to_string(),
+        };
+        let row = &mut acc.entry(key).or_default().row;
+        if o.accepted {
+            row.calls_accepted += 1;
+        } else {
+            row.calls_missed += 1;
+        }
+    }
+}
+
 /// The report's rows (sorted by group) and the totals row.
 pub fn compute(facts: &Facts, by: By, tz: chrono_tz::Tz) -> (Vec<Row>, Row) {
     let when = |ms: i64, hour: bool| -> String {
@@ -246,6 +276,7 @@ pub fn compute(facts: &Facts, by: By, tz: chrono_tz::Tz) -> (Vec<Row>, Row) {
             }
         }
     }
+    count_offers(facts, by, &when, &groups, &mut acc);
     let mut total = Acc::default();
     total.row.group = "total".into();
     let mut rows = Vec::new();

@@ -32,6 +32,20 @@ impl Kind {
         }
     }
 
+    pub fn from_name(name: &str) -> Option<Kind> {
+        [
+            Kind::Confirmed,
+            Kind::Upsell,
+            Kind::Callback,
+            Kind::Refused,
+            Kind::WrongNumber,
+            Kind::Fake,
+            Kind::Complaint,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     /// Whether the order is approved by it.
     pub fn approves(self) -> bool {
         matches!(self, Kind::Confirmed | Kind::Upsell)
@@ -130,6 +144,36 @@ impl Store {
             }
             tx.commit().await?;
             Ok(Some(id))
+        })
+    }
+
+    /// A lead's dispositions, oldest first.
+    pub async fn dispositions_of(&self, lead: i64) -> Result<Vec<NewDisposition>, StoreError> {
+        on_pool!(&self.db, |p| {
+            let rows = sqlx::query(
+                "SELECT attempt_id, operator, kind, items, sum_minor, callback_ms, note \
+                 FROM dispositions WHERE lead_id = $1 ORDER BY id",
+            )
+            .bind(lead)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let kind: String = r.try_get("kind")?;
+                    Ok(NewDisposition {
+                        lead,
+                        attempt: r.try_get("attempt_id")?,
+                        operator: r.try_get("operator")?,
+                        kind: Kind::from_name(&kind).ok_or_else(|| {
+                            StoreError::Data(format!("a disposition of unknown kind `{kind}`"))
+                        })?,
+                        items: r.try_get("items")?,
+                        sum_minor: r.try_get("sum_minor")?,
+                        callback_ms: r.try_get("callback_ms")?,
+                        note: r.try_get("note")?,
+                    })
+                })
+                .collect()
         })
     }
 

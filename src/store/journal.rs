@@ -59,6 +59,13 @@ pub enum Entry {
         next_at_ms: Option<i64>,
         closed_ms: Option<i64>,
     },
+    /// An inbound queue call rang an operator: answered (`accepted`) or not.
+    InboundOffer {
+        at_ms: i64,
+        operator: String,
+        queue: String,
+        accepted: bool,
+    },
     /// A callback made from a missed call reached the caller: the missed call is recovered.
     MissedRecovered {
         lead: LeadId,
@@ -310,6 +317,19 @@ impl Store {
                     .bind(row_id(*lead))
                     .bind(state.as_str())
                     .bind(at_ms),
+                    Entry::InboundOffer {
+                        at_ms,
+                        operator,
+                        queue,
+                        accepted,
+                    } => sqlx::query(
+                        "INSERT INTO inbound_offers (at_ms, operator, queue, accepted) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(at_ms)
+                    .bind(operator)
+                    .bind(queue)
+                    .bind(i64::from(*accepted)),
                     Entry::MissedRecovered { lead, at_ms } => sqlx::query(
                         "UPDATE missed_calls SET recovered_ms = $2 \
                          WHERE lead_id = $1 AND recovered_ms IS NULL",

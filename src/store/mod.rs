@@ -198,6 +198,11 @@ const SQLITE: Migrations = &[
         "abandon log",
         include_str!("../../migrations/sqlite/0009_abandon_log.sql"),
     ),
+    (
+        10,
+        "inbound offers",
+        include_str!("../../migrations/sqlite/0010_inbound_offers.sql"),
+    ),
 ];
 const POSTGRES: Migrations = &[
     (
@@ -244,6 +249,11 @@ const POSTGRES: Migrations = &[
         9,
         "abandon log",
         include_str!("../../migrations/postgres/0009_abandon_log.sql"),
+    ),
+    (
+        10,
+        "inbound offers",
+        include_str!("../../migrations/postgres/0010_inbound_offers.sql"),
     ),
 ];
 

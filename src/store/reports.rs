@@ -1,5 +1,5 @@
 //! What reports are made of: the leads that arrived in a period, with their attempts and
-//! dispositions, and the leads refused on the way in.
+//! dispositions, the leads refused on the way in, and the inbound calls that rang operators.
 
 use sqlx::Row;
 
@@ -32,6 +32,15 @@ pub struct DispositionFacts {
     pub operator: Option<String>,
 }
 
+/// An inbound queue call that rang an operator.
+#[derive(Debug, Clone)]
+pub struct OfferFacts {
+    pub at_ms: i64,
+    pub operator: String,
+    pub queue: String,
+    pub accepted: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct RejectedFacts {
     pub campaign: String,
@@ -46,6 +55,8 @@ pub struct Facts {
     pub attempts: Vec<AttemptFacts>,
     pub dispositions: Vec<DispositionFacts>,
     pub rejected: Vec<RejectedFacts>,
+    /// Inbound queue calls that rang operators in `[from, to)` (they have no lead).
+    pub offers: Vec<OfferFacts>,
     /// Operator login -> group.
     pub groups: Vec<(String, Option<String>)>,
 }
@@ -122,6 +133,22 @@ impl Store {
                     campaign: r.try_get::<Option<String>, _>(0)?.unwrap_or_default(),
                     created_ms: r.try_get(1)?,
                     reason: r.try_get(2)?,
+                });
+            }
+            for r in sqlx::query(
+                "SELECT at_ms, operator, queue, accepted FROM inbound_offers \
+                 WHERE at_ms >= $1 AND at_ms < $2 ORDER BY id",
+            )
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(p)
+            .await?
+            {
+                f.offers.push(OfferFacts {
+                    at_ms: r.try_get(0)?,
+                    operator: r.try_get(1)?,
+                    queue: r.try_get(2)?,
+                    accepted: r.try_get::<i64, _>(3)? != 0,
                 });
             }
             for r in sqlx::query("SELECT login, grp FROM operators")

@@ -618,7 +618,8 @@ fn a_caller_past_the_longest_wait_presses_1_and_one_after_hours_is_called_back()
 }
 
 #[test]
-fn an_operator_who_does_not_answer_is_paused_and_the_caller_goes_to_the_next() {
+fn an_operator_who_does_not_answer_is_paused_the_caller_goes_to_the_next_and_the_reports_count_both()
+ {
     let data = temp_dir("inbound-ring");
     let trunk_port = free_port();
     let dir = inbound_profiles(
@@ -676,6 +677,41 @@ fn an_operator_who_does_not_answer_is_paused_and_the_caller_goes_to_the_next() {
     assert_eq!(state_of(&server, "2201"), "paused");
     let (_, q) = server.call("GET", "/v1/queues", None);
     assert_eq!(q["queues"][0]["answered"], 1, "{q}");
+    // The reports count the call for both operators: missed by 2201, accepted by 2202.
+    let day = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).format("%Y-%m-%d");
+    let path = format!(
+        "/v1/reports/kpis?from={}&to={}&by=operator&tz=UTC",
+        day(-1),
+        day(1)
+    );
+    let figures = |login: &str, v: &Value| {
+        v["rows"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["group"] == login))
+            .map(|r| (r["calls_accepted"].clone(), r["calls_missed"].clone()))
+    };
+    let until = Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        let (status, v) = server.call("GET", &path, None);
+        assert_eq!(status, 200, "{v}");
+        if figures("2201", &v).is_some() && figures("2202", &v).is_some() {
+            break v;
+        }
+        assert!(Instant::now() < until, "both operators in the report: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        figures("2201", &report),
+        Some((json!(0), json!(1))),
+        "{report}"
+    );
+    assert_eq!(
+        figures("2202", &report),
+        Some((json!(1), json!(0))),
+        "{report}"
+    );
+    assert_eq!(report["total"]["calls_accepted"], 1, "{report}");
+    assert_eq!(report["total"]["calls_missed"], 1, "{report}");
     drop(away);
     drop(there);
     server.stop();

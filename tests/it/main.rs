@@ -5,6 +5,7 @@ mod abandons;
 mod amd;
 mod api;
 mod bench;
+mod callbacks;
 mod check;
 mod demo;
 mod dial;

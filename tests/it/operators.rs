@@ -18,6 +18,8 @@ use super::peers::{Peer, free_port, need};
 pub struct Baresip {
     child: Child,
     dir: std::path::PathBuf,
+    /// Its control port (ctrl_tcp: netstring JSON commands).
+    ctrl: u16,
 }
 
 impl Baresip {
@@ -62,7 +64,8 @@ impl Baresip {
             w.write_sample((x * 8000.0) as i16).unwrap();
         }
         w.finalize().unwrap();
-        let sip = free_port();
+        // SIP on UDP and TCP, and TLS one port above.
+        let sip = super::peers::free_ports(2);
         // Each baresip of this test process its own ports.
         static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
         let rtp = 37_000 + (NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 50) * 20;
@@ -103,11 +106,40 @@ impl Baresip {
         Baresip {
             child,
             dir: dir.to_path_buf(),
+            ctrl,
         }
     }
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("baresip.log")).unwrap_or_default()
+    }
+
+    /// Keys `digits` on the call in progress (RFC 4733), as the operator would on the keypad;
+    /// waits (bounded) for baresip to have the call established first.
+    pub fn key(&self, digits: &str) {
+        let until = Instant::now() + Duration::from_secs(15);
+        while !self.log().contains("Call established") {
+            assert!(Instant::now() < until, "baresip has a call: {}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let command = json!({"command": "sndcode", "params": digits, "token": "key"}).to_string();
+        let mut ctrl = TcpStream::connect(("127.0.0.1", self.ctrl)).expect("baresip's ctrl_tcp");
+        write!(ctrl, "{}:{command},", command.len()).unwrap();
+        ctrl.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 512];
+        while !answer.ends_with(b",") {
+            match ctrl.read(&mut buf) {
+                Ok(n) if n > 0 => answer.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.contains("\"ok\":true"),
+            "baresip keyed {digits}: {answer}; {}",
+            self.log()
+        );
     }
 }
 

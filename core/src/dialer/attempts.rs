@@ -113,6 +113,7 @@ impl Scheduler {
         let lead = self.leads.get_mut(i);
         lead.attempts += 1;
         lead.state = LeadState::Dialing;
+        lead.flags &= !super::table::FIRST;
         let (id, phone, attempt_no, zone) = (lead.id, lead.phone, lead.attempts, lead.zone);
         let shared = lead.flags & super::table::SHARED != 0;
         let policy = &self.campaigns[usize::from(c)].policy.policy;

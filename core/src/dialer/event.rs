@@ -94,6 +94,11 @@ pub enum Event {
         lead: LeadId,
         at: Timestamp,
     },
+    /// The lead's number left a missed inbound call: it is called back now, before every other
+    /// lead of its campaign, whatever their priority class (its next attempt only).
+    MissedCallback {
+        lead: LeadId,
+    },
     /// A live person answered (after answering-machine detection, when it is on).
     AttemptAnswered {
         attempt: AttemptId,

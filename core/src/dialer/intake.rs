@@ -11,7 +11,7 @@ use super::ready::ReadyQueues;
 use std::collections::VecDeque;
 
 use super::scheduler::{Campaign, CampaignPacing, Scheduler};
-use super::table::{CALLBACK, CALLBACK_FRESH, DueSecond, LeadSlot};
+use super::table::{CALLBACK, CALLBACK_FRESH, DueSecond, FIRST, LeadSlot};
 use super::zones::TzId;
 use crate::time::Timestamp;
 
@@ -233,5 +233,19 @@ impl Scheduler {
                 Ok(())
             }
         }
+    }
+
+    /// A missed call of the lead's number: a callback now, ahead of the campaign's other leads.
+    pub(crate) fn missed_callback(&mut self, now: Timestamp, id: LeadId) -> Result<(), EventError> {
+        let i = self.live_lead(id)?;
+        // Set before the callback is filed: a lead due at once goes straight to its line.
+        let had = self.leads.get(i).flags & FIRST;
+        self.leads.get_mut(i).flags |= FIRST;
+        let agreed = self.agree_callback(now, id, now);
+        if agreed.is_err() {
+            let lead = self.leads.get_mut(i);
+            lead.flags = (lead.flags & !FIRST) | had;
+        }
+        agreed
     }
 }

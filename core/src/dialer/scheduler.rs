@@ -24,7 +24,7 @@ use super::policy::ValidPolicy;
 use super::priority;
 use super::quiet::ZoneSlots;
 use super::ready::ReadyQueues;
-use super::table::{CALLBACK, DueSecond, LeadTable};
+use super::table::{CALLBACK, DueSecond, FIRST, LeadTable};
 use super::wheel::Wheel;
 use super::zones::{TzId, ZoneTable};
 use crate::acd::queue::{InboundCall, Queue};
@@ -203,6 +203,7 @@ impl Scheduler {
             }
             Event::LeadCancelled { lead } => self.cancel_lead(lead),
             Event::CallbackAgreed { lead, at } => self.agree_callback(now, lead, at),
+            Event::MissedCallback { lead } => self.missed_callback(now, lead),
             Event::AttemptAnswered { attempt } => self.answered(attempt),
             Event::AttemptFinished { attempt, outcome } => self.finished(now, attempt, outcome),
             Event::BridgeFailed { attempt } if attempt.is_inbound() => {
@@ -385,8 +386,13 @@ impl Scheduler {
             lead.attempts,
             lead.flags & CALLBACK != 0,
         );
+        let first = lead.flags & FIRST != 0;
         let e = self.leads.fresh_entry(i);
-        self.campaigns[c].ready.push(class, e);
+        if first {
+            self.campaigns[c].ready.push_first(class, e);
+        } else {
+            self.campaigns[c].ready.push(class, e);
+        }
         self.dial_check = true;
     }
 

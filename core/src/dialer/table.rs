@@ -15,6 +15,8 @@ pub(crate) const CALLBACK: u8 = 1;
 pub(crate) const CALLBACK_FRESH: u8 = 2;
 /// Its number has (or had) another lead held: its calls are counted per number.
 pub(crate) const SHARED: u8 = 4;
+/// Its number left a missed inbound call: its next attempt comes before every other lead's.
+pub(crate) const FIRST: u8 = 8;
 
 /// A due time, in whole seconds since 2020-01-01 UTC (rounded up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -371,6 +371,38 @@ fn variant_two_dials_fewest_attempts_first() {
 }
 
 #[test]
+fn a_missed_calls_callback_is_dialled_before_every_waiting_lead_in_both_variants() {
+    for priority in [PriorityVariant::One, PriorityVariant::Two] {
+        let mut w = World::new(CampaignPolicy {
+            priority,
+            ..CampaignPolicy::default()
+        });
+        w.s.handle(w.now, Event::ChannelLimit { channels: 0 })
+            .unwrap();
+        w.operators(1);
+        let waiting: Vec<LeadId> = (0..3).map(|i| w.lead(&format!("+7495123453{i}"))).collect();
+        let caller = w.lead("+74951234539");
+        w.s.handle(w.now, Event::MissedCallback { lead: caller })
+            .unwrap();
+        w.s.handle(w.now, Event::ChannelLimit { channels: 1 })
+            .unwrap();
+        w.tick(1);
+        let d = w.dials();
+        // The callback's class is the lead's own (a new lead: 0); it is dialled first anyway.
+        assert_eq!(
+            d.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),
+            [(caller, 0)],
+            "{priority:?}"
+        );
+        // Only its next attempt: after it, the waiting leads in their order.
+        w.finish(d[0].0, Outcome::Contact);
+        w.tick(30);
+        let d = w.dials();
+        assert_eq!(d.iter().map(|x| x.1).collect::<Vec<_>>(), [waiting[0]]);
+    }
+}
+
+#[test]
 fn an_answered_call_goes_to_its_operator_who_wraps_up_then_is_ready() {
     let mut w = World::new(CampaignPolicy::default());
     w.operators(1);
