@@ -10,11 +10,9 @@ use predial_core::dialer::{AttemptId, Event, LeadId, Outcome, Phone};
 use tracing::{debug, info, warn};
 
 use super::Engine;
-use crate::sip::{
-    CallControl, CallEnd, CallEvent, CallUpdate, Ending, Outbound, TrunkVerdict, classify,
-};
+use super::routing::{CallEnded, Finished, RouteCommand};
+use crate::sip::{CallControl, CallEvent, CallUpdate, Outbound};
 use crate::store::journal::Entry;
-use crate::trunks::Pick;
 
 /// A dial the core asked for, not yet on a trunk.
 #[derive(Debug, Clone)]
@@ -53,15 +51,27 @@ pub struct LiveCall {
 
 impl Engine {
     pub(crate) fn dial(&mut self, dial: PendingDial) {
-        let now = Instant::now();
-        match self.pool.pick(now, &dial.tried) {
-            Pick::Trunk(i) => self.place(dial, i),
-            Pick::Wait(at) => {
-                self.waiting.insert((at, dial.attempt.0), dial);
-            }
-            Pick::Full => {
-                debug!(attempt = %dial.attempt, "no trunk channel free");
-                self.not_placed(&dial);
+        self.routing.dial(Instant::now(), dial);
+        self.route();
+    }
+
+    /// Carries out what routing decided: INVITEs sent, dials not placed, trunks set aside.
+    pub(crate) fn route(&mut self) {
+        while let Some(c) = self.routing.poll_command() {
+            match c {
+                RouteCommand::Place { dial, trunk } => self.place(dial, trunk),
+                RouteCommand::NotPlaced(dial) => {
+                    debug!(attempt = %dial.attempt, "no trunk channel free");
+                    self.not_placed(&dial);
+                }
+                RouteCommand::SetAside { trunk, why } => {
+                    let name = &self.routing.pool.trunks[trunk].profile.name;
+                    warn!(trunk = %name, problem = %why, "trunk failing: set aside, calls go to the next trunk in order");
+                }
+                RouteCommand::NextTrunk { dial, failed } => {
+                    let name = &self.routing.pool.trunks[failed].profile.name;
+                    info!(attempt = %dial.attempt, trunk = %name, "trunk failed the call: next trunk");
+                }
             }
         }
     }
@@ -99,22 +109,14 @@ impl Engine {
         }
     }
 
+    /// Dials whose trunk's calls-per-second token came due are placed.
     pub(crate) fn retry_waiting(&mut self) {
-        let now = Instant::now();
-        while let Some((&(at, id), _)) = self.waiting.first_key_value() {
-            if at > now {
-                break;
-            }
-            if let Some(mut dial) = self.waiting.remove(&(at, id)) {
-                // Waiting for the trunk's calls-per-second token is no lag of ours.
-                dial.due = dial.due.max(at);
-                self.dial(dial);
-            }
-        }
+        self.routing.handle_timeout(Instant::now());
+        self.route();
     }
 
     fn place(&mut self, dial: PendingDial, trunk: usize) {
-        let profile = &self.pool.trunks[trunk].profile;
+        let profile = &self.routing.pool.trunks[trunk].profile;
         let number = profile.dial_string(dial.phone);
         let transport = profile.sip_transport();
         let next_hop: Option<SocketAddr> = profile.address.parse().ok();
@@ -127,12 +129,12 @@ impl Engine {
             Ok(r) => r,
             Err(e) => {
                 warn!(attempt = %dial.attempt, error = %e, "no RTP port for the call");
-                self.pool.release(trunk);
+                self.routing.pool.release(trunk);
                 self.not_placed(&dial);
                 return;
             }
         };
-        let profile = &self.pool.trunks[trunk].profile;
+        let profile = &self.routing.pool.trunks[trunk].profile;
         let sdp_offer = self.media.offer(dial.attempt.0, &reserved, &profile.codecs);
         let call = Outbound {
             id: dial.attempt.0,
@@ -155,7 +157,7 @@ impl Engine {
             self.measures.dial_lag_ms.push(lag * 1000.0);
             metrics::histogram!("predial_dial_lag_seconds").record(lag);
             if lag > 0.05 {
-                debug!(attempt = %dial.attempt, lag_ms = lag * 1000.0, waited = self.waiting.len(), "late dial");
+                debug!(attempt = %dial.attempt, lag_ms = lag * 1000.0, waited = self.routing.waiting(), "late dial");
             }
         }
         let trunk_name = profile.name.clone();
@@ -212,7 +214,7 @@ impl Engine {
                 if let Some(call) = self.calls.get_mut(&attempt) {
                     call.answered = true;
                     call.call_id = Some(call_id);
-                    let profile = &self.pool.trunks[call.trunk].profile;
+                    let profile = &self.routing.pool.trunks[call.trunk].profile;
                     let signalling = profile.address.parse::<SocketAddr>().ok().map(|a| a.ip());
                     if let Some(r) = call.rtp.take() {
                         match self
@@ -246,7 +248,6 @@ impl Engine {
                     return;
                 };
                 self.callee_gone(attempt);
-                self.pool.release(call.trunk);
                 self.media.release(call.port);
                 // Where the recording is, before finishing it takes it out of the call.
                 let recording = call
@@ -255,45 +256,21 @@ impl Engine {
                     .and_then(|r| r.lock().ok().map(|r| r.path().display().to_string()))
                     .filter(|p| !p.is_empty());
                 self.finish_media(&call);
-                let mut sip_code = None;
-                let outcome = match end {
-                    CallEnd::NotAnswered { ending, rang } => {
-                        if let Ending::Status(code) = ending {
-                            sip_code = Some(i64::from(code));
-                        }
-                        let (outcome, verdict) = classify(ending, rang);
-                        match verdict {
-                            TrunkVerdict::Fine => self.pool.worked(call.trunk),
-                            TrunkVerdict::Failing => {
-                                let name = self.pool.trunks[call.trunk].profile.name.clone();
-                                let why = trouble(ending, &name);
-                                if self.pool.failed(call.trunk, Instant::now(), &why) {
-                                    warn!(trunk = %name, problem = %why, "trunk failing: set aside, calls go to the next trunk in order");
-                                }
-                                // Before ringing, the callee never heard it: try the next trunk.
-                                let mut dial = call.dial.clone();
-                                dial.tried.push(call.trunk);
-                                if !rang && dial.tried.len() < self.pool.trunks.len() {
-                                    info!(attempt = %attempt, trunk = %self.pool.trunks[call.trunk].profile.name, ?ending, "trunk failed the call: next trunk");
-                                    self.dial(dial);
-                                    return;
-                                }
-                            }
-                        }
-                        outcome
-                    }
-                    CallEnd::HungUpByUs | CallEnd::HungUpByThem => {
-                        self.pool.worked(call.trunk);
-                        if call.machine {
-                            Outcome::AnsweringMachine
-                        } else if call.abandoned {
-                            Outcome::Abandoned
-                        } else {
-                            Outcome::Contact
-                        }
-                    }
+                let how = CallEnded {
+                    end,
+                    machine: call.machine,
+                    abandoned: call.abandoned,
                 };
-                let trunk = self.pool.trunks[call.trunk].profile.name.clone();
+                let name = self.routing.pool.trunks[call.trunk].profile.name.clone();
+                let finished =
+                    self.routing
+                        .ended(Instant::now(), &call.dial, call.trunk, how, &name);
+                self.route();
+                // Moved to the next trunk: the attempt goes on.
+                let Some(Finished { outcome, sip_code }) = finished else {
+                    return;
+                };
+                let trunk = self.routing.pool.trunks[call.trunk].profile.name.clone();
                 if let Some((row, _)) = self.attempt_rows.get(&attempt) {
                     self.notify(
                         "call.ended",
@@ -328,28 +305,5 @@ impl Engine {
                 self.persist_open_lead(call.dial.lead);
             }
         }
-    }
-}
-
-/// What a trunk's failure of a call means, for the admin reading the log or the trunk's state.
-fn trouble(ending: Ending, trunk: &str) -> String {
-    match ending {
-        Ending::Status(code @ (401 | 407)) => format!(
-            "the trunk refused our credentials ({code} after we answered its challenge): check user and password under [auth] in trunk `{trunk}`'s profile"
-        ),
-        Ending::Status(403) => format!(
-            "the trunk refused our calls (403 Forbidden): check user and password under [auth] in trunk `{trunk}`'s profile, and that the trunk accepts calls from this address"
-        ),
-        Ending::Status(503) => {
-            "the trunk is overloaded or down (503 Service Unavailable)".to_string()
-        }
-        Ending::Status(code) => format!("the trunk failed the call ({code})"),
-        Ending::NoResponse => {
-            "no response from the trunk (timeout): check its address and that it is up".to_string()
-        }
-        Ending::LocalFailure => {
-            format!("the call could not be sent: check the address of trunk `{trunk}`")
-        }
-        Ending::RingTimeout => "rang out".to_string(),
     }
 }

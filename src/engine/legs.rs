@@ -221,7 +221,7 @@ impl Engine {
     ) {
         info!(lead = %audit.lead, waited_ms = audit.waited_ms, "abandoned: no operator free");
         let caller_id = self.calls.get(&attempt).map(|c| {
-            self.pool.trunks[c.trunk]
+            self.routing.pool.trunks[c.trunk]
                 .profile
                 .caller_id_for(audit.campaign.0)
                 .to_string()

@@ -13,6 +13,7 @@ mod legs;
 pub mod media;
 pub mod operators;
 pub mod preview;
+mod routing;
 mod service;
 mod timers;
 
@@ -312,11 +313,10 @@ enum Note {
 pub struct Engine {
     scheduler: Scheduler,
     sip: SipAgent,
-    pool: TrunkPool,
+    /// Which trunk carries each dial (pure: it owns the trunks' live state).
+    routing: routing::Routing,
     config: EngineConfig,
     calls: HashMap<AttemptId, LiveCall>,
-    /// Dials waiting for a calls-per-second token: (when, attempt).
-    waiting: BTreeMap<(Instant, u64), calls::PendingDial>,
     updates_tx: mpsc::UnboundedSender<CallUpdate>,
     updates: mpsc::UnboundedReceiver<CallUpdate>,
     notes_tx: mpsc::UnboundedSender<Note>,
@@ -519,10 +519,9 @@ impl Engine {
             timers: timers::Timers::default(),
             scheduler,
             sip,
-            pool,
+            routing: routing::Routing::new(pool),
             config,
             calls: HashMap::new(),
-            waiting: BTreeMap::new(),
             updates_tx,
             updates,
             notes_tx,
@@ -902,10 +901,9 @@ impl Engine {
                 now_i + ahead
             });
             let cps = self
-                .waiting
-                .keys()
-                .next()
-                .map(|(at, _)| tokio::time::Instant::from_std(*at));
+                .routing
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
             let timer = self.timers.next().map(tokio::time::Instant::from_std);
             let sleep_to = [wake, cps, timer, Some(deadline)]
                 .into_iter()
@@ -980,7 +978,7 @@ impl Engine {
         }
         self.hang_up_inbound();
         // Dials not placed yet go back to their leads, unspent.
-        for (_, dial) in std::mem::take(&mut self.waiting) {
+        for dial in self.routing.take_waiting() {
             self.not_placed(&dial);
         }
         // The calls end (BYE) before the agent stops, and dials whose start is being stored
@@ -1051,6 +1049,7 @@ impl Engine {
             })
             .collect();
         let trunks = self
+            .routing
             .pool
             .trunks
             .iter()
@@ -1091,7 +1090,7 @@ impl Engine {
 
     /// Tells the core how many calls the trunks can carry now.
     fn sync_channels(&mut self) {
-        let limit = self.pool.in_use() + self.pool.free_channels(Instant::now());
+        let limit = self.routing.pool.in_use() + self.routing.pool.free_channels(Instant::now());
         if limit != self.channel_limit {
             self.channel_limit = limit;
             tell(
@@ -1228,7 +1227,7 @@ impl Engine {
             return;
         };
         let at_ms = self.now.millis();
-        for (i, t) in self.pool.trunks.iter().enumerate() {
+        for (i, t) in self.routing.pool.trunks.iter().enumerate() {
             let state = serde_json::json!({
                 "state": t.state,
                 "problem": t.problem,
@@ -1314,7 +1313,7 @@ impl Engine {
             }
             Note::Registration(i, state) => {
                 self.registered[i] = Some(matches!(state, RegistrationState::Registered { .. }));
-                let name = self.pool.trunks[i].profile.name.clone();
+                let name = self.routing.pool.trunks[i].profile.name.clone();
                 let result = match state {
                     RegistrationState::Registered { .. } => Ok(()),
                     RegistrationState::Rejected { status } => Err(format!(
@@ -1326,13 +1325,13 @@ impl Engine {
                 };
                 if let Err(why) = &result {
                     warn!(trunk = %name, problem = %why, "trunk registration failed: trunk failing");
-                } else if self.pool.trunks[i].state != TrunkState::Up {
+                } else if self.routing.pool.trunks[i].state != TrunkState::Up {
                     info!(trunk = %name, "trunk registered: up");
                 }
-                self.pool.reachable(i, result, Instant::now());
+                self.routing.pool.reachable(i, result, Instant::now());
             }
             Note::Keepalive(i, status) => {
-                let name = self.pool.trunks[i].profile.name.clone();
+                let name = self.routing.pool.trunks[i].profile.name.clone();
                 // Any answer but a timeout or a server error means the trunk is there.
                 let up = status != 408 && status < 500;
                 let was = std::mem::replace(&mut self.alive[i], up);
@@ -1343,7 +1342,7 @@ impl Engine {
                     if was {
                         warn!(trunk = %name, problem = %why, "trunk failing");
                     }
-                    self.pool.reachable(i, Err(why), Instant::now());
+                    self.routing.pool.reachable(i, Err(why), Instant::now());
                 } else if !was {
                     match &self.registrations[i] {
                         // Back after an outage: the registrar may have forgotten us.
@@ -1353,7 +1352,7 @@ impl Engine {
                         }
                         None => {
                             info!(trunk = %name, "trunk answers OPTIONS again: up");
-                            self.pool.reachable(i, Ok(()), Instant::now());
+                            self.routing.pool.reachable(i, Ok(()), Instant::now());
                         }
                     }
                 }
