@@ -135,9 +135,10 @@ impl Engine {
             }
         };
         let profile = &self.routing.pool.trunks[trunk].profile;
-        let sdp_offer = self.media.offer(dial.attempt.0, &reserved, &profile.codecs);
+        let tag = super::party::Party::Callee(dial.attempt).tag();
+        let sdp_offer = self.media.offer(tag, &reserved, &profile.codecs);
         let call = Outbound {
-            id: dial.attempt.0,
+            id: tag,
             lead: dial.lead.0,
             trunk: profile.name.clone(),
             request_uri: format!("sip:{number}@{}{}", profile.address, transport.uri_param()),
@@ -189,12 +190,12 @@ impl Engine {
     }
 
     pub(crate) fn on_update(&mut self, update: CallUpdate) {
-        if update.id & super::operators::OPERATOR_CALL != 0 {
-            let attempt = AttemptId(update.id & !super::operators::OPERATOR_CALL);
-            self.on_operator_update(attempt, update.event);
-            return;
-        }
-        let attempt = AttemptId(update.id);
+        let attempt = match super::party::Party::of_tag(update.id) {
+            super::party::Party::Operator(attempt) => {
+                return self.on_operator_update(attempt, update.event);
+            }
+            super::party::Party::Callee(attempt) | super::party::Party::Caller(attempt) => attempt,
+        };
         match update.event {
             CallEvent::Ringing => self.journal(attempt, |row, _| Entry::Rang {
                 attempt: row,
@@ -217,10 +218,13 @@ impl Engine {
                     let profile = &self.routing.pool.trunks[call.trunk].profile;
                     let signalling = profile.address.parse::<SocketAddr>().ok().map(|a| a.ip());
                     if let Some(r) = call.rtp.take() {
-                        match self
-                            .media
-                            .start(attempt.0, r, &sdp, &profile.codecs, signalling)
-                        {
+                        match self.media.start(
+                            super::party::Party::Callee(attempt).tag(),
+                            r,
+                            &sdp,
+                            &profile.codecs,
+                            signalling,
+                        ) {
                             Ok(leg) => {
                                 if let Some(settings) = detect {
                                     // The core hears of the answer once the detector has

@@ -236,12 +236,12 @@ impl Engine {
         let id = AttemptId::inbound(self.inbound_made);
         let port = reserved.port;
         let answer = sdp::offer_codecs(
-            id.0,
+            super::party::Party::Caller(id).tag(),
             std::net::SocketAddr::new(self.sip.advertised_addr().ip(), port),
             &[codec],
         );
         let leg = match self.media.start(
-            id.0,
+            super::party::Party::Caller(id).tag(),
             reserved,
             &c.offer,
             &[codec.to_string()],

@@ -64,16 +64,13 @@ pub(crate) struct Reminder {
 }
 
 impl Engine {
-    pub(super) fn on_leg(&mut self, attempt: AttemptId, event: LegEvent) {
-        if attempt.0 & super::operators::OPERATOR_CALL != 0 {
-            let attempt = AttemptId(attempt.0 & !super::operators::OPERATOR_CALL);
-            self.on_operator_leg(attempt, event);
-            return;
-        }
-        if attempt.is_inbound() {
-            self.on_inbound_leg(attempt, event);
-            return;
-        }
+    /// A media leg's event; `tag` names whose leg it is.
+    pub(super) fn on_leg(&mut self, tag: u64, event: LegEvent) {
+        let attempt = match super::party::Party::of_tag(tag) {
+            super::party::Party::Operator(attempt) => return self.on_operator_leg(attempt, event),
+            super::party::Party::Caller(call) => return self.on_inbound_leg(call, event),
+            super::party::Party::Callee(attempt) => attempt,
+        };
         match event {
             LegEvent::Machine(d) => {
                 let Some(call) = self.calls.get_mut(&attempt) else {

@@ -12,6 +12,7 @@ pub mod inbound;
 mod legs;
 pub mod media;
 pub mod operators;
+mod party;
 pub mod preview;
 mod routing;
 mod service;
@@ -930,7 +931,7 @@ impl Engine {
                 }
                 Some((id, event)) = self.legs.recv() => {
                     self.wake();
-                    self.on_leg(AttemptId(id), event);
+                    self.on_leg(id, event);
                 }
                 Some(call) = recv_from(&mut incoming) => {
                     self.wake();
@@ -949,7 +950,7 @@ impl Engine {
                 if let Ok(update) = self.updates.try_recv() {
                     self.on_update(update);
                 } else if let Ok((id, event)) = self.legs.try_recv() {
-                    self.on_leg(AttemptId(id), event);
+                    self.on_leg(id, event);
                 } else {
                     break;
                 }
@@ -1021,7 +1022,7 @@ impl Engine {
         let until = tokio::time::Instant::now() + Duration::from_secs(2);
         while !self.closing.is_empty() {
             match tokio::time::timeout_at(until, self.legs.recv()).await {
-                Ok(Some((id, event))) => self.on_leg(AttemptId(id), event),
+                Ok(Some((id, event))) => self.on_leg(id, event),
                 _ => break,
             }
         }

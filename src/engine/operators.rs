@@ -23,9 +23,6 @@ use crate::sip::{CallControl, CallEnd, CallEvent, IncomingCall, Outbound, Transp
 use crate::store::dispositions::Kind;
 use crate::store::journal::Entry;
 
-/// The bit that marks an operator's call (and its media leg) among the attempts' ids.
-pub(crate) const OPERATOR_CALL: u64 = 1 << 62;
-
 /// Operators on softphones, as the engine takes them.
 #[derive(Debug, Clone)]
 pub struct Softphones {
@@ -169,7 +166,13 @@ pub(super) fn join_operator(
 ) {
     let codecs = ["PCMU".to_string(), "PCMA".to_string()];
     if let Some(r) = op.rtp.take() {
-        match media.start(attempt.0 | OPERATOR_CALL, r, answer, &codecs, None) {
+        match media.start(
+            super::party::Party::Operator(attempt).tag(),
+            r,
+            answer,
+            &codecs,
+            None,
+        ) {
             Ok(leg) => op.leg = Some(leg),
             Err(e) => warn!(error = %e, "no media for the operator's call"),
         }
@@ -413,9 +416,11 @@ impl Engine {
             }
         };
         let codecs = ["PCMU".to_string(), "PCMA".to_string()];
-        let offer = self
-            .media
-            .offer(attempt.0 | OPERATOR_CALL, &reserved, &codecs);
+        let offer = self.media.offer(
+            super::party::Party::Operator(attempt).tag(),
+            &reserved,
+            &codecs,
+        );
         let ours = self.sip.advertised_addr();
         let transport = if contact.to_ascii_lowercase().contains("transport=tcp") {
             Transport::Tcp
@@ -423,7 +428,7 @@ impl Engine {
             Transport::Udp
         };
         let out = Outbound {
-            id: attempt.0 | OPERATOR_CALL,
+            id: super::party::Party::Operator(attempt).tag(),
             lead,
             trunk: format!("operator {login}"),
             request_uri: contact,
