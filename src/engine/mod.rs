@@ -1,10 +1,9 @@
-//! The engine: the only place the real clock ticks. One task owns the dialing core (the
-//! `Scheduler`), feeds it the time and what happens on the lines, and carries out its actions:
-//! calls through the trunks, answered calls handed to operators.
-//!
-//! This release runs a campaign end to end through real trunks with stand-in operators (each
-//! answered call is "talked" for a set time, then hung up): enough to prove the SIP side against
-//! real peers. Operators on softphones, storage and the API join it in their issues.
+//! The engine: the only place the real clock is read (`clock.rs`, once per turn). One task owns
+//! the dialing core (the `Scheduler`), feeds it the time and what happens on the lines, and
+//! carries out its actions: calls through the trunks (`routing.rs` picks the trunk), answered
+//! calls handed to operators on softphones (or, in `predial dial`, to stand-ins who "talk" for
+//! a set time), inbound calls into queues and the bot, everything written to the store's
+//! journal. docs/architecture.md has the loop and what is pure in it.
 
 mod calls;
 pub mod clock;

@@ -130,7 +130,7 @@ impl Phone {
 }
 
 /// Reads a number the plain way, for the numbers the `phonenumber` crate (0.3.10) mangles
-/// (its issue #76, open upstream).
+/// (its bug #76, open upstream).
 ///
 /// The crate strips the national prefix from the national number again and again, whether the
 /// number was written with its country code or not: `+7 812 123-45-67` (St Petersburg) loses the
@@ -286,7 +286,7 @@ mod tests {
             let p = Phone::parse(&format!("+7{national}"), None).unwrap();
             assert_eq!(p.to_string(), format!("+7{national}"));
         }
-        // The cases of the crate's issue #76: toll-free 8-800 in Russia and Belarus.
+        // The cases of the crate's bug #76: toll-free 8-800 in Russia and Belarus.
         assert_eq!(
             Phone::parse("+78005553535", ru()).unwrap().to_string(),
             "+78005553535"
