@@ -1360,3 +1360,40 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_of_the_core_is_counted_by_its_reason_and_given_back() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let mut scheduler = Scheduler::new();
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let refused = metrics::with_local_recorder(&recorder, || {
+            tell(
+                &mut scheduler,
+                now,
+                Event::LeadCancelled { lead: LeadId(7) },
+            );
+            ask(
+                &mut scheduler,
+                now,
+                Event::LeadCancelled { lead: LeadId(8) },
+            )
+        });
+        assert!(
+            matches!(
+                refused,
+                Err(predial_core::dialer::EventError::UnknownLead(LeadId(8)))
+            ),
+            "{refused:?}"
+        );
+        let text = handle.render();
+        assert!(
+            text.contains("predial_core_refusals_total{reason=\"unknown_lead\"} 2"),
+            "{text}"
+        );
+    }
+}
