@@ -106,9 +106,9 @@ pub struct AppState {
     /// The registrar of operators' softphones, when SIP runs in this process.
     pub registrar: Option<Arc<std::sync::Mutex<crate::registrar::Registrar>>>,
     /// The engine, when it runs in this process: told of operators set ready or paused.
-    pub engine: Option<tokio::sync::mpsc::UnboundedSender<crate::engine::Feed>>,
+    pub engine: Option<tokio::sync::mpsc::UnboundedSender<crate::feed::Feed>>,
     /// The engine's live figures (inbound queues), when it runs in this process.
-    pub figures: Option<tokio::sync::watch::Receiver<crate::engine::LiveFigures>>,
+    pub figures: Option<tokio::sync::watch::Receiver<crate::feed::LiveFigures>>,
 }
 
 #[derive(OpenApi)]

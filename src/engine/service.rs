@@ -34,7 +34,7 @@ pub struct ServiceConfig {
     pub answer_timeout: Duration,
     /// A callback keyed on the phone is agreed for this long after the key.
     pub dtmf_callback_after: Duration,
-    pub events: Option<tokio::sync::broadcast::Sender<crate::api::events::Happening>>,
+    pub events: Option<tokio::sync::broadcast::Sender<crate::happenings::Happening>>,
     /// Inbound numbers, queues and the bot.
     pub inbound: Arc<crate::inbound::InboundConfig>,
     /// The API's lead intake, which callback leads of missed calls go through (none: the

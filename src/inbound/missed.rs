@@ -10,7 +10,7 @@ use tokio::sync::{Mutex, mpsc};
 use tracing::{info, warn};
 
 use super::burst::{Burst, BurstGuard, BurstSettings};
-use crate::engine::Feed;
+use crate::feed::Feed;
 use crate::leads::intake::{Intake, LeadIn, Source, Verdict};
 use crate::store::Store;
 

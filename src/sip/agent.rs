@@ -19,9 +19,9 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::call::{CallControl, CallUpdate, Credentials, Outbound, Secret, run_call};
-use super::digest::Ha1Book;
 use super::inspect::Fixups;
 use super::register::{self, KeepAlive, RegisterTo, Registered, RegistrationState};
+use crate::digest::Ha1Book;
 
 #[derive(Debug, Error)]
 pub enum SipError {
