@@ -15,6 +15,8 @@ pub mod happenings;
 pub mod inbound;
 pub mod leads;
 pub mod media;
+#[cfg(test)]
+mod module_deps;
 pub mod registrar;
 pub mod reports;
 pub mod sip;
