@@ -410,7 +410,7 @@ impl Engine {
                     t.name
                 );
                 warn!(trunk = %t.name, problem = %why, "trunk failing");
-                pool.reachable(i, Err(why), Instant::now());
+                pool.unreachable(i, why, Instant::now());
             }
         }
         let mut scheduler = Scheduler::new();
@@ -1263,21 +1263,27 @@ impl Engine {
             Note::Registration(i, state) => {
                 self.registered[i] = Some(matches!(state, RegistrationState::Registered { .. }));
                 let name = self.routing.pool.trunks[i].profile.name.clone();
-                let result = match state {
-                    RegistrationState::Registered { .. } => Ok(()),
-                    RegistrationState::Rejected { status } => Err(format!(
+                let problem = match state {
+                    RegistrationState::Registered { .. } => None,
+                    RegistrationState::Rejected { status } => Some(format!(
                         "the registrar refused our registration ({status}): check user and password under [auth] in trunk `{name}`'s profile"
                     )),
-                    RegistrationState::Unreachable { reason } => Err(format!(
+                    RegistrationState::Unreachable { reason } => Some(format!(
                         "the registrar does not answer ({reason}): check [registration] registrar and the address of trunk `{name}`"
                     )),
                 };
-                if let Err(why) = &result {
-                    warn!(trunk = %name, problem = %why, "trunk registration failed: trunk failing");
-                } else if self.routing.pool.trunks[i].state != TrunkState::Up {
-                    info!(trunk = %name, "trunk registered: up");
+                match problem {
+                    Some(why) => {
+                        warn!(trunk = %name, problem = %why, "trunk registration failed: trunk failing");
+                        self.routing.pool.unreachable(i, why, Instant::now());
+                    }
+                    None => {
+                        if self.routing.pool.trunks[i].state != TrunkState::Up {
+                            info!(trunk = %name, "trunk registered: up");
+                        }
+                        self.routing.pool.reachable(i);
+                    }
                 }
-                self.routing.pool.reachable(i, result, Instant::now());
             }
             Note::Keepalive(i, status) => {
                 let name = self.routing.pool.trunks[i].profile.name.clone();
@@ -1291,7 +1297,7 @@ impl Engine {
                     if was {
                         warn!(trunk = %name, problem = %why, "trunk failing");
                     }
-                    self.routing.pool.reachable(i, Err(why), Instant::now());
+                    self.routing.pool.unreachable(i, why, Instant::now());
                 } else if !was {
                     match &self.registrations[i] {
                         // Back after an outage: the registrar may have forgotten us.
@@ -1301,7 +1307,7 @@ impl Engine {
                         }
                         None => {
                             info!(trunk = %name, "trunk answers OPTIONS again: up");
-                            self.routing.pool.reachable(i, Ok(()), Instant::now());
+                            self.routing.pool.reachable(i);
                         }
                     }
                 }
