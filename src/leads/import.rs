@@ -61,7 +61,8 @@ pub async fn import<R: BufRead>(
             report.lines += 1;
             let mut lead = match record {
                 Ok(lead) => lead,
-                Err(message) => {
+                Err(e) => {
+                    let message = e.to_string();
                     report.malformed += 1;
                     report.counts.invalid += 1;
                     if report.bad_lines.len() < KEEP_BAD {
