@@ -38,7 +38,7 @@ pub use crate::feed::{Feed, LiveFigures, OperatorAction, OperatorReport, QueueRe
 pub use calls::LiveCall;
 pub use inbound::{InboundReport, InboundSetup};
 pub use operators::{OperatorAccount, Softphones};
-pub use service::{Service, ServiceConfig};
+pub use service::{Service, ServiceConfig, ServiceError};
 
 /// What a run needs.
 #[derive(Debug, Clone)]
