@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::api::events::Happening;
-use crate::engine::Feed;
+use crate::feed::Feed;
+use crate::happenings::Happening;
 use crate::store::dispositions::{Kind, NewDisposition};
 use crate::store::{Store, StoreError, now_ms};
 use predial_core::Timestamp;
@@ -40,7 +40,7 @@ pub async fn enter(desk: Desk<'_>, d: &NewDisposition) -> Result<Option<i64>, St
         return Ok(None);
     };
     if let Some(events) = desk.events {
-        crate::api::events::publish(
+        crate::happenings::publish(
             events,
             "disposition",
             json!({"id": id, "lead": d.lead, "kind": d.kind, "operator": d.operator}),

@@ -7,11 +7,16 @@ pub mod bench;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod digest;
 pub mod dispositions;
 pub mod engine;
+pub mod feed;
+pub mod happenings;
 pub mod inbound;
 pub mod leads;
 pub mod media;
+#[cfg(test)]
+mod module_deps;
 pub mod registrar;
 pub mod reports;
 pub mod sip;

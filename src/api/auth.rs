@@ -160,7 +160,10 @@ fn note_use(st: &AppState, entry: &TokenEntry, now: i64) {
 }
 
 /// The tokens of a starting service: the admin's and the stored ones.
-pub async fn load(store: &crate::store::Store, admin: &str) -> anyhow::Result<Tokens> {
+pub async fn load(
+    store: &crate::store::Store,
+    admin: &str,
+) -> Result<Tokens, crate::store::StoreError> {
     let mut tokens = HashMap::new();
     tokens.insert(sha256_hex(admin), Arc::new(TokenEntry::admin()));
     for t in store.api_tokens().await? {

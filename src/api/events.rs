@@ -10,29 +10,11 @@ use axum::Extension;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::error::ApiError;
 use super::{AppState, Scope, Scopes};
-
-/// One happening, as streamed.
-#[derive(Debug, Clone, Serialize)]
-pub struct Happening {
-    /// `lead.accepted`, `lead.cancelled`, `disposition`, ...
-    pub event: String,
-    pub at_ms: i64,
-    pub data: serde_json::Value,
-}
-
-/// Publishes a happening to whoever listens (nobody: dropped).
-pub fn publish(tx: &broadcast::Sender<Happening>, event: &str, data: serde_json::Value) {
-    let _ = tx.send(Happening {
-        event: event.into(),
-        at_ms: crate::store::now_ms(),
-        data,
-    });
-}
+pub use crate::happenings::{Happening, publish};
 
 /// A live stream of events (text/event-stream). A listener too slow to keep up is told how
 /// many events it missed (`lagged`).

@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 use utoipa::OpenApi;
 
 use crate::leads::intake::Intake;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 pub mod abandons;
 pub mod audit;
@@ -106,9 +106,9 @@ pub struct AppState {
     /// The registrar of operators' softphones, when SIP runs in this process.
     pub registrar: Option<Arc<std::sync::Mutex<crate::registrar::Registrar>>>,
     /// The engine, when it runs in this process: told of operators set ready or paused.
-    pub engine: Option<tokio::sync::mpsc::UnboundedSender<crate::engine::Feed>>,
+    pub engine: Option<tokio::sync::mpsc::UnboundedSender<crate::feed::Feed>>,
     /// The engine's live figures (inbound queues), when it runs in this process.
-    pub figures: Option<tokio::sync::watch::Receiver<crate::engine::LiveFigures>>,
+    pub figures: Option<tokio::sync::watch::Receiver<crate::feed::LiveFigures>>,
 }
 
 #[derive(OpenApi)]
@@ -359,9 +359,26 @@ async fn metrics_text(State(st): State<AppState>, headers: HeaderMap) -> Respons
 
 pub use crate::crypto::{random_token as new_token, sha256_hex};
 
+/// Why the admin token cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminTokenError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// The admin token: `PREDIAL_ADMIN_TOKEN`, else `DATA/admin.token`, made (mode 0600) when
 /// missing. The second value says whether it was made now.
-pub fn admin_token(data: &Path) -> anyhow::Result<(String, bool)> {
+pub fn admin_token(data: &Path) -> Result<(String, bool), AdminTokenError> {
     if let Ok(t) = std::env::var("PREDIAL_ADMIN_TOKEN")
         && !t.trim().is_empty()
     {
@@ -372,7 +389,7 @@ pub fn admin_token(data: &Path) -> anyhow::Result<(String, bool)> {
         Ok(t) if !t.trim().is_empty() => return Ok((t.trim().to_string(), false)),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        Err(source) => return Err(AdminTokenError::Read { path, source }),
     }
     std::fs::create_dir_all(data)?;
     let token = new_token()?;
@@ -384,7 +401,10 @@ pub fn admin_token(data: &Path) -> anyhow::Result<(String, bool)> {
         .truncate(true)
         .mode(0o600)
         .open(&path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        .map_err(|source| AdminTokenError::Write {
+            path: path.clone(),
+            source,
+        })?;
     writeln!(f, "{token}")?;
     Ok((token, true))
 }
@@ -406,7 +426,7 @@ pub async fn serve(
 }
 
 /// The state of a running API: the store opened, the intake rebuilt, the tokens loaded.
-pub async fn state(store: Store, admin: &str) -> anyhow::Result<AppState> {
+pub async fn state(store: Store, admin: &str) -> Result<AppState, StoreError> {
     let (intake, rebuilt) = Intake::open(store.clone()).await?;
     tracing::info!(
         leads = rebuilt.leads,

@@ -178,11 +178,11 @@ pub async fn set_operator_state(
     }
     if let Some(engine) = &st.engine {
         let action = match state {
-            "ready" => crate::engine::OperatorAction::Ready,
-            "paused" => crate::engine::OperatorAction::Pause(reason.clone()),
-            _ => crate::engine::OperatorAction::Logout,
+            "ready" => crate::feed::OperatorAction::Ready,
+            "paused" => crate::feed::OperatorAction::Pause(reason.clone()),
+            _ => crate::feed::OperatorAction::Logout,
         };
-        let _ = engine.send(crate::engine::Feed::Operator {
+        let _ = engine.send(crate::feed::Feed::Operator {
             login: login.clone(),
             action,
         });
@@ -250,9 +250,9 @@ pub async fn delete_operator(
         return Err(ApiError::not_found(&format!("operator `{login}`")));
     }
     if let Some(engine) = &st.engine {
-        let _ = engine.send(crate::engine::Feed::Operator {
+        let _ = engine.send(crate::feed::Feed::Operator {
             login: login.clone(),
-            action: crate::engine::OperatorAction::Logout,
+            action: crate::feed::OperatorAction::Logout,
         });
     }
     // The registrar keeps the login with a random password nobody knows: nothing registers

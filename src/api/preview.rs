@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ErrorBody};
 use super::{AppState, Scope, Scopes};
-use crate::engine::Feed;
-use crate::engine::preview::{PreviewChoice, PreviewRefusal, PreviewRequest, Shown};
+use crate::feed::Feed;
+use crate::feed::{PreviewChoice, PreviewRefusal, PreviewRequest, Shown};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

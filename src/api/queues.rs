@@ -15,7 +15,7 @@ pub struct Queues {
     /// `abandoned`, `timed_out`, `service_level` (answered within the threshold / offered),
     /// `handle_time_ms` learned.
     #[schema(value_type = Vec<Object>)]
-    pub queues: Vec<crate::engine::QueueReport>,
+    pub queues: Vec<crate::feed::QueueReport>,
 }
 
 /// The inbound queues now.

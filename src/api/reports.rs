@@ -188,9 +188,10 @@ pub async fn kpis(
             format!("`{tz_name}` is not an IANA zone"),
         )
     })?;
-    let from =
-        reports::parse_time(&q.from, tz).map_err(|m| unprocessable("invalid_time", "from", m))?;
-    let to = reports::parse_time(&q.to, tz).map_err(|m| unprocessable("invalid_time", "to", m))?;
+    let from = reports::parse_time(&q.from, tz)
+        .map_err(|m| unprocessable("invalid_time", "from", m.to_string()))?;
+    let to = reports::parse_time(&q.to, tz)
+        .map_err(|m| unprocessable("invalid_time", "to", m.to_string()))?;
     if to <= from {
         return Err(unprocessable(
             "empty_period",

@@ -2,13 +2,14 @@
 //! (`benches/amd/labels.tsv`, made by `benches/amd/make-set.sh`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use predial_core::amd::{AmdSettings, Verdict};
 use serde::Serialize;
 
-use crate::media::amd::read_set;
+use crate::media::amd::{SetError, read_set};
+use crate::media::prompt::PromptError;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Group {
@@ -49,10 +50,21 @@ fn share(n: u32, of: u32) -> f64 {
     }
 }
 
-pub fn run(dir: &Path, settings: &AmdSettings) -> Result<AmdBench, String> {
+/// Why the benchmark did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AmdBenchError {
+    #[error(transparent)]
+    Set(#[from] SetError),
+    #[error("{}: the set has no samples", .0.display())]
+    Empty(PathBuf),
+    #[error(transparent)]
+    Sample(#[from] PromptError),
+}
+
+pub fn run(dir: &Path, settings: &AmdSettings) -> Result<AmdBench, AmdBenchError> {
     let samples = read_set(dir)?;
     if samples.is_empty() {
-        return Err(format!("{}: the set has no samples", dir.display()));
+        return Err(AmdBenchError::Empty(dir.to_path_buf()));
     }
     let mut all = Group::default();
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
@@ -60,7 +72,7 @@ pub fn run(dir: &Path, settings: &AmdSettings) -> Result<AmdBench, String> {
     let mut audio_s = 0.0;
     let started = Instant::now();
     for s in &samples {
-        let audio = crate::media::prompt::load(&s.file).map_err(|e| e.to_string())?;
+        let audio = crate::media::prompt::load(&s.file)?;
         audio_s += audio.samples.len() as f64 / 8000.0;
         let d = crate::media::amd::detect(&audio.samples, settings);
         decisions.push(f64::from(d.after_ms));

@@ -77,7 +77,7 @@ fn import_file(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .await;
         bar.finish_and_clear();
         store.close().await;
-        report
+        anyhow::Ok(report?)
     })?;
     let name = args.file.display();
     if args.json {

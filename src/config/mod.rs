@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+/// The operators' accounts (`registrar/accounts.rs`), kept in the profiles folder.
+pub const OPERATORS_FILE: &str = "operators.toml";
+/// Inbound numbers, queues and the bot (`inbound/config.rs`), kept in the profiles folder.
+pub const INBOUND_FILE: &str = "inbound.toml";
+
 /// A problem in a config file, pointing at the line (or in a command-line flag, when `file` is
 /// empty: then `field` names the flag).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::{Engine, Note, Percentiles};
+use crate::feed::QueueReport;
 use crate::inbound::{InboundConfig, MissedCall, MissedReason, OrderInfo, Target};
 use crate::media::leg::{Command, Event as LegEvent, Leg};
 use crate::media::phrases;
@@ -154,14 +155,6 @@ impl Spread {
             samples: v.len(),
         }
     }
-}
-
-/// A queue's figures, by name.
-#[derive(Debug, Clone, Serialize)]
-pub struct QueueReport {
-    pub name: String,
-    #[serde(flatten)]
-    pub figures: predial_core::acd::QueueFigures,
 }
 
 /// What happens to inbound calls besides SIP and media.

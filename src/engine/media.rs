@@ -44,6 +44,19 @@ impl Default for MediaConfig {
     }
 }
 
+/// Why an answered call's media did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LegError {
+    #[error(transparent)]
+    Answer(#[from] sdp::SdpError),
+    #[error("the answer refuses the audio stream (port 0)")]
+    AudioRefused,
+    #[error("the answer has no codec we offered")]
+    NoCodec,
+    #[error("{0}")]
+    Socket(std::io::Error),
+}
+
 /// Ports, and the legs' events.
 pub struct MediaPool {
     pub config: MediaConfig,
@@ -103,17 +116,15 @@ impl MediaPool {
         answer: &[u8],
         offered: &[String],
         signalling: Option<IpAddr>,
-    ) -> Result<Leg, String> {
-        let a = sdp::parse_answer(answer).map_err(|e| e.to_string())?;
-        let remote = a
-            .rtp
-            .ok_or("the answer refuses the audio stream (port 0)")?;
+    ) -> Result<Leg, LegError> {
+        let a = sdp::parse_answer(answer)?;
+        let remote = a.rtp.ok_or(LegError::AudioRefused)?;
         let codec = a
             .payload_types
             .iter()
             .filter_map(|&pt| Codec::from_payload_type(pt))
             .find(|c| offered.iter().any(|o| o.eq_ignore_ascii_case(c.name())))
-            .ok_or("the answer has no codec we offered")?;
+            .ok_or(LegError::NoCodec)?;
         let mut allowed = vec![remote.ip()];
         allowed.extend(signalling.filter(|ip| *ip != remote.ip()));
         Leg::start(
@@ -128,7 +139,7 @@ impl MediaPool {
             id,
             self.events_tx.clone(),
         )
-        .map_err(|e| e.to_string())
+        .map_err(LegError::Socket)
     }
 
     pub fn prompts(&self) -> &Prompts {

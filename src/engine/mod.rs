@@ -34,10 +34,11 @@ use crate::sip::{
 use crate::store::journal::{Entry, Journal, OpenLead};
 use crate::trunks::{TrunkPool, TrunkProfile, TrunkState};
 
+pub use crate::feed::{Feed, LiveFigures, OperatorAction, OperatorReport, QueueReport};
 pub use calls::LiveCall;
-pub use inbound::{InboundReport, InboundSetup, QueueReport};
-pub use operators::{OperatorAccount, OperatorReport, Softphones};
-pub use service::{Service, ServiceConfig};
+pub use inbound::{InboundReport, InboundSetup};
+pub use operators::{OperatorAccount, Softphones};
+pub use service::{Service, ServiceConfig, ServiceError};
 
 /// What a run needs.
 #[derive(Debug, Clone)]
@@ -59,7 +60,7 @@ pub struct EngineConfig {
     /// The store, for what the operators enter (results by DTMF).
     pub store: Option<crate::store::Store>,
     /// Happenings for the API's live stream.
-    pub events: Option<tokio::sync::broadcast::Sender<crate::api::events::Happening>>,
+    pub events: Option<tokio::sync::broadcast::Sender<crate::happenings::Happening>>,
     /// RTP ports, prompts, recordings.
     pub media: media::MediaConfig,
     /// The store's journal: attempts written as started before their INVITE leaves, their
@@ -127,40 +128,6 @@ pub struct RunReport {
     pub inbound: InboundReport,
 }
 
-/// What the store tells a running engine (`keep_running`).
-#[derive(Debug)]
-pub enum Feed {
-    /// A new lead.
-    Lead(CampaignId, OpenLead),
-    /// A lead cancelled through the API.
-    Cancelled(LeadId),
-    /// A campaign made or changed, and whether it runs.
-    Campaign(CampaignId, Box<CampaignPolicy>, bool),
-    /// An operator set ready, paused (with a reason) or logged out through the API.
-    Operator {
-        login: String,
-        action: OperatorAction,
-    },
-    /// An open lead is to be called back first (the number's missed inbound call).
-    Callback(LeadId),
-    /// An operator accepts or skips the lead shown to them (preview dialing).
-    Preview(preview::PreviewRequest),
-    /// The lead shown to an operator now, if any.
-    ShownPreview {
-        login: String,
-        reply: tokio::sync::oneshot::Sender<Option<preview::Shown>>,
-    },
-    /// A callback agreed with the callee (`POST /v1/dispositions`): the lead is dialled at `at`.
-    CallbackAgreed { lead: LeadId, at: Timestamp },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OperatorAction {
-    Ready,
-    Pause(Option<String>),
-    Logout,
-}
-
 /// The median and the 99th percentile of a set of samples (0 without samples).
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Percentiles {
@@ -198,24 +165,6 @@ pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
 pub(crate) struct Measures {
     pub dial_lag_ms: Vec<f64>,
     pub answer_to_bridge_ms: Vec<f64>,
-}
-
-/// The engine's live figures, for a live view.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LiveFigures {
-    pub leads_open: u64,
-    pub calls_ringing: u64,
-    pub calls_talking: u64,
-    pub calls: u64,
-    pub answered: u64,
-    pub bridged: u64,
-    pub abandoned: u64,
-    pub operators: Vec<OperatorReport>,
-    pub results: BTreeMap<&'static str, u64>,
-    /// Calls ended, by outcome.
-    pub outcomes: BTreeMap<&'static str, u64>,
-    /// Inbound queues now.
-    pub queues: Vec<QueueReport>,
 }
 
 /// The core's event that puts back a lead read from the store.
@@ -461,7 +410,7 @@ impl Engine {
                     t.name
                 );
                 warn!(trunk = %t.name, problem = %why, "trunk failing");
-                pool.reachable(i, Err(why), Instant::now());
+                pool.unreachable(i, why, Instant::now());
             }
         }
         let mut scheduler = Scheduler::new();
@@ -1314,21 +1263,27 @@ impl Engine {
             Note::Registration(i, state) => {
                 self.registered[i] = Some(matches!(state, RegistrationState::Registered { .. }));
                 let name = self.routing.pool.trunks[i].profile.name.clone();
-                let result = match state {
-                    RegistrationState::Registered { .. } => Ok(()),
-                    RegistrationState::Rejected { status } => Err(format!(
+                let problem = match state {
+                    RegistrationState::Registered { .. } => None,
+                    RegistrationState::Rejected { status } => Some(format!(
                         "the registrar refused our registration ({status}): check user and password under [auth] in trunk `{name}`'s profile"
                     )),
-                    RegistrationState::Unreachable { reason } => Err(format!(
+                    RegistrationState::Unreachable { reason } => Some(format!(
                         "the registrar does not answer ({reason}): check [registration] registrar and the address of trunk `{name}`"
                     )),
                 };
-                if let Err(why) = &result {
-                    warn!(trunk = %name, problem = %why, "trunk registration failed: trunk failing");
-                } else if self.routing.pool.trunks[i].state != TrunkState::Up {
-                    info!(trunk = %name, "trunk registered: up");
+                match problem {
+                    Some(why) => {
+                        warn!(trunk = %name, problem = %why, "trunk registration failed: trunk failing");
+                        self.routing.pool.unreachable(i, why, Instant::now());
+                    }
+                    None => {
+                        if self.routing.pool.trunks[i].state != TrunkState::Up {
+                            info!(trunk = %name, "trunk registered: up");
+                        }
+                        self.routing.pool.reachable(i);
+                    }
                 }
-                self.routing.pool.reachable(i, result, Instant::now());
             }
             Note::Keepalive(i, status) => {
                 let name = self.routing.pool.trunks[i].profile.name.clone();
@@ -1342,7 +1297,7 @@ impl Engine {
                     if was {
                         warn!(trunk = %name, problem = %why, "trunk failing");
                     }
-                    self.routing.pool.reachable(i, Err(why), Instant::now());
+                    self.routing.pool.unreachable(i, why, Instant::now());
                 } else if !was {
                     match &self.registrations[i] {
                         // Back after an outage: the registrar may have forgotten us.
@@ -1352,7 +1307,7 @@ impl Engine {
                         }
                         None => {
                             info!(trunk = %name, "trunk answers OPTIONS again: up");
-                            self.routing.pool.reachable(i, Ok(()), Instant::now());
+                            self.routing.pool.reachable(i);
                         }
                     }
                 }

@@ -12,10 +12,10 @@ use std::time::Duration;
 use predial_core::Timestamp;
 use predial_core::acd::{OperatorId, OperatorState, QueueId};
 use predial_core::dialer::{AttemptId, CampaignId, Event, LeadId};
-use serde::Serialize;
 use tracing::{debug, info, warn};
 
 use super::Engine;
+use crate::feed::OperatorReport;
 use crate::media::leg::{Command, Event as LegEvent, Leg};
 use crate::media::recorder::Side;
 use crate::registrar::Registrar;
@@ -44,22 +44,6 @@ pub struct OperatorAccount {
     pub campaigns: Vec<CampaignId>,
 }
 
-/// An operator as the engine sees them.
-#[derive(Debug, Clone, Serialize)]
-pub struct OperatorReport {
-    pub login: String,
-    pub state: &'static str,
-    /// Why they are paused, when they are.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Calls bridged to them.
-    pub calls: u64,
-    /// Calls they did not pick up.
-    pub missed: u64,
-    /// Results they entered (DTMF).
-    pub dispositions: u64,
-}
-
 pub(crate) struct OperatorDesk {
     /// Operator `OperatorId(n)` is `ops[n - 1]`.
     pub ops: Vec<DeskOperator>,
@@ -82,7 +66,7 @@ pub(crate) struct DeskOperator {
     /// When they last became ready.
     pub ready_at: Option<std::time::Instant>,
     /// The lead shown to them for preview, until they accept or skip it.
-    pub preview: Option<super::preview::Shown>,
+    pub preview: Option<crate::feed::Shown>,
 }
 
 pub(crate) struct OperatorCall {
@@ -363,7 +347,7 @@ impl Engine {
             });
         }
         if let Some(events) = &self.config.events {
-            crate::api::events::publish(
+            crate::happenings::publish(
                 events,
                 "operator.state",
                 serde_json::json!({"login": login, "state": state.as_str(), "reason": reason}),

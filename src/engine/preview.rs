@@ -5,57 +5,10 @@
 
 use predial_core::acd::OperatorId;
 use predial_core::dialer::{CampaignId, Event, LeadId};
-use serde::Serialize;
-use tokio::sync::oneshot;
 use tracing::info;
 
 use super::{Engine, ask};
-
-/// A lead on an operator's screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Shown {
-    pub lead: u64,
-    /// The campaign's id in the store.
-    pub campaign_id: u32,
-    pub phone: String,
-    /// When it was shown (Unix milliseconds).
-    pub shown_at_ms: i64,
-}
-
-/// What the operator does with the lead shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PreviewChoice {
-    /// Dial it now.
-    Accept,
-    /// Pass: it goes back to its queue.
-    Skip,
-}
-
-/// Why a choice was not taken.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PreviewRefusal {
-    #[error("operator `{0}` is not logged in to the engine")]
-    UnknownOperator(String),
-    #[error("operator `{0}` has no lead shown")]
-    NothingShown(String),
-    #[error("operator `{login}` is shown lead {shown}, not {asked}")]
-    OtherLead {
-        login: String,
-        shown: u64,
-        asked: u64,
-    },
-    #[error("the dialer refused: {0}")]
-    Refused(String),
-}
-
-/// A choice asked through the API, with where its answer goes.
-#[derive(Debug)]
-pub struct PreviewRequest {
-    pub login: String,
-    pub lead: LeadId,
-    pub choice: PreviewChoice,
-    pub reply: oneshot::Sender<Result<Shown, PreviewRefusal>>,
-}
+use crate::feed::{PreviewChoice, PreviewRefusal, Shown};
 
 impl Engine {
     /// The core shows `lead` to `operator`: kept on their desk and told to the live stream.
@@ -82,7 +35,7 @@ impl Engine {
         let login = op.login.clone();
         op.preview = Some(shown.clone());
         if let Some(events) = &self.config.events {
-            crate::api::events::publish(
+            crate::happenings::publish(
                 events,
                 "operator.preview",
                 serde_json::json!({"login": login, "lead": shown.lead, "phone": shown.phone,

@@ -15,9 +15,9 @@ use tracing::{info, warn};
 use super::media::MediaConfig;
 use super::{Engine, EngineConfig, Feed, LiveFigures, OperatorAccount, RunReport, Softphones};
 use crate::registrar::Registrar;
-use crate::sip::SipOptions;
-use crate::store::Store;
+use crate::sip::{SipError, SipOptions};
 use crate::store::journal::Journal;
+use crate::store::{Store, StoreError};
 use crate::trunks::TrunkProfile;
 
 /// How often the feeder looks at the store.
@@ -34,12 +34,24 @@ pub struct ServiceConfig {
     pub answer_timeout: Duration,
     /// A callback keyed on the phone is agreed for this long after the key.
     pub dtmf_callback_after: Duration,
-    pub events: Option<tokio::sync::broadcast::Sender<crate::api::events::Happening>>,
+    pub events: Option<tokio::sync::broadcast::Sender<crate::happenings::Happening>>,
     /// Inbound numbers, queues and the bot.
     pub inbound: Arc<crate::inbound::InboundConfig>,
     /// The API's lead intake, which callback leads of missed calls go through (none: the
     /// service opens its own).
     pub intake: Option<Arc<tokio::sync::Mutex<crate::leads::intake::Intake>>>,
+}
+
+/// Why the engine did not start, or did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sip(#[from] SipError),
+    /// The engine's task ended without its report.
+    #[error(transparent)]
+    Engine(#[from] tokio::task::JoinError),
 }
 
 /// A running engine.
@@ -56,7 +68,7 @@ pub struct Service {
 }
 
 impl Service {
-    pub async fn start(cfg: ServiceConfig) -> anyhow::Result<Service> {
+    pub async fn start(cfg: ServiceConfig) -> Result<Service, ServiceError> {
         let store = cfg.store.clone();
         let (journal, recovered) = store.open_journal().await?;
         if recovered.interrupted_attempts > 0 {
@@ -214,7 +226,7 @@ impl Service {
 
     /// Stops the engine (calls in progress are hung up) and waits until what it wrote is
     /// stored.
-    pub async fn stop(self) -> anyhow::Result<RunReport> {
+    pub async fn stop(self) -> Result<RunReport, ServiceError> {
         let _ = self.stop.send(true);
         let report = self.done.await?;
         self.feeder.abort();

@@ -49,7 +49,7 @@ use serde::Deserialize;
 
 use crate::config::{ConfigError, ConfigErrors, ConfigFile};
 
-pub const FILE: &str = "inbound.toml";
+pub const FILE: &str = crate::config::INBOUND_FILE;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

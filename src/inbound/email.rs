@@ -68,16 +68,13 @@ impl EmailConfig {
         out
     }
 
-    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, EmailError> {
         let (host, port) = crate::trunks::profile::host_port(&self.relay)
-            .ok_or_else(|| format!("relay `{}` is not HOST:PORT", self.relay))?;
+            .ok_or_else(|| EmailError::Relay(self.relay.clone()))?;
         let builder = match self.security {
             Security::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-            Security::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)
-                .map_err(|e| e.to_string())?,
-            Security::Tls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(&host).map_err(|e| e.to_string())?
-            }
+            Security::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)?,
+            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&host)?,
         };
         let mut builder = builder.port(port).timeout(Some(Duration::from_secs(15)));
         if let (Some(u), Some(p)) = (&self.user, &self.password) {
@@ -87,19 +84,36 @@ impl EmailConfig {
     }
 }
 
+/// Why a missed call's e-mail cannot be made or sent.
+#[derive(Debug, thiserror::Error)]
+enum EmailError {
+    #[error("relay `{0}` is not HOST:PORT")]
+    Relay(String),
+    #[error("from: {0}")]
+    From(lettre::address::AddressError),
+    #[error("to: {0}")]
+    To(lettre::address::AddressError),
+    #[error("{0}")]
+    Message(#[from] lettre::error::Error),
+    #[error("{0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+}
+
+/// The e-mail, from the config's sender to its addresses.
+fn message(config: &EmailConfig, subject: &str, body: String) -> Result<Message, EmailError> {
+    let mut b = Message::builder()
+        .from(config.from.parse().map_err(EmailError::From)?)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN);
+    for t in &config.to {
+        b = b.to(t.parse().map_err(EmailError::To)?);
+    }
+    Ok(b.body(body)?)
+}
+
 /// Sends one missed call's e-mail (three tries).
 pub async fn send(config: &EmailConfig, subject: &str, body: String) {
-    let message = (|| -> Result<Message, String> {
-        let mut b = Message::builder()
-            .from(config.from.parse().map_err(|e| format!("from: {e}"))?)
-            .subject(subject)
-            .header(ContentType::TEXT_PLAIN);
-        for t in &config.to {
-            b = b.to(t.parse().map_err(|e| format!("to: {e}"))?);
-        }
-        b.body(body).map_err(|e| e.to_string())
-    })();
-    let message = match message {
+    let message = match message(config, subject, body) {
         Ok(m) => m,
         Err(e) => {
             warn!(error = %e, "the missed-call e-mail cannot be made");

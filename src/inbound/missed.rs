@@ -10,9 +10,9 @@ use tokio::sync::{Mutex, mpsc};
 use tracing::{info, warn};
 
 use super::burst::{Burst, BurstGuard, BurstSettings};
-use crate::engine::Feed;
-use crate::leads::intake::{Intake, LeadIn, Source, Verdict};
-use crate::store::Store;
+use crate::feed::Feed;
+use crate::leads::intake::{FlushError, Intake, LeadIn, Source, Verdict};
+use crate::store::{Store, StoreError};
 
 /// Why an inbound call was missed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,12 +150,21 @@ fn letter(m: &MissedCall, lead: Option<i64>) -> (String, String) {
     (subject, body)
 }
 
+/// Why a missed call was not made a callback lead.
+#[derive(Debug, thiserror::Error)]
+enum MissedError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Flush(#[from] FlushError),
+}
+
 async fn handle(
     store: &Store,
     intake: &Arc<Mutex<Intake>>,
     feed: &mpsc::UnboundedSender<Feed>,
     m: &MissedCall,
-) -> anyhow::Result<Option<i64>> {
+) -> Result<Option<i64>, MissedError> {
     let phone = e164(&m.phone);
     let mut lead_id = None;
     if let (Some(campaign), Some(phone)) = (&m.campaign, &phone) {
@@ -195,7 +204,7 @@ async fn handle(
                 );
                 let flush = intake.start_flush();
                 drop(intake);
-                flush.wait().await.map_err(|e| anyhow::anyhow!(e))?;
+                flush.wait().await?;
                 match verdict {
                     Verdict::Accepted { id, .. } => Some(id),
                     Verdict::Duplicate { duplicate_of, .. } => {

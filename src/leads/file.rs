@@ -22,8 +22,19 @@ impl Format {
     }
 }
 
+/// What is wrong with a line: `FIELD: what` when one field is.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("not a lead: {0}")]
+    NotALead(serde_json::Error),
+    #[error("sum_minor: `{0}` is not a whole number of minor units")]
+    Sum(String),
+    #[error("phone: the line has no phone number")]
+    NoPhone,
+}
+
 /// A record of the file: its line, and the lead or what is wrong with it.
-pub type Record = (u64, Result<LeadIn, String>);
+pub type Record = (u64, Result<LeadIn, LineError>);
 
 /// Reads records from a lead file, a few at a time.
 pub struct Reader<R> {
@@ -96,9 +107,7 @@ impl<R: BufRead> Reader<R> {
                 continue;
             }
             let record = match self.format {
-                Format::Ndjson => {
-                    serde_json::from_str::<LeadIn>(text).map_err(|e| format!("not a lead: {e}"))
-                }
+                Format::Ndjson => serde_json::from_str::<LeadIn>(text).map_err(LineError::NotALead),
                 Format::Csv => {
                     let fields = split_csv(text);
                     if self.columns.is_none() {
@@ -118,7 +127,7 @@ impl<R: BufRead> Reader<R> {
     }
 }
 
-fn csv_lead(columns: &[Column], fields: &[String]) -> Result<LeadIn, String> {
+fn csv_lead(columns: &[Column], fields: &[String]) -> Result<LeadIn, LineError> {
     let mut lead = LeadIn::default();
     for (i, value) in fields.iter().enumerate() {
         let value = value.trim();
@@ -134,9 +143,7 @@ fn csv_lead(columns: &[Column], fields: &[String]) -> Result<LeadIn, String> {
             Column::Sum => {
                 lead.sum_minor = match some() {
                     None => None,
-                    Some(v) => Some(v.parse().map_err(|_| {
-                        format!("sum_minor: `{v}` is not a whole number of minor units")
-                    })?),
+                    Some(v) => Some(v.parse().map_err(|_| LineError::Sum(v))?),
                 }
             }
             Column::TimeZone => lead.time_zone = some(),
@@ -144,7 +151,7 @@ fn csv_lead(columns: &[Column], fields: &[String]) -> Result<LeadIn, String> {
         }
     }
     if lead.phone.is_empty() {
-        return Err("phone: the line has no phone number".into());
+        return Err(LineError::NoPhone);
     }
     Ok(lead)
 }
@@ -202,7 +209,7 @@ mod tests {
         assert_eq!(lead.order_id.as_deref(), Some("A-1"));
         assert_eq!(lead.sum_minor, Some(1500));
         assert_eq!(out[1].0, 4);
-        assert!(out[1].1.as_ref().unwrap_err().contains("phone"));
+        assert!(out[1].1.as_ref().unwrap_err().to_string().contains("phone"));
     }
 
     #[test]
@@ -229,6 +236,6 @@ mod tests {
         assert!(out[0].1.is_ok());
         assert_eq!(out[1].0, 3);
         assert!(out[1].1.is_err());
-        assert!(out[2].1.as_ref().unwrap_err().contains("phon"));
+        assert!(out[2].1.as_ref().unwrap_err().to_string().contains("phon"));
     }
 }

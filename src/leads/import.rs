@@ -6,7 +6,7 @@ use std::io::BufRead;
 use serde::Serialize;
 
 use super::file::{Format, Reader};
-use super::intake::{Counts, Intake, Source, Verdict};
+use super::intake::{Counts, FlushError, Intake, Source, Verdict};
 use crate::store::now_ms;
 
 /// A line that was not taken, and why.
@@ -39,6 +39,15 @@ const BATCH: usize = 10_000;
 /// Bad lines kept for the report (all are counted).
 const KEEP_BAD: usize = 10_000;
 
+/// Why an import stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Read(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] FlushError),
+}
+
 /// Imports leads into `campaign` (a lead's own `campaign` field is overridden). `progress` is
 /// called with the bytes read so far after each batch.
 pub async fn import<R: BufRead>(
@@ -47,7 +56,7 @@ pub async fn import<R: BufRead>(
     format: Format,
     campaign: &str,
     mut progress: impl FnMut(u64),
-) -> anyhow::Result<Imported> {
+) -> Result<Imported, ImportError> {
     let started = std::time::Instant::now();
     let mut reader = Reader::new(input, format);
     let mut report = Imported::default();
@@ -61,7 +70,8 @@ pub async fn import<R: BufRead>(
             report.lines += 1;
             let mut lead = match record {
                 Ok(lead) => lead,
-                Err(message) => {
+                Err(e) => {
+                    let message = e.to_string();
                     report.malformed += 1;
                     report.counts.invalid += 1;
                     if report.bad_lines.len() < KEEP_BAD {
@@ -103,9 +113,7 @@ pub async fn import<R: BufRead>(
         // Write this batch while the next is read; at most one batch waits.
         let flush = intake.start_flush();
         if let Some(previous) = in_flight.replace(flush) {
-            super::intake::Flush::wait(previous)
-                .await
-                .map_err(anyhow::Error::msg)?;
+            super::intake::Flush::wait(previous).await?;
         }
         progress(reader.bytes);
         if !more {
@@ -113,7 +121,7 @@ pub async fn import<R: BufRead>(
         }
     }
     if let Some(last) = in_flight {
-        last.wait().await.map_err(anyhow::Error::msg)?;
+        last.wait().await?;
     }
     report.seconds = started.elapsed().as_secs_f64();
     report.leads_per_s = report.lines as f64 / report.seconds.max(1e-9);

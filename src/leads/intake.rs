@@ -6,6 +6,7 @@
 //! rebuilt from the leads the store holds within the longest window.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use predial_core::Timestamp;
@@ -158,7 +159,17 @@ pub struct Intake {
 struct Batch {
     leads: Vec<LeadRow>,
     rejected: Vec<RejectedRow>,
-    done: Vec<oneshot::Sender<Result<(), String>>>,
+    done: Vec<oneshot::Sender<Result<(), FlushError>>>,
+}
+
+/// Why leads taken were not stored. Every request waiting on the same write hears the same
+/// error.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FlushError {
+    #[error("the store's writer stopped")]
+    WriterStopped,
+    #[error("{0}")]
+    Store(Arc<StoreError>),
 }
 
 /// How many leads were read back at start, and how long it took.
@@ -396,7 +407,7 @@ impl Intake {
 
     /// Writes what was taken since the last flush (with other requests' rows, by the writer)
     /// and waits until it is stored.
-    pub async fn flush(&mut self) -> Result<(), String> {
+    pub async fn flush(&mut self) -> Result<(), FlushError> {
         let batch = self.start_flush();
         batch.wait().await
     }
@@ -420,7 +431,7 @@ impl Intake {
             tokio::spawn(async move {
                 if let Err(mpsc::error::SendError(b)) = writer.send(batch).await {
                     for d in b.done {
-                        let _ = d.send(Err("the store's writer stopped".into()));
+                        let _ = d.send(Err(FlushError::WriterStopped));
                     }
                 }
             });
@@ -430,13 +441,11 @@ impl Intake {
 }
 
 /// A batch on its way to the store.
-pub struct Flush(oneshot::Receiver<Result<(), String>>);
+pub struct Flush(oneshot::Receiver<Result<(), FlushError>>);
 
 impl Flush {
-    pub async fn wait(self) -> Result<(), String> {
-        self.0
-            .await
-            .unwrap_or_else(|_| Err("the store's writer stopped".into()))
+    pub async fn wait(self) -> Result<(), FlushError> {
+        self.0.await.unwrap_or(Err(FlushError::WriterStopped))
     }
 }
 
@@ -464,7 +473,7 @@ fn spawn_writer(store: Store) -> mpsc::Sender<Batch> {
             let result = store
                 .insert_leads(&batch.leads, &batch.rejected)
                 .await
-                .map_err(|e| e.to_string());
+                .map_err(|e| FlushError::Store(Arc::new(e)));
             if let Err(e) = &result {
                 tracing::error!(error = %e, leads = batch.leads.len(), "storing leads failed");
             }

@@ -40,12 +40,26 @@ pub struct Sample {
     pub noise: String,
 }
 
+/// Why a labelled set cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SetError {
+    #[error("{}: cannot read ({source})", .file.display())]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}: write file<TAB>human|machine<TAB>language<TAB>noise", .file.display())]
+    BadLine { file: PathBuf, line: usize },
+}
+
 /// Reads a set's `labels.tsv` (file, label, language, noise; a header line) and the folder of
 /// its files (`set/` beside it).
-pub fn read_set(dir: &Path) -> Result<Vec<Sample>, String> {
+pub fn read_set(dir: &Path) -> Result<Vec<Sample>, SetError> {
     let labels = dir.join("labels.tsv");
-    let text = std::fs::read_to_string(&labels)
-        .map_err(|e| format!("{}: cannot read ({e})", labels.display()))?;
+    let text = std::fs::read_to_string(&labels).map_err(|source| SetError::Read {
+        file: labels.clone(),
+        source,
+    })?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate().skip(1) {
         if line.trim().is_empty() {
@@ -53,11 +67,10 @@ pub fn read_set(dir: &Path) -> Result<Vec<Sample>, String> {
         }
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() < 4 || !["human", "machine"].contains(&cols[1]) {
-            return Err(format!(
-                "{}:{}: write file<TAB>human|machine<TAB>language<TAB>noise",
-                labels.display(),
-                n + 1
-            ));
+            return Err(SetError::BadLine {
+                file: labels,
+                line: n + 1,
+            });
         }
         out.push(Sample {
             file: dir.join("set").join(cols[0]),

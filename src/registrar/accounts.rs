@@ -57,7 +57,7 @@ struct OperatorsFile {
 
 /// Reads `DIR/operators.toml` (none: no static operators).
 pub fn load(dir: &Path) -> Result<Vec<StaticOperator>, ConfigErrors> {
-    let path = dir.join("operators.toml");
+    let path = dir.join(crate::config::OPERATORS_FILE);
     if !path.exists() {
         return Ok(Vec::new());
     }

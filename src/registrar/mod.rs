@@ -27,7 +27,7 @@ use nonce_counts::NonceCounts;
 use strikes::Strikes;
 
 use crate::crypto::{hex, hmac_sha256};
-use crate::sip::digest;
+use crate::digest;
 
 /// The digest realm of operators' accounts.
 pub const REALM: &str = "predial";

@@ -368,19 +368,30 @@ pub fn csv(rows: &[Row], total: &Row) -> String {
     out
 }
 
+/// Why a report's time was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("`{0}`: give a date (2026-11-28) or a time (2026-11-28T10:00:00Z)")]
+    NotATime(String),
+    #[error("`{text}`: no midnight in {tz}")]
+    NoMidnight { text: String, tz: chrono_tz::Tz },
+}
+
 /// `2026-11-28` or an RFC 3339 time -> UTC milliseconds; a date is midnight in `tz`.
-pub fn parse_time(text: &str, tz: chrono_tz::Tz) -> Result<i64, String> {
+pub fn parse_time(text: &str, tz: chrono_tz::Tz) -> Result<i64, TimeError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(t.timestamp_millis());
     }
-    let d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        format!("`{text}`: give a date (2026-11-28) or a time (2026-11-28T10:00:00Z)")
-    })?;
+    let d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| TimeError::NotATime(text.into()))?;
     let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists");
     tz.from_local_datetime(&midnight)
         .earliest()
         .map(|t| t.timestamp_millis())
-        .ok_or_else(|| format!("`{text}`: no midnight in {tz}"))
+        .ok_or_else(|| TimeError::NoMidnight {
+            text: text.into(),
+            tz,
+        })
 }
 
 #[cfg(test)]

@@ -19,9 +19,9 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::call::{CallControl, CallUpdate, Credentials, Outbound, Secret, run_call};
-use super::digest::Ha1Book;
 use super::inspect::Fixups;
 use super::register::{self, KeepAlive, RegisterTo, Registered, RegistrationState};
+use crate::digest::Ha1Book;
 
 #[derive(Debug, Error)]
 pub enum SipError {
@@ -29,6 +29,12 @@ pub enum SipError {
     Listen { addr: SocketAddr, reason: String },
     #[error("SIP stack: {0}")]
     Stack(String),
+    /// A TLS connection failed: the stack's reason (an untrusted certificate, a name that
+    /// does not match, no answer).
+    #[error("{0}")]
+    Tls(String),
+    #[error("no TLS handshake within 10 s")]
+    TlsTimeout,
 }
 
 /// What the agent needs to start.
@@ -225,14 +231,11 @@ impl SipAgent {
     ) -> Result<Registered, SipError> {
         self.remember(Some(&to.credentials));
         register::keep_registered(self.endpoint.clone(), to, &self.cancel, report)
-            .map_err(SipError::Stack)
     }
 
     /// Asks `target` (`host:port`) OPTIONS; the final status (408 when nothing came back).
     pub async fn options(&self, target: &str) -> Result<u16, SipError> {
-        register::options(self.endpoint.clone(), target, "predial")
-            .await
-            .map_err(SipError::Stack)
+        register::options(self.endpoint.clone(), target, "predial").await
     }
 
     /// Asks `target` OPTIONS every `every`; `report` hears each final status (408 when nothing
@@ -254,10 +257,11 @@ impl SipAgent {
 
     /// Opens a TLS connection to `target` (`host:port`) and closes it: `Err` says why the
     /// handshake failed (an untrusted certificate, a name that does not match, no answer).
-    pub async fn tls_check(&self, target: &str) -> Result<(), String> {
+    pub async fn tls_check(&self, target: &str) -> Result<(), SipError> {
+        let tls = |e: rsipstack::Error| SipError::Tls(e.to_string());
         let uri = rsipstack::sip::Uri::try_from(format!("sip:{target};transport=tls").as_str())
-            .map_err(|e| e.to_string())?;
-        let mut addr = SipAddr::try_from(&uri).map_err(|e| e.to_string())?;
+            .map_err(|e| SipError::Tls(e.to_string()))?;
+        let mut addr = SipAddr::try_from(&uri).map_err(tls)?;
         addr.r#type = Some(rsipstack::sip::transport::Transport::Tls);
         let config = rsipstack::transport::tls::TlsConfig {
             ca_certs: (!self.tls_trusted.is_empty()).then(|| self.tls_trusted.clone()),
@@ -272,8 +276,8 @@ impl SipAgent {
         );
         let result = match tokio::time::timeout(Duration::from_secs(10), connect).await {
             Ok(Ok(_connection)) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("no TLS handshake within 10 s".into()),
+            Ok(Err(e)) => Err(tls(e)),
+            Err(_) => Err(SipError::TlsTimeout),
         };
         done.cancel();
         result

@@ -5,7 +5,7 @@
 //!   `SHA256`), and a `qop="auth,auth-int"` list fails too: challenges are rewritten before the
 //!   stack reads them (`SHA256`, `qop="auth"`), and our answers are written back with the standard
 //!   `SHA-256` token. The algorithm name is not part of the digest, so the answer stays valid.
-//! - answers for users known only by their HA1 are recomputed from it (`digest.rs`).
+//! - answers for users known only by their HA1 are recomputed from it (`crate::digest`).
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use rsipstack::sip::{Header, SipMessage};
 use rsipstack::transaction::endpoint::MessageInspector;
 use rsipstack::transport::SipAddr;
 
-use super::digest::Ha1Book;
+use crate::digest::{Ha1Book, split_params};
 
 pub struct Fixups {
     /// Users whose digest answers are recomputed from a stored HA1.
@@ -63,24 +63,6 @@ pub fn answer_out(value: &str) -> String {
     value
         .replace("algorithm=SHA256-sess", "algorithm=SHA-256-sess")
         .replace("algorithm=SHA256", "algorithm=SHA-256")
-}
-
-/// Splits `Digest realm="a,b", nonce="x"` at commas outside quotes.
-pub(crate) fn split_params(value: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut start, mut quoted) = (0, false);
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => {
-                parts.push(&value[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&value[start..]);
-    parts
 }
 
 impl MessageInspector for Fixups {

@@ -4,7 +4,6 @@
 mod agent;
 mod call;
 pub mod conformance;
-pub mod digest;
 pub mod flood;
 mod incoming;
 mod inspect;

@@ -14,6 +14,7 @@ use rsipstack::transaction::transaction::Transaction;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
+use super::SipError;
 use super::call::{Credentials, Transport};
 
 /// Where and as whom to register.
@@ -60,6 +61,11 @@ impl Drop for Registered {
     }
 }
 
+/// The stack's error, as ours.
+fn stack(e: impl std::fmt::Display) -> SipError {
+    SipError::Stack(e.to_string())
+}
+
 /// 1 s doubling to 60 s between failed attempts.
 fn backoff(failures: u32) -> Duration {
     Duration::from_secs((1u64 << failures.min(6)).min(60))
@@ -70,10 +76,10 @@ pub(crate) fn keep_registered(
     to: RegisterTo,
     parent: &CancellationToken,
     mut report: impl FnMut(RegistrationState) + Send + 'static,
-) -> Result<Registered, String> {
+) -> Result<Registered, SipError> {
     let server =
         Uri::try_from(format!("sip:{}{}", to.registrar, to.transport.uri_param()).as_str())
-            .map_err(|e| e.to_string())?;
+            .map_err(stack)?;
     let stop = parent.child_token();
     let now = Arc::new(Notify::new());
     let handle = Registered {
@@ -152,11 +158,10 @@ pub(crate) async fn options(
     endpoint: EndpointInnerRef,
     target: &str,
     from_user: &str,
-) -> Result<u16, String> {
-    let uri = Uri::try_from(format!("sip:{target}").as_str()).map_err(|e| e.to_string())?;
-    let from_uri =
-        Uri::try_from(format!("sip:{from_user}@{target}").as_str()).map_err(|e| e.to_string())?;
-    let via = endpoint.get_via(None, None).map_err(|e| e.to_string())?;
+) -> Result<u16, SipError> {
+    let uri = Uri::try_from(format!("sip:{target}").as_str()).map_err(stack)?;
+    let from_uri = Uri::try_from(format!("sip:{from_user}@{target}").as_str()).map_err(stack)?;
+    let via = endpoint.get_via(None, None).map_err(stack)?;
     let from = typed::From {
         display_name: None,
         uri: from_uri,
@@ -169,10 +174,9 @@ pub(crate) async fn options(
         params: vec![],
     };
     let req = endpoint.make_request(Method::Options, uri, via, from, to, 1, None);
-    let key =
-        TransactionKey::from_request(&req, TransactionRole::Client).map_err(|e| e.to_string())?;
+    let key = TransactionKey::from_request(&req, TransactionRole::Client).map_err(stack)?;
     let mut tx = Transaction::new_client(key, req, endpoint.clone(), None);
-    tx.send().await.map_err(|e| e.to_string())?;
+    tx.send().await.map_err(stack)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(33);
     loop {
         match tokio::time::timeout_at(deadline, tx.receive()).await {

@@ -8,7 +8,7 @@ use crate::config::{ConfigError, ConfigErrors, ConfigFile};
 use super::profile::TrunkProfile;
 
 /// Files in the profiles folder that are not trunks.
-pub const NOT_TRUNKS: &[&str] = &["operators.toml", crate::inbound::config::FILE];
+pub const NOT_TRUNKS: &[&str] = &[crate::config::OPERATORS_FILE, crate::config::INBOUND_FILE];
 
 #[derive(Debug, Clone)]
 pub struct LoadedTrunk {

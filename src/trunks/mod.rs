@@ -43,7 +43,7 @@ pub async fn inbound_sources(profiles: &[TrunkProfile]) -> Vec<crate::sip::Trunk
                     port,
                     digest: p.inbound_auth.as_ref().map(|a| {
                         let ha1 = a.ha1.clone().unwrap_or_else(|| {
-                            crate::sip::digest::ha1(
+                            crate::digest::ha1(
                                 &a.user,
                                 crate::registrar::REALM,
                                 a.password.as_deref().unwrap_or(""),

@@ -205,25 +205,28 @@ impl TrunkPool {
         t.until = now + t.hold_off;
     }
 
-    /// Its registration (or OPTIONS) succeeded, or failed with the reason given.
-    pub fn reachable(&mut self, i: usize, result: Result<(), String>, now: Instant) {
+    /// Its registration (or OPTIONS) succeeded: up again.
+    pub fn reachable(&mut self, i: usize) {
         let t = &mut self.trunks[i];
         if t.state == TrunkState::Disabled {
             return;
         }
-        match result {
-            Ok(()) => {
-                t.state = TrunkState::Up;
-                t.failures_in_a_row = 0;
-                t.hold_off = HOLD_OFF_MIN;
-                t.problem = None;
-            }
-            Err(why) => {
-                t.problem = Some(why);
-                if t.state != TrunkState::Failing || now >= t.until {
-                    Self::set_aside(t, now);
-                }
-            }
+        t.state = TrunkState::Up;
+        t.failures_in_a_row = 0;
+        t.hold_off = HOLD_OFF_MIN;
+        t.problem = None;
+    }
+
+    /// Its registration (or OPTIONS, or a TLS handshake) failed, for the reason given: set
+    /// aside, unless it is already and its hold-off still runs.
+    pub fn unreachable(&mut self, i: usize, why: String, now: Instant) {
+        let t = &mut self.trunks[i];
+        if t.state == TrunkState::Disabled {
+            return;
+        }
+        t.problem = Some(why);
+        if t.state != TrunkState::Failing || now >= t.until {
+            Self::set_aside(t, now);
         }
     }
 
@@ -339,7 +342,7 @@ mod tests {
         assert_eq!(pool.free_channels(now), 1);
         assert_eq!(pool.pick(now, &[]), Pick::Trunk(1));
         assert_eq!(pool.pick(now, &[]), Pick::Full);
-        pool.reachable(0, Ok(()), now);
+        pool.reachable(0);
         assert_eq!(pool.trunks[0].state, TrunkState::Disabled);
     }
 
@@ -347,7 +350,7 @@ mod tests {
     fn a_lone_failing_trunk_is_still_tried() {
         let now = Instant::now();
         let mut pool = TrunkPool::new(vec![profile("a", "customer", 10, 100.0)], now);
-        pool.reachable(0, Err("no answer".into()), now);
+        pool.unreachable(0, "no answer".into(), now);
         assert_eq!(pool.trunks[0].state, TrunkState::Failing);
         assert_eq!(pool.free_channels(now), 10);
         assert_eq!(pool.pick(now, &[]), Pick::Trunk(0));

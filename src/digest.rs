@@ -1,4 +1,6 @@
-//! Digest answers from a stored HA1 instead of a password (RFC 2617, RFC 7616).
+//! Digest authentication's arithmetic (RFC 2617, RFC 7616), for both sides: the registrar
+//! checking operators' answers, and the SIP agent answering trunks from a stored HA1 instead
+//! of a password. It names neither `sip` nor `registrar`.
 //!
 //! PBX admins often keep only HA1 = H(user:realm:password) for a trunk, not the password. The
 //! SIP stack computes digest answers from a password only, so for such trunks it answers with a
@@ -52,7 +54,7 @@ fn hash(sha256: bool, text: &str) -> String {
 pub(crate) fn params(header: &str) -> Option<HashMap<String, String>> {
     let rest = header.trim_start().strip_prefix("Digest")?;
     let mut out = HashMap::new();
-    for part in super::inspect::split_params(rest) {
+    for part in split_params(rest) {
         let (name, value) = part.split_once('=')?;
         out.insert(
             name.trim().to_ascii_lowercase(),
@@ -60,6 +62,24 @@ pub(crate) fn params(header: &str) -> Option<HashMap<String, String>> {
         );
     }
     Some(out)
+}
+
+/// Splits `Digest realm="a,b", nonce="x"` at commas outside quotes.
+pub(crate) fn split_params(value: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&value[start..]);
+    parts
 }
 
 /// Recomputes the `response` of an Authorization / Proxy-Authorization value from `ha1`.
@@ -71,7 +91,7 @@ pub fn answer_with_ha1(header: &str, method: &str, ha1: &str) -> Option<String> 
     let rest = header.trim_start().strip_prefix("Digest")?;
     out.push_str("Digest");
     let mut replaced = false;
-    for (i, part) in super::inspect::split_params(rest).into_iter().enumerate() {
+    for (i, part) in split_params(rest).into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
