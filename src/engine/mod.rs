@@ -1351,4 +1351,118 @@ mod tests {
             "{text}"
         );
     }
+
+    /// A lead row as the store keeps it.
+    fn row(
+        id: i64,
+        attempts: i64,
+        history: &str,
+        next_at_ms: Option<i64>,
+        created_ms: i64,
+    ) -> OpenLead {
+        OpenLead {
+            id,
+            phone: format!("+7495111000{id}"),
+            order_id: None,
+            time_zone: None,
+            created_ms,
+            attempts,
+            history: history.into(),
+            next_at_ms,
+            source: "api".into(),
+            pickup_point: None,
+            keep_until_ms: None,
+        }
+    }
+
+    fn dials(s: &mut Scheduler) -> Vec<(LeadId, AttemptId)> {
+        std::iter::from_fn(|| s.poll_action())
+            .filter_map(|a| match a {
+                Action::Dial { lead, attempt, .. } => Some((lead, attempt)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_restart_rebuilds_the_leads_from_their_rows_and_dials_each_when_due() {
+        // 12:00 in Moscow, a campaign with no quiet hours, one operator, ten channels.
+        let t0 = Timestamp::from_millis(1_796_461_200_000);
+        let mut s = Scheduler::new();
+        let policy = CampaignPolicy {
+            quiet_hours: predial_core::dialer::calendar::QuietHours::none(),
+            ..CampaignPolicy::default()
+        };
+        let campaign = CampaignId(1);
+        tell(
+            &mut s,
+            t0,
+            Event::CampaignSaved {
+                campaign,
+                policy: Box::new(policy),
+            },
+        );
+        tell(&mut s, t0, Event::ChannelLimit { channels: 10 });
+        let operator = OperatorId(1);
+        tell(
+            &mut s,
+            t0,
+            Event::OperatorLogin {
+                operator,
+                campaigns: vec![campaign],
+            },
+        );
+        tell(&mut s, t0, Event::OperatorReady { operator });
+        // What the store gave back: a lead tried once (busy), due again in ten minutes, and a
+        // fresh one.
+        let later = t0.plus_millis(600_000);
+        let created = t0.millis() - 3_600_000;
+        tell(
+            &mut s,
+            t0,
+            restore_event(row(1, 1, "busy", Some(later.millis()), created), campaign),
+        );
+        tell(
+            &mut s,
+            t0,
+            restore_event(row(2, 0, "", None, created), campaign),
+        );
+        let tried = s.lead(LeadId(1)).expect("restored");
+        assert_eq!(tried.attempts, 1);
+        assert_eq!(
+            tried.history.iter().collect::<Vec<_>>(),
+            [predial_core::dialer::Outcome::Busy]
+        );
+        assert_eq!(tried.due, Some(later), "its next attempt keeps its time");
+        // Now: only the fresh lead is due.
+        let first = dials(&mut s);
+        assert_eq!(first.iter().map(|d| d.0).collect::<Vec<_>>(), [LeadId(2)]);
+        // Its call ends unanswered; nothing more until the first lead's time.
+        let attempt = first[0].1;
+        let _ = ask(
+            &mut s,
+            t0.plus_millis(30_000),
+            Event::AttemptFinished {
+                attempt,
+                outcome: predial_core::dialer::Outcome::NoAnswer,
+            },
+        );
+        tell(&mut s, t0.plus_millis(599_000), Event::Tick);
+        let early = dials(&mut s);
+        assert!(
+            early.iter().all(|d| d.0 != LeadId(1)),
+            "not before its time: {early:?}"
+        );
+        tell(&mut s, later.plus_millis(1_000), Event::Tick);
+        let due = dials(&mut s);
+        assert!(
+            due.iter().any(|d| d.0 == LeadId(1)),
+            "dialled when due: {due:?}"
+        );
+        assert_eq!(
+            s.lead(LeadId(1)).map(|l| l.attempts),
+            Some(2),
+            "the restored attempts count on"
+        );
+    }
 }
