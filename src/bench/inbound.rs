@@ -24,6 +24,31 @@ use crate::sip::SipOptions;
 use crate::store::Store;
 use crate::trunks::TrunkProfile;
 
+/// What stops the inbound benchmark: SIPp, the engine, the softphones and their sockets.
+#[derive(Debug, thiserror::Error)]
+pub enum InboundError {
+    #[error("sipp is not installed: apt-get install sip-tester (the callers are SIPp UACs)")]
+    NoSipp,
+    #[error("only {ready} of {operators} operators registered within 30 s")]
+    NotRegistered { ready: usize, operators: usize },
+    #[error(transparent)]
+    Bench(#[from] super::BenchError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Address(#[from] std::net::AddrParseError),
+    #[error(transparent)]
+    Trunk(#[from] toml::de::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Service(#[from] crate::engine::ServiceError),
+    #[error(transparent)]
+    Softphone(#[from] crate::demo::DemoError),
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// The SIPp caller: waits on the line until predial (the operator) hangs up.
 const CALLER: &str = include_str!("../../tests/sipp/uac-inbound-until-bye.xml");
 
@@ -86,20 +111,19 @@ impl Drop for Scratch {
     }
 }
 
-fn free_udp_port() -> anyhow::Result<u16> {
+fn free_udp_port() -> std::io::Result<u16> {
     Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-pub async fn run(opts: &Options) -> anyhow::Result<InboundBench> {
+pub async fn run(opts: &Options) -> Result<InboundBench, InboundError> {
     super::raise_open_files(4 * opts.callers as usize + 1024)?;
     let found = Command::new("sh")
         .args(["-c", "command -v sipp"])
         .stdout(Stdio::null())
         .status()?;
-    anyhow::ensure!(
-        found.success(),
-        "sipp is not installed: apt-get install sip-tester (the callers are SIPp UACs)"
-    );
+    if !found.success() {
+        return Err(InboundError::NoSipp);
+    }
     let dir = std::env::temp_dir().join(format!("predial-bench-inbound-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let scratch = Scratch(dir.clone());
@@ -203,11 +227,12 @@ pub async fn run(opts: &Options) -> anyhow::Result<InboundBench> {
         if ready == accounts.len() {
             break;
         }
-        anyhow::ensure!(
-            Instant::now() < until,
-            "only {ready} of {} operators registered within 30 s",
-            accounts.len()
-        );
+        if Instant::now() >= until {
+            return Err(InboundError::NotRegistered {
+                ready,
+                operators: accounts.len(),
+            });
+        }
         let _ = tokio::time::timeout(Duration::from_millis(500), figures.changed()).await;
     }
     // The callers' RTP goes to one sink.
@@ -290,7 +315,7 @@ fn run_sipp(
     rate: f64,
     bound: Duration,
     dir: &Path,
-) -> impl FnOnce() -> anyhow::Result<bool> + Send + 'static {
+) -> impl FnOnce() -> std::io::Result<bool> + Send + 'static {
     let mut cmd = Command::new("sipp");
     cmd.arg("-sf")
         .arg(scenario)

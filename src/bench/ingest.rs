@@ -10,15 +10,46 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::api;
 use crate::leads::file::Format;
+use crate::leads::import::ImportError;
 use crate::leads::import::import;
 use crate::leads::intake::Intake;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
+
+/// What stops the ingest benchmark: its databases, the import, the API and the rebuilds.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("--database {url}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("--database {0}: give a postgres:// URL (SQLite is the default)")]
+    NotPostgres(String),
+    #[error("no default campaign")]
+    NoDefaultCampaign,
+    #[error("{0}")]
+    CampaignRefused(predial_core::EventError),
+    #[error("{0} stored leads were refused by the scheduler")]
+    LeadsRefused(u64),
+    #[error("the API's answer has no body")]
+    NoBody,
+    #[error("the API answered {0}")]
+    Answered(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Via {
@@ -114,7 +145,7 @@ struct Fresh {
 }
 
 impl Fresh {
-    async fn new(database: Option<&str>, tag: &str) -> anyhow::Result<Fresh> {
+    async fn new(database: Option<&str>, tag: &str) -> Result<Fresh, IngestError> {
         let unique = format!(
             "predial_bench_{}_{}_{tag}",
             std::process::id(),
@@ -131,9 +162,12 @@ impl Fresh {
             }),
             Some(url) if url.starts_with("postgres") => {
                 use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(url)
-                    .await
-                    .with_context(|| format!("--database {url}"))?;
+                let mut conn = sqlx::PgConnection::connect(url).await.map_err(|source| {
+                    IngestError::Connect {
+                        url: url.to_string(),
+                        source,
+                    }
+                })?;
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {unique}")))
                     .execute(&mut conn)
                     .await?;
@@ -145,7 +179,7 @@ impl Fresh {
                     dir,
                 })
             }
-            Some(url) => bail!("--database {url}: give a postgres:// URL (SQLite is the default)"),
+            Some(url) => Err(IngestError::NotPostgres(url.to_string())),
         }
     }
 
@@ -180,20 +214,20 @@ pub fn replace_db_name(url: &str, name: &str) -> String {
     format!("{base}/{name}{query}")
 }
 
-async fn rebuild(store: &Store) -> anyhow::Result<(f64, u64)> {
+async fn rebuild(store: &Store) -> Result<(f64, u64), IngestError> {
     let started = Instant::now();
     let (_, rebuilt) = Intake::open(store.clone()).await?;
     Ok((started.elapsed().as_secs_f64() * 1000.0, rebuilt.leads))
 }
 
 /// The default campaign's open leads into a fresh scheduler; milliseconds.
-async fn rebuild_scheduler(store: &Store) -> anyhow::Result<f64> {
+async fn rebuild_scheduler(store: &Store) -> Result<f64, IngestError> {
     use predial_core::dialer::{CampaignId, CampaignPolicy, Event};
     let started = Instant::now();
     let campaign = store
         .campaign(crate::store::campaigns::DEFAULT)
         .await?
-        .context("no default campaign")?;
+        .ok_or(IngestError::NoDefaultCampaign)?;
     let mut scheduler = predial_core::Scheduler::new();
     let now = predial_core::Timestamp::from_millis(crate::store::now_ms());
     let policy: CampaignPolicy = campaign.policy.clone();
@@ -205,7 +239,7 @@ async fn rebuild_scheduler(store: &Store) -> anyhow::Result<f64> {
                 policy: Box::new(policy),
             },
         )
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(IngestError::CampaignRefused)?;
     let mut refused = 0u64;
     for l in store.open_leads(campaign.id).await? {
         if scheduler
@@ -216,12 +250,12 @@ async fn rebuild_scheduler(store: &Store) -> anyhow::Result<f64> {
         }
     }
     if refused > 0 {
-        bail!("{refused} stored leads were refused by the scheduler");
+        return Err(IngestError::LeadsRefused(refused));
     }
     Ok(started.elapsed().as_secs_f64() * 1000.0)
 }
 
-async fn via_cli(data: &[u8], n: u64, fresh: &Fresh) -> anyhow::Result<Run> {
+async fn via_cli(data: &[u8], n: u64, fresh: &Fresh) -> Result<Run, IngestError> {
     let file = fresh.dir.join("leads.ndjson");
     std::fs::write(&file, data)?;
     let store = Store::open(Some(&fresh.url), &fresh.dir).await?;
@@ -247,7 +281,7 @@ async fn via_cli(data: &[u8], n: u64, fresh: &Fresh) -> anyhow::Result<Run> {
     })
 }
 
-async fn via_api(data: &[u8], n: u64, fresh: &Fresh) -> anyhow::Result<Run> {
+async fn via_api(data: &[u8], n: u64, fresh: &Fresh) -> Result<Run, IngestError> {
     let store = Store::open(Some(&fresh.url), &fresh.dir).await?;
     let token = api::new_token()?;
     let started = Instant::now();
@@ -315,7 +349,7 @@ async fn post_bulk(
     addr: std::net::SocketAddr,
     token: &str,
     body: &[u8],
-) -> anyhow::Result<serde_json::Value> {
+) -> Result<serde_json::Value, IngestError> {
     let mut s = tokio::net::TcpStream::connect(addr).await?;
     let head = format!(
         "POST /v1/leads:bulk HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
@@ -327,16 +361,15 @@ async fn post_bulk(
     let mut answer = Vec::new();
     s.read_to_end(&mut answer).await?;
     let text = String::from_utf8_lossy(&answer);
-    let (head, json) = text
-        .split_once("\r\n\r\n")
-        .context("the API's answer has no body")?;
+    let (head, json) = text.split_once("\r\n\r\n").ok_or(IngestError::NoBody)?;
     if !head.starts_with("HTTP/1.1 200") {
-        bail!("the API answered {}", head.lines().next().unwrap_or(""));
+        let status = head.lines().next().unwrap_or("");
+        return Err(IngestError::Answered(status.to_string()));
     }
     Ok(serde_json::from_str(json)?)
 }
 
-pub async fn run(n: u64, database: Option<&str>, via: Via) -> anyhow::Result<Report> {
+pub async fn run(n: u64, database: Option<&str>, via: Via) -> Result<Report, IngestError> {
     let data = make_leads(n);
     let kind = if database.is_some() {
         "postgres"

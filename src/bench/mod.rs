@@ -10,9 +10,18 @@ pub mod relay;
 pub mod scheduler;
 pub mod torture;
 
+/// What keeps a benchmark from starting on this machine.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(
+        "{needed} open files are needed and the limit is {limit}: raise it (ulimit -n) or use fewer calls"
+    )]
+    OpenFiles { needed: usize, limit: libc::rlim_t },
+}
+
 /// Raises the limit on open files (sockets) to at least `needed`, up to the hard limit; an
 /// error says what to do when the hard limit is lower.
-pub fn raise_open_files(needed: usize) -> anyhow::Result<()> {
+pub fn raise_open_files(needed: usize) -> Result<(), BenchError> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -28,10 +37,11 @@ pub fn raise_open_files(needed: usize) -> anyhow::Result<()> {
         lim.rlim_cur = lim.rlim_max;
         libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
     }
-    anyhow::ensure!(
-        lim.rlim_cur as usize >= needed,
-        "{needed} open files are needed and the limit is {}: raise it (ulimit -n) or use fewer calls",
-        lim.rlim_cur
-    );
+    if (lim.rlim_cur as usize) < needed {
+        return Err(BenchError::OpenFiles {
+            needed,
+            limit: lim.rlim_cur,
+        });
+    }
     Ok(())
 }

@@ -20,6 +20,29 @@ use crate::media::leg::{Command, Event, Leg, LegParams};
 use crate::media::recorder::{CallKind, Recorder, RecordingName, Side};
 use crate::media::rtp::{self, OutStream};
 
+/// What stops the relay benchmark: its two processes, their sockets and the talk between them.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("no stdin")]
+    NoStdin,
+    #[error("no stdout")]
+    NoStdout,
+    #[error("the relay stopped")]
+    RelayStopped,
+    #[error("expected go, got {0}")]
+    NotGo(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Address(#[from] std::net::AddrParseError),
+    #[error(transparent)]
+    Report(#[from] serde_json::Error),
+    #[error(transparent)]
+    Record(#[from] crate::media::recorder::RecordError),
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
 pub struct Micros {
     pub p50: f64,
@@ -90,7 +113,7 @@ fn percentiles(mut v: Vec<u32>) -> Micros {
 }
 
 /// The relay side: legs in pairs, bridged, talking to the peers' process.
-pub fn run(calls: usize, seconds: f64, record: bool) -> anyhow::Result<RelayBench> {
+pub fn run(calls: usize, seconds: f64, record: bool) -> Result<RelayBench, RelayError> {
     let exe = std::env::current_exe()?;
     let mut child = Process::new(exe)
         .args([
@@ -105,16 +128,8 @@ pub fn run(calls: usize, seconds: f64, record: bool) -> anyhow::Result<RelayBenc
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()?;
-    let mut to_child = child
-        .stdin
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stdin"))?;
-    let mut from_child = BufReader::new(
-        child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
-    );
+    let mut to_child = child.stdin.take().ok_or(RelayError::NoStdin)?;
+    let mut from_child = BufReader::new(child.stdout.take().ok_or(RelayError::NoStdout)?);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -183,7 +198,7 @@ pub fn run(calls: usize, seconds: f64, record: bool) -> anyhow::Result<RelayBenc
         let report: PeersReport = tokio::task::spawn_blocking(move || {
             let mut line = String::new();
             from_child.read_line(&mut line)?;
-            anyhow::Ok(serde_json::from_str(line.trim())?)
+            Ok::<_, RelayError>(serde_json::from_str(line.trim())?)
         })
         .await??;
         let wall = t0.elapsed();
@@ -197,7 +212,7 @@ pub fn run(calls: usize, seconds: f64, record: bool) -> anyhow::Result<RelayBenc
                 _ => break,
             }
         }
-        anyhow::Ok((report, wall, cpu))
+        Ok::<_, RelayError>((report, wall, cpu))
     });
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&record_dir);
@@ -228,15 +243,13 @@ pub fn run(calls: usize, seconds: f64, record: bool) -> anyhow::Result<RelayBenc
 /// Every caller and operator shares one socket (symmetric RTP: the legs answer where packets
 /// come from), served with batched system calls (sendmmsg, recvmmsg) by two plain threads, so
 /// that the load costs as little as can be and the relay is what is measured.
-pub fn peers(calls: usize, seconds: f64) -> anyhow::Result<()> {
+pub fn peers(calls: usize, seconds: f64) -> Result<(), RelayError> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     let mut legs = Vec::with_capacity(2 * calls);
     for _ in 0..2 * calls {
-        let line = lines
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("the relay stopped"))??;
+        let line = lines.next().ok_or(RelayError::RelayStopped)??;
         legs.push(line.trim().parse::<SocketAddr>()?);
     }
     let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
@@ -251,10 +264,10 @@ pub fn peers(calls: usize, seconds: f64) -> anyhow::Result<()> {
         writeln!(out, "{}", socket.local_addr()?)?;
     }
     out.flush()?;
-    let go = lines
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("the relay stopped"))??;
-    anyhow::ensure!(go.trim() == "go", "expected go, got {go}");
+    let go = lines.next().ok_or(RelayError::RelayStopped)??;
+    if go.trim() != "go" {
+        return Err(RelayError::NotGo(go));
+    }
     let direct = direct_latency()?;
 
     let stop = Arc::new(AtomicBool::new(false));

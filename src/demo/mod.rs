@@ -26,6 +26,25 @@ use crate::store::Store;
 use crate::trunks::TrunkProfile;
 use peers::{Carrier, Dice, Habits, Softphone};
 
+/// What stops the demo: its scratch folder, the store, the engine and the built-in peers.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("demo peer's RTP ports: {0}")]
+    PeerPorts(crate::media::ports::PortsError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Config(#[from] toml::de::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Import(#[from] crate::leads::import::ImportError),
+    #[error(transparent)]
+    Sip(#[from] crate::sip::SipError),
+    #[error(transparent)]
+    Service(#[from] crate::engine::ServiceError),
+}
+
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
     /// Stop after this long (None: at Ctrl-C).
@@ -104,7 +123,7 @@ fn sample_leads(n: u32) -> String {
     csv
 }
 
-pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
+pub async fn run(opts: DemoOptions) -> Result<DemoReport, DemoError> {
     let started = Instant::now();
     let scratch = opts.data.is_none();
     let data = opts.data.clone().unwrap_or_else(|| {
@@ -128,7 +147,7 @@ async fn demo(
     store: Store,
     data: &std::path::Path,
     started: Instant,
-) -> anyhow::Result<DemoReport> {
+) -> Result<DemoReport, DemoError> {
     // The campaign and its leads.
     let policy: predial_core::dialer::CampaignPolicy = toml::from_str(CAMPAIGN)?;
     let (mut intake, _) = Intake::open(store.clone()).await?;

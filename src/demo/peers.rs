@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::DemoError;
 use crate::engine::media::{MediaConfig, MediaPool};
 use crate::media::leg::{Command, Leg};
 use crate::media::prompt::Player;
@@ -49,7 +50,7 @@ struct PeerMedia {
 }
 
 impl PeerMedia {
-    fn new(ports: (u16, u16)) -> anyhow::Result<Arc<PeerMedia>> {
+    fn new(ports: (u16, u16)) -> Result<Arc<PeerMedia>, DemoError> {
         // Nobody listens to the peers' leg events.
         let (tx, _rx) = mpsc::unbounded_channel();
         let config = MediaConfig {
@@ -57,8 +58,7 @@ impl PeerMedia {
             lang: crate::media::phrases::Lang::En,
             ..MediaConfig::default()
         };
-        let pool = MediaPool::new(config, LOOPBACK, tx)
-            .map_err(|e| anyhow::anyhow!("demo peer's RTP ports: {e}"))?;
+        let pool = MediaPool::new(config, LOOPBACK, tx).map_err(DemoError::PeerPorts)?;
         Ok(Arc::new(PeerMedia {
             pool: Mutex::new(pool),
         }))
@@ -104,7 +104,7 @@ pub struct Carrier {
 }
 
 impl Carrier {
-    pub async fn start(ports: (u16, u16)) -> anyhow::Result<Carrier> {
+    pub async fn start(ports: (u16, u16)) -> Result<Carrier, DemoError> {
         let (tx, mut rx) = mpsc::unbounded_channel::<IncomingCall>();
         let agent = SipAgent::start(SipOptions {
             listen: SocketAddr::new(LOOPBACK, 0),
@@ -205,7 +205,7 @@ impl Softphone {
         ports: (u16, u16),
         habits: Habits,
         seed: u64,
-    ) -> anyhow::Result<Softphone> {
+    ) -> Result<Softphone, DemoError> {
         let (tx, mut rx) = mpsc::unbounded_channel::<IncomingCall>();
         let agent = Arc::new(
             SipAgent::start(SipOptions {
