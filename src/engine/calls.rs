@@ -68,9 +68,9 @@ impl Engine {
                     let name = &self.routing.pool.trunks[trunk].profile.name;
                     warn!(trunk = %name, problem = %why, "trunk failing: set aside, calls go to the next trunk in order");
                 }
-                RouteCommand::NextTrunk { dial, failed } => {
+                RouteCommand::NextTrunk { attempt, failed } => {
                     let name = &self.routing.pool.trunks[failed].profile.name;
-                    info!(attempt = %dial.attempt, trunk = %name, "trunk failed the call: next trunk");
+                    info!(%attempt, trunk = %name, "trunk failed the call: next trunk");
                 }
             }
         }
@@ -265,10 +265,9 @@ impl Engine {
                     machine: call.machine,
                     abandoned: call.abandoned,
                 };
-                let name = self.routing.pool.trunks[call.trunk].profile.name.clone();
-                let finished =
-                    self.routing
-                        .ended(Instant::now(), &call.dial, call.trunk, how, &name);
+                let finished = self
+                    .routing
+                    .ended(Instant::now(), &call.dial, call.trunk, how);
                 self.route();
                 // Moved to the next trunk: the attempt goes on.
                 let Some(Finished { outcome, sip_code }) = finished else {

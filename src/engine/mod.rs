@@ -864,10 +864,9 @@ impl Engine {
                     if tokio::time::Instant::now() >= deadline {
                         break;
                     }
+                    // The top of the loop serves what came due: the core's timers, the
+                    // waiting dials, the engine's own timers.
                     self.turn_due = sleep_to.into_std();
-                    self.now = now_ts();
-                    tell(&mut self.scheduler, self.now, Event::Tick);
-                    self.retry_waiting();
                 }
                 Some(update) = self.updates.recv() => {
                     self.wake();

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
-use predial_core::dialer::Outcome;
+use predial_core::dialer::{AttemptId, Outcome};
 
 use super::calls::PendingDial;
 use crate::sip::{CallEnd, Ending, TrunkVerdict, classify};
@@ -22,8 +22,8 @@ pub(crate) enum RouteCommand {
     NotPlaced(PendingDial),
     /// Trunk `trunk` failed calls enough to be set aside: calls go to the next trunk in order.
     SetAside { trunk: usize, why: String },
-    /// Trunk `trunk` failed a call before it rang: it goes to the next trunk.
-    NextTrunk { dial: PendingDial, failed: usize },
+    /// Trunk `failed` failed `attempt` before it rang: it goes to the next trunk.
+    NextTrunk { attempt: AttemptId, failed: usize },
 }
 
 /// How a call on a trunk ended, as the engine saw it.
@@ -112,7 +112,6 @@ impl Routing {
         dial: &PendingDial,
         trunk: usize,
         how: CallEnded,
-        trunk_name: &str,
     ) -> Option<Finished> {
         self.pool.release(trunk);
         let (ending, rang) = match how.end {
@@ -140,7 +139,7 @@ impl Routing {
         match verdict {
             TrunkVerdict::Fine => self.pool.worked(trunk),
             TrunkVerdict::Failing => {
-                let why = trouble(ending, trunk_name);
+                let why = trouble(ending, &self.pool.trunks[trunk].profile.name);
                 if self.pool.failed(trunk, now, &why) {
                     self.commands
                         .push_back(RouteCommand::SetAside { trunk, why });
@@ -150,7 +149,7 @@ impl Routing {
                 next.tried.push(trunk);
                 if !rang && next.tried.len() < self.pool.trunks.len() {
                     self.commands.push_back(RouteCommand::NextTrunk {
-                        dial: next.clone(),
+                        attempt: next.attempt,
                         failed: trunk,
                     });
                     self.dial(now, next);
@@ -189,17 +188,11 @@ fn trouble(ending: Ending, trunk: &str) -> String {
 mod tests {
     use std::time::Duration;
 
-    use predial_core::dialer::{AttemptId, LeadId, Phone};
+    use predial_core::dialer::{LeadId, Phone};
 
     use super::*;
-    use crate::trunks::{TrunkProfile, TrunkState};
-
-    fn profile(name: &str, owner: &str, channels: u32, cps: f64) -> TrunkProfile {
-        toml::from_str(&format!(
-            "name = \"{name}\"\nowner = \"{owner}\"\naddress = \"127.0.0.1:5060\"\nchannels = {channels}\ncps = {cps}\ncaller_id = \"+74951234567\"\n"
-        ))
-        .unwrap()
-    }
+    use crate::trunks::TrunkState;
+    use crate::trunks::pool::test_profile as profile;
 
     fn dial(n: u64, now: Instant) -> PendingDial {
         PendingDial {
@@ -255,7 +248,7 @@ mod tests {
         r.dial(t0, dial(1, t0));
         assert_eq!(placed(&commands(&mut r)), [(1, 0)]);
         let d = dial(1, t0);
-        let f = r.ended(t0, &d, 0, ended(CallEnd::HungUpByThem), "theirs");
+        let f = r.ended(t0, &d, 0, ended(CallEnd::HungUpByThem));
         assert_eq!(f.map(|f| f.outcome), Some(Outcome::Contact));
         // Then it starts refusing calls with 503 before they ring: each moves to our trunk.
         let failing_after = r.pool.trunks[0].profile.failing_after;
@@ -264,10 +257,7 @@ mod tests {
             r.dial(at, dial(10 + n, at));
             assert_eq!(placed(&commands(&mut r)), [(10 + n, 0)]);
             let d = dial(10 + n, at);
-            assert_eq!(
-                r.ended(at, &d, 0, failed_before_ringing(503), "theirs"),
-                None
-            );
+            assert_eq!(r.ended(at, &d, 0, failed_before_ringing(503)), None);
             let c = commands(&mut r);
             assert!(
                 c.iter()
@@ -283,7 +273,7 @@ mod tests {
                 Some(RouteCommand::Place { dial, .. }) => dial.clone(),
                 other => panic!("{other:?}"),
             };
-            let f = r.ended(at, &moved, 1, ended(CallEnd::HungUpByThem), "ours");
+            let f = r.ended(at, &moved, 1, ended(CallEnd::HungUpByThem));
             assert_eq!(f.map(|f| f.outcome), Some(Outcome::Contact));
             if n + 1 == u64::from(failing_after) {
                 assert!(
@@ -317,7 +307,7 @@ mod tests {
             ending: Ending::RingTimeout,
             rang: true,
         });
-        let f = r.ended(t0, &dial(1, t0), 0, rang_out, "a").unwrap();
+        let f = r.ended(t0, &dial(1, t0), 0, rang_out).unwrap();
         assert_eq!((f.outcome, f.sip_code), (Outcome::NoAnswer, None));
         // A failure after ringing is not moved: the callee heard the phone already.
         r.dial(t0, dial(2, t0));
@@ -327,7 +317,7 @@ mod tests {
             rang: true,
         });
         assert_eq!(
-            r.ended(t0, &dial(2, t0), 0, late, "a").map(|f| f.outcome),
+            r.ended(t0, &dial(2, t0), 0, late).map(|f| f.outcome),
             Some(Outcome::NoAnswer)
         );
         assert!(placed(&commands(&mut r)).is_empty());
@@ -335,7 +325,7 @@ mod tests {
         r.dial(t0, dial(3, t0));
         commands(&mut r);
         let busy = failed_before_ringing(486);
-        let f = r.ended(t0, &dial(3, t0), 0, busy, "a").unwrap();
+        let f = r.ended(t0, &dial(3, t0), 0, busy).unwrap();
         assert_eq!((f.outcome, f.sip_code), (Outcome::Busy, Some(486)));
         assert_eq!(r.pool.trunks[0].state, TrunkState::Up);
         assert_eq!(r.pool.in_use(), 0, "every channel given back");
@@ -375,7 +365,7 @@ mod tests {
         r.dial(t0, dial(1, t0));
         commands(&mut r);
         let f = r
-            .ended(t0, &dial(1, t0), 0, failed_before_ringing(403), "only")
+            .ended(t0, &dial(1, t0), 0, failed_before_ringing(403))
             .unwrap();
         assert_eq!((f.outcome, f.sip_code), (Outcome::TrunkFailure, Some(403)));
         assert!(

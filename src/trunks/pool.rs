@@ -259,16 +259,19 @@ impl TrunkPool {
     }
 }
 
+/// A trunk profile for tests: `channels` lines at `cps` calls a second, on 127.0.0.1:5060.
+#[cfg(test)]
+pub(crate) fn test_profile(name: &str, owner: &str, channels: u32, cps: f64) -> TrunkProfile {
+    toml::from_str(&format!(
+        "name = \"{name}\"\nowner = \"{owner}\"\naddress = \"127.0.0.1:5060\"\nchannels = {channels}\ncps = {cps}\ncaller_id = \"+74951234567\"\n"
+    ))
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_profile as profile;
     use super::*;
-
-    fn profile(name: &str, owner: &str, channels: u32, cps: f64) -> TrunkProfile {
-        toml::from_str(&format!(
-            "name = \"{name}\"\nowner = \"{owner}\"\naddress = \"127.0.0.1:5060\"\nchannels = {channels}\ncps = {cps}\ncaller_id = \"+74951234567\"\n"
-        ))
-        .unwrap()
-    }
 
     #[test]
     fn the_customer_s_lines_go_first_then_ours_when_full() {

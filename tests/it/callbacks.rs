@@ -13,9 +13,6 @@ use super::api::{Server, temp_dir};
 use super::inbound::{profiles_with_trunk, serve};
 use super::operators::{Baresip, state_of};
 use super::peers::{Peer, free_port};
-use super::webhooks::Receiver;
-
-const SECRET: &str = "a-secret-of-the-shop-0123456789";
 
 /// Runs `f` on the store of `data` (the server's SQLite, read alongside it).
 fn with_store<T>(data: &Path, f: impl AsyncFnOnce(&predial::store::Store) -> T) -> T {
@@ -134,13 +131,7 @@ fn callbacks_from_the_desk_and_the_phone_are_dialled_at_their_time_and_stored_al
             "--webhook-allow-private",
         ],
     );
-    let receiver = Receiver::start(hooks, SECRET, 0);
-    let (status, v) = server.call(
-        "PUT",
-        "/v1/webhook",
-        Some(json!({"url": format!("http://127.0.0.1:{hooks}/hooks"), "secret": SECRET})),
-    );
-    assert_eq!(status, 200, "{v}");
+    let receiver = super::inbound::webhooks_to(&server, hooks);
     let phone = ready_operator(&server, &data, "2301");
     make_campaign(&server, "shop", 1);
     let keyed = add_lead(&server, "+74951110100", "K-1", "shop");

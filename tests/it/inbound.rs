@@ -121,6 +121,18 @@ fn ready_operators(server: &Server, data: &Path, logins: &[&str]) -> Vec<Baresip
 }
 
 /// Calls each baresip answered (its log says so once per call).
+/// A webhook receiver on `port`, and the service told to deliver there, signed with `SECRET`.
+pub(super) fn webhooks_to(server: &Server, port: u16) -> Receiver {
+    let receiver = Receiver::start(port, SECRET, 0);
+    let (status, v) = server.call(
+        "PUT",
+        "/v1/webhook",
+        Some(json!({"url": format!("http://127.0.0.1:{port}/hooks"), "secret": SECRET})),
+    );
+    assert_eq!(status, 200, "{v}");
+    receiver
+}
+
 fn answered(phone: &Baresip) -> usize {
     phone.log().matches("Call established").count()
 }
@@ -152,13 +164,7 @@ fn callers_are_spread_evenly_hear_the_queue_and_missed_ones_become_callbacks() {
             "--webhook-allow-private",
         ],
     );
-    let receiver = Receiver::start(hooks, SECRET, 0);
-    let (status, v) = server.call(
-        "PUT",
-        "/v1/webhook",
-        Some(json!({"url": format!("http://127.0.0.1:{hooks}/hooks"), "secret": SECRET})),
-    );
-    assert_eq!(status, 200, "{v}");
+    let receiver = webhooks_to(&server, hooks);
     // The callback campaign exists (paused: nothing is dialled back during the test).
     let (status, v) = server.call("POST", "/v1/campaigns", Some(json!({"name": "callbacks"})));
     assert_eq!(status, 201, "{v}");

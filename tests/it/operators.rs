@@ -161,7 +161,9 @@ impl Drop for Baresip {
 }
 
 /// A profiles folder in `data`: a trunk to `trunk` (SIPp) and `operators` as operators.toml.
-fn profiles(data: &Path, trunk: SocketAddr, operators: &str) -> std::path::PathBuf {
+/// A profile folder: the SIPp trunk at `trunk` (10 channels, 5 calls a second) and
+/// `operators.toml`.
+pub(super) fn profiles(data: &Path, trunk: SocketAddr, operators: &str) -> std::path::PathBuf {
     let dir = data.join("profiles");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(

@@ -30,21 +30,11 @@ fn lead(server: &Server, id: i64) -> Value {
 fn a_preview_lead_is_dialled_only_when_its_operator_accepts_it() {
     let data = temp_dir("preview");
     let callees = Peer::sipp_uas("uas-talk-bye.xml", &[]);
-    let profiles = data.join("profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    std::fs::write(
-        profiles.join("sipp.toml"),
-        format!(
-            "name = \"sipp\"\nowner = \"own\"\naddress = \"{}\"\nchannels = 10\ncps = 5\ncaller_id = \"+74951234567\"\n",
-            callees.addr
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        profiles.join("operators.toml"),
+    let profiles = super::operators::profiles(
+        &data,
+        callees.addr,
         "[[operator]]\nlogin = \"2001\"\nname = \"Vera\"\npassword = \"op-2001-pass\"\n",
-    )
-    .unwrap();
+    );
     let server = Server::start_with(
         &data,
         None,
